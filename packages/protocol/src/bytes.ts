@@ -1,0 +1,86 @@
+import { bytesToHex as nobleBytesToHex, hexToBytes as nobleHexToBytes } from '@noble/hashes/utils.js'
+import { keccak_256 } from '@noble/hashes/sha3.js'
+import { AllotError } from './errors.js'
+
+/** A 0x-prefixed lowercase hex string. */
+export type Hex = `0x${string}`
+/** A 0x-prefixed 20-byte address, lowercase. */
+export type Address = Hex
+
+export function toHex(bytes: Uint8Array): Hex {
+  return `0x${nobleBytesToHex(bytes)}`
+}
+
+export function fromHex(hex: string, expectedLength?: number, code = 'WIRE_MALFORMED'): Uint8Array {
+  if (typeof hex !== 'string' || !/^0x([0-9a-fA-F]{2})*$/.test(hex)) {
+    throw new AllotError(code, `not a 0x-prefixed even-length hex string: ${String(hex).slice(0, 80)}`)
+  }
+  const bytes = nobleHexToBytes(hex.slice(2))
+  if (expectedLength !== undefined && bytes.length !== expectedLength) {
+    throw new AllotError(code, `expected ${expectedLength} bytes, got ${bytes.length}`)
+  }
+  return bytes
+}
+
+export function keccak256(data: Uint8Array): Uint8Array {
+  return keccak_256(data)
+}
+
+export function keccak256Hex(data: Uint8Array): Hex {
+  return toHex(keccak_256(data))
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  let n = 0
+  for (const p of parts) n += p.length
+  const out = new Uint8Array(n)
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
+}
+
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  let d = 0
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i]
+  return d === 0
+}
+
+export function isAddress(x: unknown): x is Address {
+  return typeof x === 'string' && /^0x[0-9a-fA-F]{40}$/.test(x)
+}
+
+export function isBytes32(x: unknown): x is Hex {
+  return typeof x === 'string' && /^0x[0-9a-fA-F]{64}$/.test(x)
+}
+
+export function normalizeAddress(x: string): Address {
+  if (!isAddress(x)) throw new AllotError('WIRE_MALFORMED', `not an address: ${String(x).slice(0, 80)}`)
+  return x.toLowerCase() as Address
+}
+
+/** 32-byte big-endian word of an unsigned integer (uint256 semantics). */
+export function uintToWord(v: bigint): Uint8Array {
+  if (v < 0n || v >= 1n << 256n) throw new AllotError('WIRE_MALFORMED', `uint256 out of range: ${v}`)
+  const out = new Uint8Array(32)
+  let x = v
+  for (let i = 31; i >= 0 && x > 0n; i--) {
+    out[i] = Number(x & 0xffn)
+    x >>= 8n
+  }
+  return out
+}
+
+export function wordToUint(word: Uint8Array): bigint {
+  let v = 0n
+  for (const b of word) v = (v << 8n) | BigInt(b)
+  return v
+}
+
+/** 32-byte word of a signed integer (int256 two's complement). */
+export function intToWord(v: bigint): Uint8Array {
+  return uintToWord(v < 0n ? (1n << 256n) + v : v)
+}
