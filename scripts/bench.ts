@@ -5,19 +5,25 @@
  * `pnpm bench <filter>` runs only the scripts whose path contains <filter>.
  */
 import { spawnSync } from 'node:child_process'
-import { readdirSync, existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, readdirSync } from 'node:fs'
 import { cpus } from 'node:os'
+import { join } from 'node:path'
 
 const root = join(import.meta.dirname, '..')
 const dirs = ['packages/protocol/bench', 'packages/solver/bench', 'packages/node/bench', 'test/bench']
 const filter = process.argv[2]
 const scripts = dirs
   .filter((d) => existsSync(join(root, d)))
-  .flatMap((d) => readdirSync(join(root, d)).filter((f) => f.endsWith('.bench.ts')).map((f) => join(d, f)))
+  .flatMap((d) =>
+    readdirSync(join(root, d))
+      .filter((f) => f.endsWith('.bench.ts'))
+      .map((f) => join(d, f)),
+  )
   .filter((s) => !filter || s.includes(filter))
 
-console.log(`# allot benchmarks — ${new Date().toISOString()} — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, node ${process.version}`)
+console.log(
+  `# allot benchmarks — ${new Date().toISOString()} — ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, node ${process.version}`,
+)
 let failed = 0
 for (const s of scripts) {
   console.log(`\n## ${s}`)

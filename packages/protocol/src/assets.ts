@@ -22,7 +22,8 @@ export function tokenAssetId(address: Address): AssetId {
 }
 
 export function resourceAssetId(name: string): AssetId {
-  if (!isResourceClassName(name)) throw new AllotError('ORDER_BAD_ASSET', `not a resource class name: ${name}`)
+  if (!isResourceClassName(name))
+    throw new AllotError('ORDER_BAD_ASSET', `not a resource class name: ${name}`)
   const h = keccak256(new TextEncoder().encode(name))
   h[0] = 0x01
   return toHex(h)

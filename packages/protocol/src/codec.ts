@@ -118,7 +118,8 @@ export function malformed(message: string): never {
 }
 
 function intCheck(v: unknown, min: number, max: number, name: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) malformed(`${name} out of range: ${String(v)}`)
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    malformed(`${name} out of range: ${String(v)}`)
   return v
 }
 
@@ -254,7 +255,8 @@ export function str(max: number): Codec<string> {
     write: (w, v) => {
       if (typeof v !== 'string') malformed('not a string')
       const b = utf8.encode(v)
-      if (b.length > max) throw new AllotError('WIRE_TOO_LARGE', `string of ${b.length} bytes, at most ${max}`)
+      if (b.length > max)
+        throw new AllotError('WIRE_TOO_LARGE', `string of ${b.length} bytes, at most ${max}`)
       w.u32(b.length)
       w.raw(b)
     },
@@ -373,14 +375,16 @@ export function union<V extends Variants>(name: string, variants: V): Codec<Unio
 export function encode<T>(codec: Codec<T>, value: T, maxSize = Number.POSITIVE_INFINITY): Uint8Array {
   const w = new Writer()
   codec.write(w, value)
-  if (w.length > maxSize) throw new AllotError('WIRE_TOO_LARGE', `${codec.name} of ${w.length} bytes, at most ${maxSize}`)
+  if (w.length > maxSize)
+    throw new AllotError('WIRE_TOO_LARGE', `${codec.name} of ${w.length} bytes, at most ${maxSize}`)
   return w.finish()
 }
 
 /** Decodes a whole message; anything wrong is a coded AllotError, never another exception. */
 export function decode<T>(codec: Codec<T>, bytes: Uint8Array, maxSize = Number.POSITIVE_INFINITY): T {
   if (!(bytes instanceof Uint8Array)) malformed('not bytes')
-  if (bytes.length > maxSize) throw new AllotError('WIRE_TOO_LARGE', `${codec.name} of ${bytes.length} bytes, at most ${maxSize}`)
+  if (bytes.length > maxSize)
+    throw new AllotError('WIRE_TOO_LARGE', `${codec.name} of ${bytes.length} bytes, at most ${maxSize}`)
   const r = new Reader(bytes)
   let value: T
   try {
@@ -390,7 +394,10 @@ export function decode<T>(codec: Codec<T>, bytes: Uint8Array, maxSize = Number.P
     return malformed(`${codec.name}: ${(e as Error).message}`)
   }
   if (r.offset !== bytes.length) {
-    throw new AllotError('WIRE_TRAILING_BYTES', `${codec.name}: ${bytes.length - r.offset} bytes after the message`)
+    throw new AllotError(
+      'WIRE_TRAILING_BYTES',
+      `${codec.name}: ${bytes.length - r.offset} bytes after the message`,
+    )
   }
   return value
 }

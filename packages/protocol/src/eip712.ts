@@ -1,4 +1,13 @@
-import { type Address, type Hex, concatBytes, fromHex, intToWord, keccak256, toHex, uintToWord } from './bytes.js'
+import {
+  type Address,
+  concatBytes,
+  fromHex,
+  type Hex,
+  intToWord,
+  keccak256,
+  toHex,
+  uintToWord,
+} from './bytes.js'
 import { type PrivateKey, recoverAddress, signDigest } from './signing.js'
 import type { BatchResult, Order, OrderCancel, Signature } from './types.js'
 
@@ -76,7 +85,10 @@ function typeString(name: string, fields: readonly Field[]): string {
 }
 
 const TYPE_HASHES = Object.fromEntries(
-  Object.entries(EIP712_TYPES).map(([name, fields]) => [name, keccak256(enc.encode(typeString(name, fields)))]),
+  Object.entries(EIP712_TYPES).map(([name, fields]) => [
+    name,
+    keccak256(enc.encode(typeString(name, fields))),
+  ]),
 ) as Record<Eip712TypeName, Uint8Array>
 
 export function typeHash(name: Eip712TypeName): Hex {
@@ -139,7 +151,9 @@ export function typedDataDigest(
   name: Eip712TypeName,
   value: Record<string, Eip712Value>,
 ): Uint8Array {
-  return keccak256(concatBytes(new Uint8Array([0x19, 0x01]), cachedSeparator(domain), hashStruct(name, value)))
+  return keccak256(
+    concatBytes(new Uint8Array([0x19, 0x01]), cachedSeparator(domain), hashStruct(name, value)),
+  )
 }
 
 /** The domain as viem's signTypedData / verifyTypedData take it. */
@@ -209,6 +223,9 @@ export function proposalDigest(
   return typedDataDigest(domain, 'Proposal', p)
 }
 
-export function keyShareDigest(domain: NetworkDomain, k: { height: bigint; index: number; share: Hex }): Uint8Array {
+export function keyShareDigest(
+  domain: NetworkDomain,
+  k: { height: bigint; index: number; share: Hex },
+): Uint8Array {
   return typedDataDigest(domain, 'KeyShare', k)
 }

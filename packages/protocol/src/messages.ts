@@ -1,10 +1,10 @@
 import { type Hex, keccak256, toHex } from './bytes.js'
 import {
-  type Codec,
   address,
   bool,
   bytes,
   bytes32,
+  type Codec,
   decode,
   encode,
   enumOf,
@@ -117,12 +117,18 @@ export const voteCodec: Codec<Vote> = struct('Vote', {
   signature: signatureCodec,
 })
 
-export const batchResultCodec: Codec<BatchResult> = struct('BatchResult', { height: u64, resultHash: bytes32 })
+export const batchResultCodec: Codec<BatchResult> = struct('BatchResult', {
+  height: u64,
+  resultHash: bytes32,
+})
 
 export const batchCertificateCodec: Codec<BatchCertificate> = struct('BatchCertificate', {
   height: u64,
   resultHash: bytes32,
-  signatures: list(struct('CertSignature', { validator: address, signature: signatureCodec }), LIMITS.maxValidators),
+  signatures: list(
+    struct('CertSignature', { validator: address, signature: signatureCodec }),
+    LIMITS.maxValidators,
+  ),
 })
 
 export const keyShareCodec: Codec<KeyShare> = struct('KeyShare', {

@@ -1,5 +1,5 @@
 import { type AssetId, isResourceAssetId } from './assets.js'
-import { type Hex, concatBytes, fromHex, keccak256, toHex, uintToWord } from './bytes.js'
+import { concatBytes, fromHex, type Hex, keccak256, toHex, uintToWord } from './bytes.js'
 import { ORDER_KIND_CODE } from './eip712.js'
 import { AllotError } from './errors.js'
 import type { ClearingResult, Fill, Lease, Order, Penalty } from './types.js'
@@ -116,9 +116,10 @@ function staticArray<T>(items: readonly T[], words: (x: T) => Uint8Array[], perI
 
 /** `abi.encode(BatchSettlement)`: the bytes the contract receives and hashes. */
 export function encodeSettlementPayload(r: ClearingResult): Uint8Array {
-  if (r.assets.length !== r.prices.length) throw new AllotError('SETTLE_BAD_PAYLOAD', 'assets and prices differ in length')
+  if (r.assets.length !== r.prices.length)
+    throw new AllotError('SETTLE_BAD_PAYLOAD', 'assets and prices differ in length')
   const index = new Map<AssetId, number>()
-  r.assets.forEach((a, i) => index.set(a, i))
+  for (const [i, a] of r.assets.entries()) index.set(a, i)
   const tails = [
     staticArray(r.assets, (a) => [fromHex(a, 32)], 1),
     staticArray(r.prices, (p) => [uintToWord(p)], 1),

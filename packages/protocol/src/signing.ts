@@ -1,5 +1,5 @@
 import { secp256k1 } from '@noble/curves/secp256k1.js'
-import { type Address, type Hex, fromHex, keccak256, toHex } from './bytes.js'
+import { type Address, fromHex, type Hex, keccak256, toHex } from './bytes.js'
 import { AllotError } from './errors.js'
 import type { Signature } from './types.js'
 
@@ -16,7 +16,8 @@ export function randomPrivateKey(): PrivateKey {
 export function privateKeyFromHex(hex: string): PrivateKey {
   const h = hex.startsWith('0x') ? hex : `0x${hex}`
   const key = fromHex(h, 32, 'KEY_BAD_HEX')
-  if (!secp256k1.utils.isValidSecretKey(key)) throw new AllotError('KEY_BAD_HEX', 'not a valid secp256k1 private key')
+  if (!secp256k1.utils.isValidSecretKey(key))
+    throw new AllotError('KEY_BAD_HEX', 'not a valid secp256k1 private key')
   return key
 }
 
@@ -43,7 +44,8 @@ export function checkSignatureShape(sig: Signature, code = 'SIG_MALFORMED'): voi
   if (sig === null || typeof sig !== 'object') throw new AllotError(code, 'signature missing')
   const r = BigInt(sig.r)
   const s = BigInt(sig.s)
-  if (r === 0n || r >= N || s === 0n || s > HALF_N) throw new AllotError(code, 'signature r/s out of range or high s')
+  if (r === 0n || r >= N || s === 0n || s > HALF_N)
+    throw new AllotError(code, 'signature r/s out of range or high s')
   if (sig.v !== 27 && sig.v !== 28) throw new AllotError(code, `signature v must be 27 or 28, got ${sig.v}`)
 }
 
@@ -73,7 +75,8 @@ export function signatureToBytes(sig: Signature): Uint8Array {
 }
 
 export function signatureFromBytes(bytes: Uint8Array): Signature {
-  if (bytes.length !== 65) throw new AllotError('SIG_MALFORMED', `signature must be 65 bytes, got ${bytes.length}`)
+  if (bytes.length !== 65)
+    throw new AllotError('SIG_MALFORMED', `signature must be 65 bytes, got ${bytes.length}`)
   const v = bytes[64] < 27 ? bytes[64] + 27 : bytes[64]
   return { r: toHex(bytes.subarray(0, 32)), s: toHex(bytes.subarray(32, 64)), v }
 }

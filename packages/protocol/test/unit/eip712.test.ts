@@ -1,30 +1,33 @@
-import { privateKeyToAccount } from 'viem/accounts'
 import { hashTypedData, verifyTypedData } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
 import { describe, expect, it } from 'vitest'
 import {
+  addressOf,
+  batchResultDigest,
   EIP712_TYPES,
+  fromHex,
+  isAllotError,
   type NetworkDomain,
   type Order,
-  addressOf,
   orderDigest,
   orderMessage,
   privateKeyFromHex,
   recoverOrderSigner,
   resourceAssetId,
-  signOrder,
-  signatureToHex,
   signatureFromBytes,
-  fromHex,
+  signatureToHex,
+  signOrder,
   toHex,
   tokenAssetId,
   viemDomain,
-  batchResultDigest,
   voteDigest,
-  isAllotError,
 } from '../../src/index.js'
 
 const KEY_HEX = '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d'
-const domain: NetworkDomain = { chainId: 31337n, verifyingContract: '0x5fbdb2315678afecb367f032d93f642f64180aa3' }
+const domain: NetworkDomain = {
+  chainId: 31337n,
+  verifyingContract: '0x5fbdb2315678afecb367f032d93f642f64180aa3',
+}
 
 function sampleOrder(trader: `0x${string}`): Order {
   return {
@@ -102,7 +105,12 @@ describe('EIP-712 orders, cross-checked with viem', () => {
     expect(toHex(voteDigest(domain, vote))).toBe(viemVote)
     const r = { height: 9n, resultHash: `0x${'ab'.repeat(32)}` as const }
     expect(toHex(batchResultDigest(domain, r))).toBe(
-      hashTypedData({ domain: viemDomain(domain), types: EIP712_TYPES, primaryType: 'BatchResult', message: r }),
+      hashTypedData({
+        domain: viemDomain(domain),
+        types: EIP712_TYPES,
+        primaryType: 'BatchResult',
+        message: r,
+      }),
     )
   })
 
@@ -110,7 +118,11 @@ describe('EIP-712 orders, cross-checked with viem', () => {
     const order = sampleOrder(trader)
     const sig = signOrder(domain, order, key)
     const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
-    const highS = { r: sig.r, s: `0x${(n - BigInt(sig.s)).toString(16).padStart(64, '0')}` as const, v: sig.v === 27 ? 28 : 27 }
+    const highS = {
+      r: sig.r,
+      s: `0x${(n - BigInt(sig.s)).toString(16).padStart(64, '0')}` as const,
+      v: sig.v === 27 ? 28 : 27,
+    }
     try {
       recoverOrderSigner(domain, order, highS)
       expect.unreachable()

@@ -2,10 +2,10 @@ import { encodeAbiParameters, keccak256, parseAbiParameters } from 'viem'
 import { describe, expect, it } from 'vitest'
 import {
   type ClearingResult,
-  SETTLEMENT_ABI_TYPES,
   encodeSettlementPayload,
-  resultHashOf,
   resourceAssetId,
+  resultHashOf,
+  SETTLEMENT_ABI_TYPES,
   toHex,
   tokenAssetId,
 } from '../../src/index.js'
