@@ -10,7 +10,9 @@ export const EXIT_INTERNAL = 2
 /** Error codes that are the user's to fix (exit 1); every other failure exits 2. */
 export function isUserError(e: unknown): boolean {
   if (!(e instanceof AllotError)) return false
-  return /^(ORDER_|KEY_|CLI_|SOLVER_INPUT|WIRE_|BATCH_NOT_FOUND|API_BAD_REQUEST|DEVNET_EXISTS|DEVNET_NOT_RUNNING)/.test(e.code)
+  return /^(ORDER_|KEY_|CLI_|SOLVER_INPUT|WIRE_|BATCH_NOT_FOUND|API_BAD_REQUEST|DEVNET_EXISTS|DEVNET_NOT_RUNNING)/.test(
+    e.code,
+  )
 }
 
 export function buildProgram(): Command {
@@ -30,7 +32,8 @@ export async function runCli(argv: string[]): Promise<number> {
     return EXIT_OK
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0) return EXIT_OK
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0)
+        return EXIT_OK
       return EXIT_USER
     }
     const json = argv.includes('--json')
