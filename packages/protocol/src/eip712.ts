@@ -170,7 +170,10 @@ export function viemDomain(domain: NetworkDomain) {
 
 export const ORDER_KIND_CODE = { sell: 0, buy: 1 } as const
 
-export function orderMessage(order: Order): Record<string, Eip712Value> {
+/** An order as EIP-712 (and viem's signTypedData) sees it: `kind` as its uint8 code. */
+export type OrderMessage = Omit<Order, 'kind'> & { kind: number }
+
+export function orderMessage(order: Order): OrderMessage {
   return { ...order, kind: ORDER_KIND_CODE[order.kind] }
 }
 
