@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+/// @title AllotSettlement — escrow and settlement of allot batches.
+/// @notice Validators are trusted for liveness and clearing quality, not with funds: every fill is
+/// checked against its trader's EIP-712 order signature, limit, the batch's uniform prices and the
+/// order's cumulative fill (docs/settlement.md). The payload of a batch is exactly the
+/// `abi.encode(BatchSettlement)` documented in packages/protocol/src/settlement.ts, and
+/// `resultHash = keccak256(payload)`.
+contract AllotSettlement {
+    // ---- payload types (packages/protocol/src/settlement.ts) ----
+    struct OrderData {
+        address trader;
+        bytes32 sellAsset;
+        bytes32 buyAsset;
+        uint256 sellAmount;
+        uint256 buyAmount;
+        uint8 kind; // 0 sell, 1 buy
+        bool partiallyFillable;
+        uint64 firstBatch;
+        uint64 lastBatch;
+        uint256 nonce;
+        bytes32 app;
+    }
+
+    struct FillData {
+        OrderData order;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+        uint256 sold;
+        uint256 bought;
+        uint256 fee;
+        uint16 sellIndex;
+        uint16 buyIndex;
+    }
+
+    struct LeaseData {
+        address provider;
+        address consumer;
+        bytes32 resource;
+        uint256 quantity;
+        bytes32 quoteAsset;
+        uint256 payment;
+    }
+
+    struct PenaltyData {
+        address trader;
+        bytes32 orderId;
+    }
+
+    struct BatchSettlement {
+        uint64 height;
+        uint64 prevHeight;
+        uint64 chainRef;
+        bytes32 batchHash;
+        bytes32[] assets;
+        uint256[] prices;
+        FillData[] fills;
+        LeaseData[] leases;
+        PenaltyData[] penalties;
+    }
+
+    struct Signature {
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
+    }
+
+    /// One certified batch: the payload bytes and ≥ quorum validator signatures over
+    /// EIP-712 `BatchResult { height, resultHash }`, sorted by signer address ascending.
+    struct CertifiedBatch {
+        bytes payload;
+        Signature[] signatures;
+    }
+
+    struct Withdrawal {
+        uint128 amount;
+        uint64 requestBlock;
+    }
+
+    /// Progress of settlement, one storage slot.
+    struct Progress {
+        uint64 lastHeight; // last height settled or voided
+        uint64 lastChainRef; // highest chainRef of a settled batch
+        uint64 lastSettleBlock; // block of the last settlement (deployment block at first)
+        uint64 lastEscapeBlock; // block of the last escape-hatch withdrawal (0: never)
+    }
+
+    // ---- errors ----
+    error Reentrancy();
+    error BadConstructorArgs();
+    error ZeroAmount();
+    error TokenCallFailed(address token);
+    error InsufficientBalance(address account, address token);
+    error NoPendingWithdrawal();
+    error WithdrawalNotClaimable(uint64 requestBlock, uint64 lastChainRef);
+    error EscapeNotActive();
+    error MalformedPayload();
+    error WrongHeight(uint64 height, uint64 prevHeight, uint64 lastHeight);
+    error ChainRefOutOfRange(uint64 chainRef);
+    error TooFewSignatures(uint256 count, uint256 quorum);
+    error BadSignature(uint256 index);
+    error NotValidator(address signer);
+    error SignersNotAscending(uint256 index);
+    error BadAsset(uint256 index);
+    error BadPrice(uint256 index);
+    error BadFillAssets(uint256 fill);
+    error OutsideOrderWindow(uint256 fill);
+    error LimitViolated(uint256 fill);
+    error BadFee(uint256 fill);
+    error OffUniformPrice(uint256 fill);
+    error Overfill(uint256 fill);
+    error DuplicateOrder(uint256 fill);
+    error BadOrderSignature(uint256 fill);
+    error AssetNotConserved(uint256 index);
+    error DuplicatePenalty(uint256 index);
+
+    // ---- events ----
+    event Deposited(address indexed account, address indexed token, uint256 amount);
+    event WithdrawalRequested(address indexed account, address indexed token, uint256 amount, uint64 requestBlock);
+    event Withdrawn(address indexed account, address indexed token, uint256 amount, bool escape);
+    event BatchSettled(uint256 indexed height, bytes32 resultHash);
+    event BatchVoided(uint256 indexed height, bytes32 resultHash, uint64 chainRef);
+    event LeaseRecorded(
+        uint256 indexed height,
+        address indexed provider,
+        address indexed consumer,
+        bytes32 resource,
+        uint256 quantity,
+        bytes32 quoteAsset,
+        uint256 payment
+    );
+    event OrderPenalized(uint256 indexed height, address indexed trader, bytes32 orderId, uint256 charged);
+
+    // ---- EIP-712 (packages/protocol/src/eip712.ts) ----
+    bytes32 private constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    bytes32 private constant ORDER_TYPEHASH = keccak256(
+        "Order(address trader,bytes32 sellAsset,bytes32 buyAsset,uint256 sellAmount,uint256 buyAmount,uint8 kind,bool partiallyFillable,uint64 firstBatch,uint64 lastBatch,uint256 nonce,bytes32 app)"
+    );
+    bytes32 private constant BATCH_RESULT_TYPEHASH = keccak256("BatchResult(uint64 height,bytes32 resultHash)");
+    /// secp256k1 n/2: signatures with a higher s are malleable twins and refused.
+    uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
+    uint256 private constant BPS = 10_000;
+    /// Words of one encoded FillData (11 order words, v, r, s, sold, bought, fee, sellIndex, buyIndex).
+    uint256 private constant FILL_BYTES = 19 * 32;
+
+    bytes32 public immutable DOMAIN_SEPARATOR;
+    uint256 public immutable quorum;
+    uint256 public immutable feeBps;
+    uint256 public immutable escapeBlocks;
+    address public immutable bondToken;
+    uint256 public immutable invalidOrderFee;
+    address public immutable feeAccount;
+
+    address[] private validatorList;
+    mapping(address => bool) public isValidator;
+    /// Escrow balances: account => token => amount.
+    mapping(address => mapping(address => uint256)) public balanceOf;
+    mapping(address => mapping(address => Withdrawal)) public pendingWithdrawal;
+    /// Cumulative fill of multi-batch orders (by order digest): sold+fee for sell kind, bought for buy kind.
+    /// One-shot orders (firstBatch == lastBatch) need no slot: a batch settles once.
+    mapping(bytes32 => uint256) public filledAmount;
+    Progress public progress;
+
+    bool private transient locked;
+
+    modifier nonReentrant() {
+        if (locked) revert Reentrancy();
+        locked = true;
+        _;
+        locked = false;
+    }
+
+    constructor(
+        address[] memory validators_,
+        uint256 quorum_,
+        uint256 feeBps_,
+        uint256 escapeBlocks_,
+        address bondToken_,
+        uint256 invalidOrderFee_,
+        address feeAccount_
+    ) {
+        uint256 n = validators_.length;
+        // quorum = 2f+1 of n = 3f+1: require more than two thirds, and feasible.
+        if (n == 0 || quorum_ > n || quorum_ * 3 <= n * 2 || feeBps_ >= BPS || escapeBlocks_ == 0) {
+            revert BadConstructorArgs();
+        }
+        if (feeAccount_ == address(0)) revert BadConstructorArgs();
+        for (uint256 i = 0; i < n; i++) {
+            address v = validators_[i];
+            if (v == address(0) || isValidator[v]) revert BadConstructorArgs();
+            isValidator[v] = true;
+        }
+        validatorList = validators_;
+        quorum = quorum_;
+        feeBps = feeBps_;
+        escapeBlocks = escapeBlocks_;
+        bondToken = bondToken_;
+        invalidOrderFee = invalidOrderFee_;
+        feeAccount = feeAccount_;
+        DOMAIN_SEPARATOR = keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256("allot"), keccak256("1"), block.chainid, address(this))
+        );
+        progress.lastSettleBlock = uint64(block.number);
+    }
+
+    function validators() external view returns (address[] memory) {
+        return validatorList;
+    }
+
+    /// Whether traders may withdraw directly: no batch has settled for `escapeBlocks` blocks.
+    function escapeActive() public view returns (bool) {
+        return block.number > uint256(progress.lastSettleBlock) + escapeBlocks;
+    }
+
+    // ---- funds ----
+
+    /// Escrows `amount` of `token` for the caller. Credits what actually arrived (fee-on-transfer tokens).
+    function deposit(address token, uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        uint256 before = _tokenBalance(token);
+        _safeCall(token, abi.encodeWithSelector(0x23b872dd, msg.sender, address(this), amount)); // transferFrom
+        uint256 received = _tokenBalance(token) - before;
+        balanceOf[msg.sender][token] += received;
+        emit Deposited(msg.sender, token, received);
+    }
+
+    /// Asks to withdraw `amount` more of `token`. Paid by `withdraw` once a batch whose chainRef is at or
+    /// after this block has settled: every such batch saw the request, so no batch in flight is invalidated.
+    function requestWithdrawal(address token, uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        Withdrawal storage w = pendingWithdrawal[msg.sender][token];
+        uint256 total = uint256(w.amount) + amount;
+        if (total > balanceOf[msg.sender][token]) revert InsufficientBalance(msg.sender, token);
+        w.amount = uint128(total);
+        w.requestBlock = uint64(block.number);
+        emit WithdrawalRequested(msg.sender, token, total, uint64(block.number));
+    }
+
+    /// Pays the caller's pending withdrawal of `token` (capped at the escrow balance).
+    function withdraw(address token) external nonReentrant {
+        Withdrawal memory w = pendingWithdrawal[msg.sender][token];
+        if (w.amount == 0) revert NoPendingWithdrawal();
+        Progress memory p = progress;
+        bool escape = false;
+        if (p.lastChainRef < w.requestBlock) {
+            if (!escapeActive()) revert WithdrawalNotClaimable(w.requestBlock, p.lastChainRef);
+            escape = true;
+        }
+        uint256 bal = balanceOf[msg.sender][token];
+        uint256 amount = w.amount < bal ? w.amount : bal;
+        delete pendingWithdrawal[msg.sender][token];
+        balanceOf[msg.sender][token] = bal - amount;
+        if (escape) progress.lastEscapeBlock = uint64(block.number);
+        _safeCall(token, abi.encodeWithSelector(0xa9059cbb, msg.sender, amount)); // transfer
+        emit Withdrawn(msg.sender, token, amount, escape);
+    }
+
+    /// Escape hatch: while no batch has settled for `escapeBlocks`, withdraw directly without a request.
+    /// Batches certified against a chainRef before this block are voided when submitted.
+    function escapeWithdraw(address token, uint256 amount) external nonReentrant {
+        if (!escapeActive()) revert EscapeNotActive();
+        if (amount == 0) revert ZeroAmount();
+        uint256 bal = balanceOf[msg.sender][token];
+        if (amount > bal) revert InsufficientBalance(msg.sender, token);
+        balanceOf[msg.sender][token] = bal - amount;
+        Withdrawal storage w = pendingWithdrawal[msg.sender][token];
+        if (w.amount > 0) w.amount = w.amount > amount ? uint128(w.amount - amount) : 0;
+        progress.lastEscapeBlock = uint64(block.number);
+        _safeCall(token, abi.encodeWithSelector(0xa9059cbb, msg.sender, amount));
+        emit Withdrawn(msg.sender, token, amount, true);
+    }
+
+    // ---- settlement ----
+
+    /// Settles (or voids) certified batches in order. Any caller may submit a valid certificate.
+    function settle(CertifiedBatch[] calldata batches) external nonReentrant {
+        for (uint256 i = 0; i < batches.length; i++) {
+            _settleOne(batches[i].payload, batches[i].signatures);
+        }
+    }
+
+    function _settleOne(bytes calldata payload, Signature[] calldata sigs) private {
+        BatchSettlement calldata b = _checkedPayload(payload);
+        bytes32 resultHash = _hashCalldata(payload);
+        uint64 height = b.height;
+        Progress memory p = progress;
+        if (height <= p.lastHeight || b.prevHeight != p.lastHeight) {
+            revert WrongHeight(height, b.prevHeight, p.lastHeight);
+        }
+        _checkCertificate(height, resultHash, sigs);
+        uint64 chainRef = b.chainRef;
+        if (chainRef < p.lastEscapeBlock) {
+            // Certified against a state an escape withdrawal may have invalidated: void it, so settlement moves on.
+            progress.lastHeight = height;
+            emit BatchVoided(height, resultHash, chainRef);
+            return;
+        }
+        if (chainRef < p.lastChainRef || chainRef > block.number) revert ChainRefOutOfRange(chainRef);
+        progress = Progress(height, chainRef, uint64(block.number), p.lastEscapeBlock);
+
+        uint256 nAssets = b.assets.length;
+        // Per asset: [0,n) sold, [n,2n) bought, [2n,3n) fees; in memory, settled to the fee account at the end.
+        uint256[] memory sums = new uint256[](nAssets * 3);
+        _checkAssets(b);
+        _applyFills(b, height, sums);
+        _settleSums(b, sums);
+        _applyPenalties(b.penalties, height);
+        _emitLeases(b.leases, height);
+        emit BatchSettled(height, resultHash);
+    }
+
+    /// Requires the canonical encoding of one `BatchSettlement`, entirely inside `payload`, so that
+    /// `keccak256(payload)` covers every byte the contract reads. Returns a calldata pointer to it.
+    function _checkedPayload(bytes calldata payload) private pure returns (BatchSettlement calldata b) {
+        uint256 base;
+        uint256 len = payload.length;
+        assembly {
+            base := payload.offset
+        }
+        if (len < 32 * 10) revert MalformedPayload();
+        uint256 ok;
+        uint256 t = base + 32;
+        assembly {
+            ok := eq(calldataload(base), 0x20)
+            // Tail offsets (relative to the tuple) must be canonical: assets, prices, fills, leases, penalties.
+            let off := 0x120
+            let sizes := 0
+            for { let k := 0 } lt(k, 5) { k := add(k, 1) } {
+                ok := and(ok, eq(calldataload(add(t, add(0x80, mul(k, 0x20)))), off))
+                if iszero(ok) { break }
+                // Bound the length before multiplying (no overflow): at most the payload's length.
+                let n := 0
+                if iszero(gt(add(off, 0x40), len)) { n := calldataload(add(t, off)) }
+                if gt(n, len) { ok := 0 break }
+                switch k
+                case 2 { sizes := 0x260 } // FillData: 19 words
+                case 3 { sizes := 0xc0 } // LeaseData: 6 words
+                case 4 { sizes := 0x40 } // PenaltyData: 2 words
+                default { sizes := 0x20 }
+                off := add(off, add(0x20, mul(n, sizes)))
+            }
+            ok := and(ok, eq(add(off, 0x20), len))
+            b := t
+        }
+        if (ok == 0) revert MalformedPayload();
+    }
+
+    function _hashCalldata(bytes calldata data) private pure returns (bytes32 h) {
+        assembly {
+            // Scratch copy above the free memory pointer; not kept, so batches in one call reuse it.
+            let ptr := mload(0x40)
+            calldatacopy(ptr, data.offset, data.length)
+            h := keccak256(ptr, data.length)
+        }
+    }
+
+    function _checkCertificate(uint64 height, bytes32 resultHash, Signature[] calldata sigs) private view {
+        uint256 n = sigs.length;
+        if (n < quorum) revert TooFewSignatures(n, quorum);
+        bytes32 digest = _typedDigest(keccak256(abi.encode(BATCH_RESULT_TYPEHASH, height, resultHash)));
+        address last = address(0);
+        for (uint256 i = 0; i < n; i++) {
+            Signature calldata s = sigs[i];
+            address signer = _recover(digest, s.v, s.r, s.s);
+            if (signer == address(0)) revert BadSignature(i);
+            if (!isValidator[signer]) revert NotValidator(signer);
+            // Strictly ascending signers: distinct without a set.
+            if (signer <= last) revert SignersNotAscending(i);
+            last = signer;
+        }
+    }
+
+    function _typedDigest(bytes32 structHash) private view returns (bytes32 d) {
+        bytes32 sep = DOMAIN_SEPARATOR;
+        assembly {
+            let ptr := mload(0x40)
+            mstore(ptr, 0x1901000000000000000000000000000000000000000000000000000000000000)
+            mstore(add(ptr, 0x02), sep)
+            mstore(add(ptr, 0x22), structHash)
+            d := keccak256(ptr, 0x42)
+        }
+    }
+
+    /// ecrecover that refuses malleable (high) s and bad v; returns address(0) when it does not recover.
+    function _recover(bytes32 digest, uint8 v, bytes32 r, bytes32 s) private pure returns (address) {
+        if (uint256(s) > HALF_N || (v != 27 && v != 28)) return address(0);
+        return ecrecover(digest, v, r, s);
+    }
+
+    /// Assets ascend strictly; each is a token (top 12 bytes zero) or a resource class (top byte 0x01);
+    /// prices are positive.
+    function _checkAssets(BatchSettlement calldata b) private pure {
+        uint256 n = b.assets.length;
+        if (b.prices.length != n) revert MalformedPayload();
+        bytes32 prev = bytes32(0);
+        for (uint256 i = 0; i < n; i++) {
+            bytes32 a = b.assets[i];
+            if (i > 0 && a <= prev) revert BadAsset(i);
+            if (uint256(a) >> 160 != 0 && uint8(uint256(a) >> 248) != 1) revert BadAsset(i);
+            if (uint256(a) == 0) revert BadAsset(i);
+            if (b.prices[i] == 0) revert BadPrice(i);
+            prev = a;
+        }
+    }
+
+    /// Checks every fill against what its trader signed; credits buys, then debits sells (net per account and
+    /// token: a trader's buy in this batch may fund its sell), accumulating per-asset sums.
+    function _applyFills(BatchSettlement calldata b, uint64 height, uint256[] memory sums) private {
+        FillData[] calldata fills = b.fills;
+        uint256 nFills = fills.length;
+        uint256 nAssets = b.assets.length;
+        for (uint256 i = 0; i < nFills; i++) {
+            FillData calldata f = fills[i];
+            _checkFill(b, f, height, i);
+            uint256 bi = f.buyIndex;
+            uint256 bought = f.bought;
+            sums[nAssets + bi] += bought;
+            bytes32 buyAsset = b.assets[bi];
+            if (uint256(buyAsset) >> 160 == 0 && bought != 0) {
+                balanceOf[f.order.trader][address(uint160(uint256(buyAsset)))] += bought;
+            }
+        }
+        for (uint256 i = 0; i < nFills; i++) {
+            FillData calldata f = fills[i];
+            uint256 si = f.sellIndex;
+            uint256 sold = f.sold;
+            uint256 fee = f.fee;
+            sums[si] += sold;
+            sums[2 * nAssets + si] += fee;
+            bytes32 sellAsset = b.assets[si];
+            uint256 debit = sold + fee;
+            if (uint256(sellAsset) >> 160 == 0 && debit != 0) {
+                address trader = f.order.trader;
+                address token = address(uint160(uint256(sellAsset)));
+                uint256 bal = balanceOf[trader][token];
+                if (bal < debit) revert InsufficientBalance(trader, token);
+                unchecked {
+                    balanceOf[trader][token] = bal - debit;
+                }
+            }
+        }
+    }
+
+    function _checkFill(BatchSettlement calldata b, FillData calldata f, uint64 height, uint256 i) private {
+        OrderData calldata o = f.order;
+        uint256 si = f.sellIndex;
+        uint256 bi = f.buyIndex;
+        uint256 nAssets = b.assets.length;
+        if (si >= nAssets || bi >= nAssets || o.sellAsset != b.assets[si] || o.buyAsset != b.assets[bi]) {
+            revert BadFillAssets(i);
+        }
+        if (height < o.firstBatch || height > o.lastBatch) revert OutsideOrderWindow(i);
+        uint256 pSell = b.prices[si];
+        uint256 pBuy = b.prices[bi];
+        // Limit with fee (settlement.ts): sellAmount·p[sell]·10⁴ ≥ buyAmount·p[buy]·(10⁴+feeBps).
+        if (o.sellAmount * pSell * BPS < o.buyAmount * pBuy * (BPS + feeBps)) revert LimitViolated(i);
+        uint256 sold = f.sold;
+        uint256 bought = f.bought;
+        uint256 fee = f.fee;
+        if (fee != (sold * feeBps + BPS - 1) / BPS) revert BadFee(i);
+        uint256 filled;
+        uint256 cap;
+        if (o.kind == 0) {
+            // Sell kind: bought = floor(sold·p[sell]/p[buy]); cumulative sold+fee ≤ sellAmount.
+            if (bought != (sold * pSell) / pBuy) revert OffUniformPrice(i);
+            filled = sold + fee;
+            cap = o.sellAmount;
+        } else if (o.kind == 1) {
+            // Buy kind: sold = ceil(bought·p[buy]/p[sell]); cumulative bought ≤ buyAmount.
+            if (sold != (bought * pBuy + pSell - 1) / pSell) revert OffUniformPrice(i);
+            filled = bought;
+            cap = o.buyAmount;
+        } else {
+            revert BadFillAssets(i);
+        }
+        bytes32 digest = _orderDigest(o);
+        address signer = _recover(digest, f.v, f.r, f.s);
+        if (signer == address(0) || signer != o.trader) revert BadOrderSignature(i);
+        if (o.firstBatch == o.lastBatch) {
+            // One-shot: valid in one batch only, which settles once; transient storage rejects a repeat within it.
+            uint256 seen;
+            assembly {
+                seen := tload(digest)
+                tstore(digest, 1)
+            }
+            if (seen != 0) revert DuplicateOrder(i);
+            if (filled > cap) revert Overfill(i);
+        } else {
+            uint256 total = filledAmount[digest] + filled;
+            if (total > cap) revert Overfill(i);
+            filledAmount[digest] = total;
+        }
+    }
+
+    /// EIP-712 digest of an order, hashing its 11 calldata words in place (their values were validated on read).
+    function _orderDigest(OrderData calldata o) private view returns (bytes32) {
+        bytes32 structHash;
+        bytes32 th = ORDER_TYPEHASH;
+        assembly {
+            let ptr := mload(0x40)
+            mstore(ptr, th)
+            calldatacopy(add(ptr, 0x20), o, 0x160)
+            structHash := keccak256(ptr, 0x180)
+        }
+        return _typedDigest(structHash);
+    }
+
+    /// Per asset, Σ bought ≤ Σ sold; fees and rounding dust of tokens go to the fee account.
+    function _settleSums(BatchSettlement calldata b, uint256[] memory sums) private {
+        uint256 n = b.assets.length;
+        for (uint256 i = 0; i < n; i++) {
+            uint256 sold = sums[i];
+            uint256 bought = sums[n + i];
+            if (bought > sold) revert AssetNotConserved(i);
+            bytes32 a = b.assets[i];
+            uint256 toFees = sold - bought + sums[2 * n + i];
+            if (uint256(a) >> 160 == 0 && toFees != 0) {
+                balanceOf[feeAccount][address(uint160(uint256(a)))] += toFees;
+            }
+        }
+    }
+
+    function _applyPenalties(PenaltyData[] calldata penalties, uint64 height) private {
+        uint256 n = penalties.length;
+        if (n == 0) return;
+        uint256 total = 0;
+        for (uint256 i = 0; i < n; i++) {
+            address trader = penalties[i].trader;
+            // An orderId cannot be checked on chain, so at most one penalty per trader per batch: what a
+            // dishonest quorum could take this way is bounded by invalidOrderFee per trader per batch.
+            bytes32 key = keccak256(abi.encode("allot.penalty", height, trader));
+            uint256 seen;
+            assembly {
+                seen := tload(key)
+                tstore(key, 1)
+            }
+            if (seen != 0) revert DuplicatePenalty(i);
+            uint256 bal = balanceOf[trader][bondToken];
+            uint256 charge = bal < invalidOrderFee ? bal : invalidOrderFee;
+            balanceOf[trader][bondToken] = bal - charge;
+            total += charge;
+            emit OrderPenalized(height, trader, penalties[i].orderId, charge);
+        }
+        balanceOf[feeAccount][bondToken] += total;
+    }
+
+    function _emitLeases(LeaseData[] calldata leases, uint64 height) private {
+        for (uint256 i = 0; i < leases.length; i++) {
+            LeaseData calldata l = leases[i];
+            emit LeaseRecorded(height, l.provider, l.consumer, l.resource, l.quantity, l.quoteAsset, l.payment);
+        }
+    }
+
+    // ---- tokens ----
+
+    function _tokenBalance(address token) private view returns (uint256) {
+        (bool ok, bytes memory ret) = token.staticcall(abi.encodeWithSelector(0x70a08231, address(this)));
+        if (!ok || ret.length < 32) revert TokenCallFailed(token);
+        return abi.decode(ret, (uint256));
+    }
+
+    /// Calls a token; succeeds when the call does and it returns nothing or `true` (tokens without a bool).
+    function _safeCall(address token, bytes memory data) private {
+        if (token.code.length == 0) revert TokenCallFailed(token);
+        (bool ok, bytes memory ret) = token.call(data);
+        if (!ok || (ret.length != 0 && (ret.length < 32 || !abi.decode(ret, (bool))))) revert TokenCallFailed(token);
+    }
+}
