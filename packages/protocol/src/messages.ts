@@ -131,6 +131,15 @@ export const batchCertificateCodec: Codec<BatchCertificate> = struct('BatchCerti
   ),
 })
 
+/** A validator's signature over its own `BatchResult`, gossiped on the results topic. */
+export const resultAttestationCodec = struct('ResultAttestation', {
+  height: u64,
+  resultHash: bytes32,
+  validator: address,
+  signature: signatureCodec,
+})
+export type ResultAttestation = { height: bigint; resultHash: Hex; validator: Hex; signature: Signature }
+
 export const keyShareCodec: Codec<KeyShare> = struct('KeyShare', {
   height: u64,
   index: u32,

@@ -23,7 +23,7 @@ import type { ClearingResult, Fill, Lease, Order, Penalty } from './types.js'
  *                      PenaltyData[] penalties; }
  * ```
  * `sellIndex`/`buyIndex` point into `assets`/`prices` (so the contract needs no search);
- * `assets` ascend strictly. Fills are ordered by (trader, order digest) as the solver emits them.
+ * `assets` ascend strictly. Fills are ordered by ascending order id (the sealed envelope id) as the solver emits them.
  */
 export const SETTLEMENT_ABI_TYPES = {
   OrderData:

@@ -1,0 +1,162 @@
+import type { Address, Penalty } from '@allot/protocol'
+import { type Amounts, fillAtPrices } from './fill.js'
+import { balanceOf, isResourceOf, type Prepared, prepare } from './prepare.js'
+import { initialPrices, ROOT_PRICE } from './prices.js'
+import { compareStr, floorDiv } from './ratio.js'
+import { balanceChangesOf, clearingResultOf, leasesOf, orderIdOfKey, resultHashOf } from './result.js'
+import { improvePrices } from './search.js'
+import type { ClearBatchInput, ClearBatchOutput, OrderFill } from './types.js'
+
+/** Prices and fills, before the settlement payload is built (what the benchmarks time). */
+export interface Solution {
+  prepared: Prepared
+  /** Price per prepared asset index (0 when the asset does not trade). */
+  prices: bigint[]
+  amounts: Amounts
+}
+
+/**
+ * Surplus of one fill in numeraire units: (bought − (sold + fee) · buyAmount / sellAmount) · p[buy] / p[numeraire],
+ * floored — what the trader got beyond its limit.
+ */
+export function fillSurplus(
+  sellAmount: bigint,
+  buyAmount: bigint,
+  sold: bigint,
+  bought: bigint,
+  fee: bigint,
+  pBuy: bigint,
+  pNum: bigint,
+): bigint {
+  if (sold === 0n && bought === 0n) return 0n
+  return floorDiv((bought * sellAmount - (sold + fee) * buyAmount) * pBuy, sellAmount * pNum)
+}
+
+/** The numeraire's price, or (numeraire not traded) the smallest traded price. */
+export function numerairePrice(numeraire: string, prices: Record<string, bigint>): bigint {
+  const p = prices[numeraire]
+  if (p !== undefined) return p
+  let m = 0n
+  for (const k of Object.keys(prices).sort(compareStr)) if (m === 0n || prices[k] < m) m = prices[k]
+  return m === 0n ? 1n : m
+}
+
+function objectiveOf(P: Prepared, prices: readonly bigint[], a: Amounts): bigint {
+  const priced: Record<string, bigint> = {}
+  P.assets.forEach((k, i) => {
+    if (prices[i] > 0n) priced[k] = prices[i]
+  })
+  const pNum = numerairePrice(P.numeraire, priced)
+  let s = 0n
+  for (let i = 0; i < P.orders.length; i++) {
+    if (a.sold[i] === 0n) continue
+    const o = P.orders[i]
+    s += fillSurplus(o.sellAmount, o.buyAmount, a.sold[i], a.bought[i], a.fee[i], prices[P.buy[i]], pNum)
+  }
+  return s
+}
+
+/**
+ * `maxFillsPerBatch` rule: when more orders would fill, keep the ones whose sold value
+ * (sold · p[sell]) is largest, ties by ascending id, and clear again among those only.
+ */
+function applyMaxFills(P: Prepared, prices: readonly bigint[], a: Amounts, max: number | undefined): Amounts {
+  if (max === undefined) return a
+  const filled: number[] = []
+  for (let i = 0; i < P.orders.length; i++) if (a.sold[i] > 0n) filled.push(i)
+  if (filled.length <= max) return a
+  const value = (i: number) => a.sold[i] * prices[P.sell[i]]
+  filled.sort((x, y) => {
+    const vx = value(x)
+    const vy = value(y)
+    return vx > vy ? -1 : vx < vy ? 1 : x - y
+  })
+  const active = new Array<boolean>(P.orders.length).fill(false)
+  for (const i of filled.slice(0, Math.max(0, max))) active[i] = true
+  return fillAtPrices(P, prices, active)
+}
+
+/** Prices and amounts (no payload, no hash). */
+export function solveBatch(input: ClearBatchInput): Solution {
+  const P = prepare(input)
+  let prices = initialPrices(P, input.params.previousPrices)
+  let amounts: Amounts
+  if (prices.filter((p) => p > 0n).length >= 3) {
+    // Roots of the price trees (their scale) stay put: the numeraire, else the first asset of each component.
+    const roots = new Set<number>()
+    const num = P.assets.indexOf(P.numeraire)
+    if (num >= 0 && prices[num] > 0n) roots.add(num)
+    for (let a = 0; a < P.assets.length; a++) if (prices[a] === ROOT_PRICE) roots.add(a)
+    ;({ prices, amounts } = improvePrices(P, prices, (p, a) => objectiveOf(P, p, a), roots))
+  } else amounts = fillAtPrices(P, prices)
+  amounts = applyMaxFills(P, prices, amounts, input.params.maxFillsPerBatch)
+  // Only traded assets keep a price.
+  const traded = new Array<boolean>(P.assets.length).fill(false)
+  for (let i = 0; i < P.orders.length; i++) {
+    if (amounts.sold[i] > 0n) {
+      traded[P.sell[i]] = true
+      traded[P.buy[i]] = true
+    }
+  }
+  return { prepared: P, prices: prices.map((p, a) => (traded[a] ? p : 0n)), amounts }
+}
+
+/** Penalties per DESIGN.md "Bond": an order its trader cannot fund at all, or garbage. */
+function penaltiesOf(input: ClearBatchInput, P: Prepared): Penalty[] {
+  const isResource = isResourceOf(input)
+  const byId = new Map(input.orders.map((o) => [o.id, o]))
+  const out: Penalty[] = []
+  for (const d of P.dropped) {
+    const o = byId.get(d.id)
+    if (o === undefined) continue
+    let penalise = d.reason === 'BAD_ORDER'
+    if (d.reason === 'INSUFFICIENT_BALANCE' && !isResource(o.sellAsset)) {
+      const bal = balanceOf(input, o.trader, o.sellAsset)
+      penalise = bal === 0n || (!o.partiallyFillable && o.sellAmount > bal)
+    }
+    if (penalise) out.push({ trader: o.trader.toLowerCase() as Address, orderId: orderIdOfKey(o.id) })
+  }
+  return out
+}
+
+/** Clears one batch: uniform prices, fills, leases and the settlement payload with its hash. */
+export function clearBatch(input: ClearBatchInput): ClearBatchOutput {
+  const { prepared: P, prices, amounts } = solveBatch(input)
+  const isResource = isResourceOf(input)
+  const priceOf: Record<string, bigint> = {}
+  P.assets.forEach((k, a) => {
+    if (prices[a] > 0n) priceOf[k] = prices[a]
+  })
+  const fills: OrderFill[] = P.orders.map((o, i) => ({
+    id: o.id,
+    trader: o.trader,
+    sellAsset: o.sellAsset,
+    buyAsset: o.buyAsset,
+    sold: amounts.sold[i],
+    bought: amounts.bought[i],
+    fee: amounts.fee[i],
+  }))
+  const dust: Record<string, bigint> = {}
+  const fees: Record<string, bigint> = {}
+  for (const k of Object.keys(priceOf).sort(compareStr)) dust[k] = 0n
+  for (const f of fills) {
+    if (f.sold === 0n) continue
+    dust[f.sellAsset] += f.sold
+    dust[f.buyAsset] -= f.bought
+    if (f.fee > 0n) fees[f.sellAsset] = (fees[f.sellAsset] ?? 0n) + f.fee
+  }
+  const leases = leasesOf(fills, priceOf, isResource)
+  const result = clearingResultOf(input, priceOf, fills, leases, penaltiesOf(input, P))
+  return {
+    prices: priceOf,
+    fills,
+    dropped: P.dropped,
+    balanceChanges: balanceChangesOf(fills, isResource),
+    leases,
+    objective: objectiveOf(P, prices, amounts),
+    dust,
+    fees,
+    result,
+    resultHash: resultHashOf(result),
+  }
+}

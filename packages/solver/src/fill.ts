@@ -1,0 +1,329 @@
+import { BPS, feeOf } from '@allot/protocol'
+import type { Prepared } from './prepare.js'
+import { ceilDiv, compareRatio, type RatioKeys, sortByRatio } from './ratio.js'
+
+/** Amounts of every prepared order at one price vector (zeros where an order does not trade). */
+export interface Amounts {
+  sold: bigint[]
+  bought: bigint[]
+  fee: bigint[]
+}
+
+/** Limit with fee, exactly as the settlement contract checks it (`priceRespectsLimit`). */
+export function eligible(P: Prepared, i: number, prices: readonly bigint[]): boolean {
+  const pS = prices[P.sell[i]]
+  const pB = prices[P.buy[i]]
+  if (pS <= 0n || pB <= 0n || P.maxSold[i] === 0n) return false
+  const o = P.orders[i]
+  return o.sellAmount * pS * BPS >= o.buyAmount * pB * (BPS + P.feeBps)
+}
+
+/**
+ * Fills at fixed prices (README "Fills at given prices"). In value units (amount · price) a fill
+ * sells and buys the same value, so fills are a circulation on the graph whose nodes are assets and
+ * whose arcs are the eligible orders (capacity: what the order may sell, in value). We route
+ * (1) every pair's two-way trade, then (2) any remaining cycle (rings) by its bottleneck, until
+ * the residual graph is acyclic; each arc's flow then goes to its orders by price priority with
+ * the marginal group pro rata. Amounts are rounded as the contract requires (never creating an
+ * asset) and any rounding deficit is repaired by cutting buyers of the short asset.
+ * `active[i] = false` keeps order i out.
+ */
+export function fillAtPrices(P: Prepared, prices: readonly bigint[], active?: ArrayLike<boolean>): Amounts {
+  const n = P.orders.length
+  const A = P.assets.length
+  const u: bigint[] = new Array(n).fill(0n)
+  const cap: bigint[] = new Array(n).fill(0n)
+  const elig: number[] = []
+  // Priority: slack = sellAmount·pS / (buyAmount·pB), best first. Floats decide only where they
+  // provably agree with the exact comparison (ratio.ts); exact products are formed on near-ties.
+  const approx = new Float64Array(n)
+  const pF = prices.map((p) => Number(p))
+  const limitF = 1 + Number(P.feeBps) / 1e4
+  for (let i = 0; i < n; i++) {
+    if (active !== undefined && !active[i]) continue
+    const pS = prices[P.sell[i]]
+    const pB = prices[P.buy[i]]
+    if (pS <= 0n || pB <= 0n || P.maxSold[i] === 0n) continue
+    const slack = (P.sellF[i] * pF[P.sell[i]]) / (P.buyF[i] * pF[P.buy[i]])
+    approx[i] = slack
+    if (slack < limitF * (1 - 2 ** -40)) continue
+    if (slack <= limitF * (1 + 2 ** -40) && !eligible(P, i, prices)) continue
+    const o = P.orders[i]
+    let c = P.maxSold[i] * pS
+    if (o.kind === 'buy') {
+      const want = o.buyAmount * pB
+      if (want < c) c = want
+      else if (!o.partiallyFillable && want > c) c = 0n // cannot be funded in full at these prices
+    }
+    if (c <= 0n) continue
+    cap[i] = c
+    elig.push(i)
+  }
+  const num = (i: number) => P.orders[i].sellAmount * prices[P.sell[i]]
+  const den = (i: number) => P.orders[i].buyAmount * prices[P.buy[i]]
+  const keys: RatioKeys = { num, den, approx, rank: (i) => i }
+  const byPriority = sortByRatio(keys, elig) // ascending slack: worst first
+  const fok = (i: number) => !P.orders[i].partiallyFillable
+  const exact: RatioKeys = { num, den, approx, rank: () => 0 }
+  // Arcs sell → buy, orders best slack first; capacity = sum of caps (value units).
+  const arcOrders = new Map<number, number[]>()
+  for (let k = byPriority.length - 1; k >= 0; k--) {
+    const i = byPriority[k]
+    const key = P.sell[i] * A + P.buy[i]
+    let l = arcOrders.get(key)
+    if (l === undefined) arcOrders.set(key, (l = []))
+    l.push(i)
+  }
+  const out_ = new Uint8Array(n) // fill-or-kill orders taken out of the circulation
+  let short = true
+  for (let round = 0; short && round <= n; round++) {
+    short = false
+    const arcKeys = [...arcOrders.keys()].sort((x, y) => x - y)
+    const resid = new Map<number, bigint>()
+    const flow = new Map<number, bigint>()
+    for (const key of arcKeys) {
+      let c = 0n
+      for (const i of arcOrders.get(key) as number[]) if (!out_[i]) c += cap[i]
+      resid.set(key, c)
+      flow.set(key, 0n)
+    }
+    const push = (cycle: number[], x: bigint) => {
+      for (const key of cycle) {
+        resid.set(key, (resid.get(key) as bigint) - x)
+        flow.set(key, (flow.get(key) as bigint) + x)
+      }
+    }
+    // 1. Pairs: a ↔ b trades directly first.
+    for (const key of arcKeys) {
+      const a = Math.floor(key / A)
+      const b = key % A
+      if (a > b) continue
+      const back = b * A + a
+      if (!resid.has(back)) continue
+      const x = bigMinOf(resid.get(key) as bigint, resid.get(back) as bigint)
+      if (x > 0n) push([key, back], x)
+    }
+    // 2. Rings: any cycle left in the residual graph carries its bottleneck (each push empties an arc).
+    const outArcs: number[][] = Array.from({ length: A }, () => [])
+    for (const key of arcKeys) outArcs[Math.floor(key / A)].push(key)
+    for (let guard = 0; guard <= arcKeys.length; guard++) {
+      const cycle = findCycle(A, outArcs, resid)
+      if (cycle === null) break
+      let x = resid.get(cycle[0]) as bigint
+      for (const key of cycle) x = bigMinOf(x, resid.get(key) as bigint)
+      push(cycle, x)
+    }
+    // 3. Each arc's flow goes to its orders best slack first; the marginal group of equal slack
+    //    shares pro rata (floor, remainder units by ascending id); a fill-or-kill order fills whole
+    //    (ascending id) only while the partially fillable ones cannot take the flow alone.
+    for (const key of arcKeys) {
+      const list = arcOrders.get(key) as number[]
+      let f = flow.get(key) as bigint
+      for (const i of list) u[i] = 0n
+      const planned = f
+      let g = 0
+      while (f > 0n && g < list.length) {
+        let h = g + 1
+        while (h < list.length && compareRatio(exact, list[g], list[h]) === 0) h++
+        let total = 0n
+        for (let k = g; k < h; k++) if (!out_[list[k]]) total += cap[list[k]]
+        if (total <= f) {
+          for (let k = g; k < h; k++) if (!out_[list[k]]) u[list[k]] = cap[list[k]]
+          f -= total
+        } else {
+          const members = list
+            .slice(g, h)
+            .filter((i) => !out_[i])
+            .sort((x, y) => x - y)
+          let partial = 0n
+          for (const i of members) if (!fok(i)) partial += cap[i]
+          for (const i of members) {
+            if (fok(i) && partial < f && cap[i] <= f - partial) {
+              u[i] = cap[i]
+              f -= cap[i]
+            }
+          }
+          if (partial > 0n && f > 0n) {
+            const give = bigMinOf(f, partial)
+            let given = 0n
+            for (const i of members) {
+              if (fok(i)) continue
+              u[i] = (cap[i] * give) / partial
+              given += u[i]
+            }
+            let rest = give - given
+            for (let k = 0; rest > 0n; k = (k + 1) % members.length) {
+              const i = members[k]
+              if (!fok(i) && u[i] < cap[i]) {
+                u[i] += 1n
+                rest -= 1n
+              }
+            }
+          }
+          // A fill-or-kill order left out where partially fillable ones could not take the rest: the
+          // arc delivers less than its flow, so the circulation is recomputed without it.
+          if (f > (partial > 0n ? bigMinOf(f, partial) : 0n)) {
+            for (const i of members) if (fok(i) && u[i] === 0n) out_[i] = 1
+            short = true
+          }
+          f = 0n
+        }
+        g = h
+      }
+      if (f > 0n && planned > 0n) short = true
+    }
+  }
+  return roundAndRepair(P, prices, u, cap, byPriority)
+}
+
+/** Amounts from value units, then repair of rounding deficits (cutting the short asset's buyers, worst first). */
+function roundAndRepair(
+  P: Prepared,
+  prices: readonly bigint[],
+  u: readonly bigint[],
+  cap: readonly bigint[],
+  byPriority: Uint32Array,
+): Amounts {
+  const n = P.orders.length
+  const sold: bigint[] = new Array(n).fill(0n)
+  const bought: bigint[] = new Array(n).fill(0n)
+  const setFromBought = (i: number, b: bigint) => {
+    const o = P.orders[i]
+    const pS = prices[P.sell[i]]
+    const pB = prices[P.buy[i]]
+    if (b <= 0n) {
+      sold[i] = 0n
+      bought[i] = 0n
+      return
+    }
+    if (o.kind === 'sell') {
+      // Largest sold with floor(sold·pS/pB) ≤ b.
+      let s = ((b + 1n) * pB - 1n) / pS
+      if (s > P.maxSold[i]) s = P.maxSold[i]
+      sold[i] = s
+      bought[i] = (s * pS) / pB
+    } else {
+      sold[i] = ceilDiv(b * pB, pS)
+      bought[i] = b
+    }
+  }
+  for (const i of byPriority) {
+    if (u[i] === 0n) continue
+    const o = P.orders[i]
+    const pS = prices[P.sell[i]]
+    const pB = prices[P.buy[i]]
+    if (o.kind === 'sell') {
+      let s = u[i] / pS
+      if (s > P.maxSold[i]) s = P.maxSold[i]
+      if (!o.partiallyFillable && u[i] !== cap[i]) s = 0n
+      sold[i] = s
+      bought[i] = (s * pS) / pB
+    } else {
+      let b = u[i] / pB
+      if (b > o.buyAmount) b = o.buyAmount
+      if (!o.partiallyFillable && b !== o.buyAmount) b = 0n
+      let s = ceilDiv(b * pB, pS)
+      if (s > P.maxSold[i]) {
+        b = o.partiallyFillable ? (P.maxSold[i] * pS) / pB : 0n
+        s = ceilDiv(b * pB, pS)
+      }
+      sold[i] = s
+      bought[i] = b
+    }
+    if (sold[i] === 0n || bought[i] === 0n) {
+      sold[i] = 0n
+      bought[i] = 0n
+    }
+  }
+  const A = P.assets.length
+  const buyersWorstFirst: number[][] = Array.from({ length: A }, () => [])
+  for (const i of byPriority) {
+    if (sold[i] === 0n) continue
+    buyersWorstFirst[P.buy[i]].push(i)
+  }
+  const limit = 1000 + 10 * A
+  for (let pass = 0; ; pass++) {
+    const tot = new Array<bigint>(A).fill(0n)
+    for (let i = 0; i < n; i++) {
+      tot[P.sell[i]] += sold[i]
+      tot[P.buy[i]] -= bought[i]
+    }
+    let clean = true
+    for (let a = 0; a < A; a++) {
+      if (tot[a] >= 0n) continue
+      clean = false
+      // Cut buyers of a, worst slack first: first those whose own sell asset has the dust to absorb
+      // what they stop selling (the cut then goes nowhere else), then any (the deficit moves on).
+      for (const absorbOnly of [true, false]) {
+        for (const i of buyersWorstFirst[a]) {
+          if (tot[a] >= 0n) break
+          if (bought[i] === 0n) continue
+          const b0 = bought[i]
+          const s0 = sold[i]
+          const whole = !P.orders[i].partiallyFillable || pass > limit / 2
+          setFromBought(i, whole ? 0n : b0 + tot[a])
+          const x = P.sell[i]
+          if (absorbOnly && tot[x] - (s0 - sold[i]) < 0n) {
+            sold[i] = s0
+            bought[i] = b0
+            continue
+          }
+          tot[x] -= s0 - sold[i]
+          tot[a] += b0 - bought[i]
+        }
+        if (tot[a] >= 0n) break
+      }
+    }
+    if (clean) break
+    if (pass > limit) {
+      sold.fill(0n)
+      bought.fill(0n)
+      break
+    }
+  }
+  const fee = P.feeBps === 0n ? new Array<bigint>(n).fill(0n) : sold.map((s) => feeOf(s, P.feeBps))
+  return { sold, bought, fee }
+}
+
+function bigMinOf(a: bigint, b: bigint): bigint {
+  return a < b ? a : b
+}
+
+/** A cycle of arcs with residual capacity (DFS, ascending assets and arcs), or null. */
+function findCycle(A: number, out: number[][], resid: Map<number, bigint>): number[] | null {
+  const color = new Uint8Array(A) // 0 new, 1 on the stack, 2 done
+  const viaArc = new Int32Array(A).fill(-1)
+  for (let s = 0; s < A; s++) {
+    if (color[s] !== 0) continue
+    const stack: { node: number; next: number }[] = [{ node: s, next: 0 }]
+    color[s] = 1
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]
+      const arcs = out[top.node]
+      if (top.next >= arcs.length) {
+        color[top.node] = 2
+        stack.pop()
+        continue
+      }
+      const key = arcs[top.next++]
+      if ((resid.get(key) as bigint) <= 0n) continue
+      const to = key % A
+      if (color[to] === 1) {
+        const cycle = [key]
+        let x = top.node
+        while (x !== to) {
+          const k = viaArc[x]
+          cycle.push(k)
+          x = Math.floor(k / A)
+        }
+        return cycle.reverse()
+      }
+      if (color[to] === 0) {
+        color[to] = 1
+        viaArc[to] = key
+        stack.push({ node: to, next: 0 })
+      }
+    }
+  }
+  return null
+}

@@ -1,0 +1,6 @@
+export { type BatchFile, formatSolveOutput, parseBatchFile } from './batch-file.js'
+export { clearBatch, fillSurplus, type Solution, solveBatch } from './clear.js'
+export { maxSoldFor } from './prepare.js'
+export { assetIdOfKey, orderIdOfKey, ZERO_SIGNATURE } from './result.js'
+export type * from './types.js'
+export { verifyResult } from './verify.js'

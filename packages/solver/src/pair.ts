@@ -1,0 +1,186 @@
+import { BPS } from '@allot/protocol'
+import type { Prepared } from './prepare.js'
+import { compareRatioExact, gcd, type RatioKeys, sortByRatio } from './ratio.js'
+
+/** A price ratio p[base] / p[quote] = num / den (quote units per base unit), reduced. */
+export interface Ratio {
+  num: bigint
+  den: bigint
+}
+
+/**
+ * Single-pair uniform price (README "Single pair"): among the candidate prices — every order's limit
+ * (fee included) and the previous price — the one that maximises the traded volume in base units
+ * V(r) = min(S(r), D(r)), S the base the eligible base sellers supply, D the base the eligible base
+ * buyers demand; ties: least |S − D|, then nearest the previous price, then the lowest price.
+ * Between two consecutive limits S and D are of the form a + c/r, both non-increasing in r, so the
+ * maximum over all prices is attained at a limit: the candidate set is exhaustive.
+ * Buy-kind orders count with their full buyAmount, sell-kind ones with their funded maxSold.
+ * A float pass prunes candidates whose approximate volume is below (1 − 10⁻⁶) of the best
+ * (the float error is below 10⁻⁹ relative, so no optimum is pruned); the rest is decided exactly.
+ */
+export function choosePairPrice(
+  P: Prepared,
+  orders: readonly number[],
+  base: number,
+  quote: number,
+  prev?: Ratio,
+): Ratio | null {
+  const fb = BPS + P.feeBps
+  const sellersIdx: number[] = [] // sell base for quote: eligible when r ≥ buyAmount·(1+f) / sellAmount
+  const buyersIdx: number[] = [] // sell quote for base: eligible when r ≤ sellAmount / (buyAmount·(1+f))
+  for (const i of orders) {
+    if (P.maxSold[i] === 0n) continue
+    if (P.sell[i] === base && P.buy[i] === quote) sellersIdx.push(i)
+    else if (P.sell[i] === quote && P.buy[i] === base) buyersIdx.push(i)
+  }
+  if (sellersIdx.length === 0 || buyersIdx.length === 0) return null
+  const n = P.orders.length
+  const PREV = n // index of the previous-price candidate
+  const hasPrev = prev !== undefined && prev.num > 0n && prev.den > 0n
+  const approx = new Float64Array(n + 1)
+  const fbF = Number(fb)
+  const bpsF = Number(BPS)
+  for (const i of sellersIdx) approx[i] = (P.buyF[i] * fbF) / (P.sellF[i] * bpsF)
+  for (const i of buyersIdx) approx[i] = (P.sellF[i] * bpsF) / (P.buyF[i] * fbF)
+  if (hasPrev) approx[PREV] = Number(prev.num) / Number(prev.den)
+  const num = (i: number): bigint => {
+    if (i === PREV) return (prev as Ratio).num
+    const o = P.orders[i]
+    return P.sell[i] === base ? o.buyAmount * fb : o.sellAmount * BPS
+  }
+  const den = (i: number): bigint => {
+    if (i === PREV) return (prev as Ratio).den
+    const o = P.orders[i]
+    return P.sell[i] === base ? o.sellAmount * BPS : o.buyAmount * fb
+  }
+  const keys: RatioKeys = { num, den, approx, rank: (i) => i }
+  const S = sortByRatio(keys, sellersIdx) // ascending limit
+  const B = sortByRatio(keys, buyersIdx) // ascending limit
+  const ns = S.length
+  const nb = B.length
+  const cmp = (i: number, j: number) => compareRatioExact(keys, i, j)
+  // Distinct candidate prices in ascending order; for each, ks = #sellers with limit ≤ r and
+  // kb = first buyer with limit ≥ r.
+  const cand: number[] = []
+  const candKs: number[] = []
+  const candKb: number[] = []
+  {
+    let x = 0
+    let y = 0
+    let prevDone = !hasPrev
+    while (x < ns || y < nb || !prevDone) {
+      let v = -1
+      if (x < ns) v = S[x]
+      if (y < nb && (v < 0 || cmp(B[y], v) < 0)) v = B[y]
+      if (!prevDone && (v < 0 || cmp(PREV, v) < 0)) v = PREV
+      const kb = y
+      while (x < ns && cmp(S[x], v) <= 0) x++
+      while (y < nb && cmp(B[y], v) === 0) y++
+      if (!prevDone && cmp(PREV, v) === 0) prevDone = true
+      cand.push(v)
+      candKs.push(x)
+      candKb.push(kb)
+    }
+  }
+  // Contributions: seller sell-kind → base (aS); seller buy-kind → quote (qS), base = q/r.
+  // Buyer sell-kind → quote (qB), base = q/r; buyer buy-kind → base (aB).
+  const aS = new Float64Array(ns + 1)
+  const qS = new Float64Array(ns + 1)
+  for (let k = 0; k < ns; k++) {
+    const i = S[k]
+    const sellKind = P.orders[i].kind === 'sell'
+    aS[k + 1] = aS[k] + (sellKind ? Number(P.maxSold[i]) : 0)
+    qS[k + 1] = qS[k] + (sellKind ? 0 : P.buyF[i])
+  }
+  const aB = new Float64Array(nb + 1)
+  const qB = new Float64Array(nb + 1)
+  for (let k = nb - 1; k >= 0; k--) {
+    const i = B[k]
+    const sellKind = P.orders[i].kind === 'sell'
+    aB[k] = aB[k + 1] + (sellKind ? 0 : P.buyF[i])
+    qB[k] = qB[k + 1] + (sellKind ? Number(P.maxSold[i]) : 0)
+  }
+  const C = cand.length
+  const vol = new Float64Array(C)
+  let best = 0
+  for (let c = 0; c < C; c++) {
+    const f = approx[cand[c]]
+    const a = candKs[c]
+    const b = candKb[c]
+    const s = aS[a] + qS[a] / f
+    const d = aB[b] + qB[b] / f
+    const v = Math.min(s, d)
+    vol[c] = v
+    if (v > best) best = v
+  }
+  if (!(best > 0)) return null
+  const floor = best * (1 - 1e-6)
+  // Exact pass over the survivors: sellers' prefix sums and buyers' suffix sums (total − prefix), incrementally.
+  let eaS = 0n
+  let eqS = 0n
+  let pa = 0
+  let eaBtot = 0n
+  let eqBtot = 0n
+  for (let k = 0; k < nb; k++) {
+    const i = B[k]
+    if (P.orders[i].kind === 'sell') eqBtot += P.maxSold[i]
+    else eaBtot += P.orders[i].buyAmount
+  }
+  let eaBpre = 0n
+  let eqBpre = 0n
+  let pb = 0
+  let win = -1
+  let wVn = 0n
+  let wImb = 0n
+  let wDist = 0n
+  for (let c = 0; c < C; c++) {
+    while (pa < candKs[c]) {
+      const i = S[pa++]
+      if (P.orders[i].kind === 'sell') eaS += P.maxSold[i]
+      else eqS += P.orders[i].buyAmount
+    }
+    while (pb < candKb[c]) {
+      const i = B[pb++]
+      if (P.orders[i].kind === 'sell') eqBpre += P.maxSold[i]
+      else eaBpre += P.orders[i].buyAmount
+    }
+    if (vol[c] < floor) continue
+    const cn = num(cand[c])
+    const cd = den(cand[c])
+    // Everything times num (r = num/den): S·num = aS·num + qS·den.
+    const sn = eaS * cn + eqS * cd
+    const dn = (eaBtot - eaBpre) * cn + (eqBtot - eqBpre) * cd
+    // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min would convert them)
+    const vn = sn < dn ? sn : dn
+    const imb = sn > dn ? sn - dn : dn - sn
+    let dist = 0n
+    if (hasPrev) {
+      const d = cn * (prev as Ratio).den - (prev as Ratio).num * cd
+      dist = d < 0n ? -d : d
+    }
+    if (win >= 0) {
+      const wn = num(cand[win])
+      const wd = den(cand[win])
+      // V = vn / num: larger wins; then smaller imbalance; then smaller |r − prev| = dist / (den · prev.den).
+      const l = vn * wn
+      const r = wVn * cn
+      if (l < r) continue
+      if (l === r) {
+        const li = imb * wn
+        const ri = wImb * cn
+        if (li > ri) continue
+        if (li === ri && dist * wd >= wDist * cd) continue // equal: keep the lower price (seen first)
+      }
+    }
+    win = c
+    wVn = vn
+    wImb = imb
+    wDist = dist
+  }
+  if (win < 0 || wVn === 0n) return null
+  const wn = num(cand[win])
+  const wd = den(cand[win])
+  const g = gcd(wn, wd)
+  return { num: wn / g, den: wd / g }
+}

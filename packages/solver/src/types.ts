@@ -1,0 +1,86 @@
+import type { Address, ClearingResult, Hex, Lease, OrderKind, SignedOrder } from '@allot/protocol'
+
+/**
+ * One order as the solver sees it. Assets are opaque strings: bytes32 asset ids in the node, free
+ * symbols (`TKA`) offline. `id` is the sealed order id in the node (0x bytes32), any string offline.
+ */
+export interface SolverOrder {
+  id: string
+  trader: Address
+  sellAsset: string
+  buyAsset: string
+  sellAmount: bigint
+  buyAmount: bigint
+  kind: OrderKind
+  partiallyFillable: boolean
+  /** The trader-signed order, carried into the settlement payload (the node passes it). */
+  signed?: SignedOrder
+}
+
+export interface ClearBatchParams {
+  /** The asset prices and the objective are valued in. */
+  numeraire: string
+  /** Prices of the previous batch (any common scale), for the single-pair tie-break. */
+  previousPrices?: Record<string, bigint>
+  /** At most this many non-zero fills (default: unlimited). */
+  maxFillsPerBatch?: number
+  /** Protocol fee in basis points of the sold amount, charged on top of it (default 0). */
+  feeBps?: bigint | number
+  /** Resource classes: not balance-limited, their fills become leases. */
+  resourceAssets?: ReadonlySet<string> | ((asset: string) => boolean)
+  /** Batch fields carried into the settlement payload only (defaults 0 / zero hash). */
+  height?: bigint
+  prevHeight?: bigint
+  chainRef?: bigint
+  batchHash?: Hex
+}
+
+export interface ClearBatchInput {
+  orders: readonly SolverOrder[]
+  /** Available balance per trader and asset; an absent asset is 0. */
+  balances: Readonly<Record<string, Readonly<Record<string, bigint>>>>
+  params: ClearBatchParams
+}
+
+export interface OrderFill {
+  id: string
+  trader: Address
+  sellAsset: string
+  buyAsset: string
+  sold: bigint
+  bought: bigint
+  fee: bigint
+}
+
+export type DropReason = 'INSUFFICIENT_BALANCE' | 'BAD_ORDER'
+
+export interface DroppedOrder {
+  id: string
+  reason: DropReason
+}
+
+export interface BalanceChange {
+  account: Address
+  asset: string
+  delta: bigint
+}
+
+export interface ClearBatchOutput {
+  /** One price per traded asset, integers on a common scale. */
+  prices: Record<string, bigint>
+  /** Every input order not dropped, ascending by id, zeros when unfilled. */
+  fills: OrderFill[]
+  /** Ascending by id. */
+  dropped: DroppedOrder[]
+  /** Net change per (account, asset), token assets only, ascending by (account, asset); zero deltas left out. */
+  balanceChanges: BalanceChange[]
+  leases: Lease[]
+  /** Trader surplus valued in numeraire units (sum of per-fill floors). */
+  objective: bigint
+  /** Per traded asset: sold − bought, the rounding dust the protocol keeps (fees not included). */
+  dust: Record<string, bigint>
+  /** Per asset: fees charged. */
+  fees: Record<string, bigint>
+  result: ClearingResult
+  resultHash: Hex
+}
