@@ -2,7 +2,7 @@ import { invert, mod } from '@noble/curves/abstract/modular.js'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { randomBytes } from '@noble/hashes/utils.js'
-import { type Hex, concatBytes, fromHex, toHex, uintToWord, wordToUint } from '../bytes.js'
+import { concatBytes, fromHex, type Hex, toHex, uintToWord, wordToUint } from '../bytes.js'
 import { AllotError } from '../errors.js'
 
 /**

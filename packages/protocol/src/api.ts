@@ -1,0 +1,208 @@
+import type { Address, Hex } from './bytes.js'
+import {
+  address,
+  bytes,
+  bytes32,
+  decode,
+  encode,
+  enumOf,
+  type Infer,
+  list,
+  optional,
+  str,
+  struct,
+  u8,
+  u32,
+  u64,
+  u256,
+  union,
+} from './codec.js'
+import { LIMITS, orderCancelCodec, sealedOrderCodec } from './messages.js'
+
+/**
+ * Request/response schemas of the node's p2p protocols: `/allot/api/1` (clients) and
+ * `/allot/sync/1` (nodes), and the orders gossip topic's message. One length-prefixed request,
+ * then one response (or, for `watchBatches`, a stream of responses). Every failure is an
+ * `error` response with a stable code (errors.ts) and a human message.
+ */
+
+export const API_PROTOCOL = '/allot/api/1'
+export const SYNC_PROTOCOL = '/allot/sync/1'
+
+export const API_LIMITS = {
+  /** Largest request frame (a sealed order plus its wrapper). */
+  maxRequestBytes: LIMITS.maxSealedOrderBytes + 256,
+  /** Largest response frame a client accepts. */
+  maxResponseBytes: 4 * 1024 * 1024,
+  /** Most order ids one sync request may name or return. */
+  maxSyncIds: 1024,
+  maxSyncBatches: 64,
+} as const
+
+/** Order statuses of CLI.md (`order status`). */
+export const ORDER_STATUSES = [
+  'pending',
+  'included',
+  'filled',
+  'partially_filled',
+  'unfilled',
+  'resting',
+  'expired',
+  'cancelled',
+  'rejected',
+] as const
+export type OrderStatusName = (typeof ORDER_STATUSES)[number]
+
+/** What a node knows of an order; also the node's stored status record. */
+export const orderStatusCodec = struct('OrderStatus', {
+  orderId: bytes32,
+  status: enumOf(ORDER_STATUSES),
+  batch: optional(u64),
+  filled: optional(struct('Filled', { sold: u256, bought: u256 })),
+  txHash: optional(bytes32),
+  error: optional(struct('StatusError', { code: str(64), message: str(512) })),
+})
+export type OrderStatus = Infer<typeof orderStatusCodec>
+
+/** A finalized batch as `allot batch show` prints it. */
+export const batchViewCodec = struct('BatchView', {
+  height: u64,
+  orderCount: u32,
+  prices: list(struct('AssetPrice', { asset: bytes32, price: u256 }), 4096),
+  fills: list(
+    struct('FillView', {
+      orderId: bytes32,
+      trader: address,
+      sellAsset: bytes32,
+      buyAsset: bytes32,
+      sold: u256,
+      bought: u256,
+    }),
+    LIMITS.maxOrdersPerBatch,
+  ),
+  resultHash: optional(bytes32),
+  signers: list(address, LIMITS.maxValidators),
+  settlement: optional(struct('SettlementView', { txHash: bytes32, status: str(32) })),
+})
+export type BatchView = Infer<typeof batchViewCodec>
+
+export const assetInfoCodec = struct('AssetInfo', {
+  symbol: str(32),
+  kind: enumOf(['token', 'resource'] as const),
+  /** Token address or resource class name. */
+  ref: str(64),
+  assetId: bytes32,
+  decimals: u8,
+})
+export type AssetInfo = Infer<typeof assetInfoCodec>
+
+export const nodeInfoCodec = struct('NodeInfo', {
+  peerId: str(128),
+  peers: u32,
+  /** The height the network works on. */
+  height: u64,
+  /** Last batch decided and certified here (0: none yet). */
+  finalized: u64,
+  /** Last batch settled on chain as far as this node knows (0: none). */
+  settled: u64,
+  openBatch: u64,
+  version: str(32),
+  networkId: str(64),
+  chainId: u64,
+  settlement: address,
+  rpcUrl: optional(str(512)),
+  assets: list(assetInfoCodec, 1024),
+  listenAddrs: list(str(256), 32),
+  mempoolSize: u32,
+})
+export type NodeInfo = Infer<typeof nodeInfoCodec>
+
+export const balanceViewCodec = struct('BalanceView', {
+  address,
+  balances: list(
+    struct('AssetBalance', { asset: bytes32, escrow: u256, available: u256, pendingWithdrawal: u256 }),
+    1024,
+  ),
+})
+export type BalanceView = Infer<typeof balanceViewCodec>
+
+export const apiRequestCodec = union('ApiRequest', {
+  submit: struct('SubmitRequest', { order: sealedOrderCodec }),
+  cancel: struct('CancelRequest', { cancel: orderCancelCodec }),
+  status: struct('StatusRequest', { orderId: bytes32 }),
+  /** `height` null: the latest finalized batch. */
+  batch: struct('BatchRequest', { height: optional(u64) }),
+  balances: struct('BalancesRequest', { address }),
+  info: struct('InfoRequest', {}),
+  batchKey: struct('BatchKeyRequest', { height: u64 }),
+  watchBatches: struct('WatchRequest', {}),
+})
+export type ApiRequest = Infer<typeof apiRequestCodec>
+
+export const apiErrorCodec = struct('ApiError', { code: str(64), message: str(1024) })
+
+export const apiResponseCodec = union('ApiResponse', {
+  error: apiErrorCodec,
+  submitted: struct('Submitted', { orderId: bytes32, targetBatch: u64 }),
+  cancelled: struct('Cancelled', { orderId: bytes32 }),
+  status: struct('StatusResponse', { status: orderStatusCodec }),
+  batch: struct('BatchResponse', { batch: batchViewCodec }),
+  balances: struct('BalancesResponse', { balances: balanceViewCodec }),
+  info: struct('InfoResponse', { info: nodeInfoCodec }),
+  batchKey: struct('BatchKeyResponse', { height: u64, publicKey: bytes(65) }),
+})
+export type ApiResponse = Infer<typeof apiResponseCodec>
+
+/** Messages of the orders gossip topic: a sealed order or a signed cancellation. */
+export const orderGossipCodec = union('OrderGossip', {
+  order: struct('OrderGossipOrder', { order: sealedOrderCodec }),
+  cancel: struct('OrderGossipCancel', { cancel: orderCancelCodec }),
+})
+export type OrderGossip = Infer<typeof orderGossipCodec>
+
+/** Largest orders-topic message. */
+export const MAX_ORDER_GOSSIP_BYTES = LIMITS.maxSealedOrderBytes + 16
+
+export const syncRequestCodec = union('SyncRequest', {
+  /** Full envelopes of the named orders the peer holds. */
+  ordersById: struct('OrdersById', { ids: list(bytes32, API_LIMITS.maxSyncIds) }),
+  /** A page of the ids of the valid orders the peer holds, ascending, after `after` (exclusive). */
+  orderIds: struct('OrderIds', { after: optional(bytes32), limit: u32 }),
+  /** Decided batches (encoded BatchContent) with their certificates, by height range. */
+  batches: struct('BatchRange', { from: u64, to: u64 }),
+})
+export type SyncRequest = Infer<typeof syncRequestCodec>
+
+export const syncResponseCodec = union('SyncResponse', {
+  error: apiErrorCodec,
+  orders: struct('SyncOrders', { orders: list(bytes(LIMITS.maxSealedOrderBytes), API_LIMITS.maxSyncIds) }),
+  orderIds: struct('SyncOrderIds', { ids: list(bytes32, API_LIMITS.maxSyncIds), more: u8 }),
+  batches: struct('SyncBatches', {
+    batches: list(
+      struct('SyncBatch', {
+        height: u64,
+        content: bytes(LIMITS.maxGossipBytes),
+        certificate: optional(bytes(65536)),
+      }),
+      API_LIMITS.maxSyncBatches,
+    ),
+  }),
+})
+export type SyncResponse = Infer<typeof syncResponseCodec>
+
+export function encodeApiRequest(r: ApiRequest): Uint8Array {
+  return encode(apiRequestCodec, r, API_LIMITS.maxRequestBytes)
+}
+export function decodeApiRequest(b: Uint8Array): ApiRequest {
+  return decode(apiRequestCodec, b, API_LIMITS.maxRequestBytes)
+}
+export function encodeApiResponse(r: ApiResponse): Uint8Array {
+  return encode(apiResponseCodec, r, API_LIMITS.maxResponseBytes)
+}
+export function decodeApiResponse(b: Uint8Array): ApiResponse {
+  return decode(apiResponseCodec, b, API_LIMITS.maxResponseBytes)
+}
+
+/** Helper type for callers that hold hex ids. */
+export type OrderId = Hex
+export type TraderAddress = Address
