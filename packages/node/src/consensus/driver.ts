@@ -1,0 +1,196 @@
+import type { BatchContent, BatchProposal, Hex, Vote } from '@allot/protocol'
+import type { ConsensusVerifier } from './signatures.js'
+import {
+  type ConsensusEvent,
+  type ConsensusMessage,
+  type ConsensusState,
+  heightMessages,
+  proposerOf,
+  type StepOutput,
+  step,
+  type TimerRequest,
+} from './tendermint.js'
+import type { ProposalVerdict } from './validate.js'
+
+/**
+ * The I/O-free glue between the pure state machine and a transport: checks signatures and membership, judges
+ * proposal content, parks proposals whose orders must first be fetched, buffers the next height's messages
+ * until we get there, and counts equivocations. Both the node's consensus service and the simulation drive
+ * one of these; the caller persists `persist` before sending `messages` and schedules `timers`.
+ */
+export interface DriverOptions {
+  verifier: ConsensusVerifier
+  /** validateProposal with this node's mempool, clock and chain view, at the state's height. */
+  judge(content: BatchContent, state: ConsensusState, now: number): ProposalVerdict
+  /** Most messages buffered for the next height (bounded against spam). */
+  maxBuffered?: number
+}
+
+export interface DriverOutput extends StepOutput {
+  /** Order ids a received proposal needs: fetch them over sync, then call `retryPending`. */
+  missing: Hex[]
+  /** Proposals we judged and refused to prevote for, with the reason (logged, counted). */
+  rejected: { proposal: BatchProposal; code: string; message: string }[]
+}
+
+export interface DriverStats {
+  equivocations: number
+  badSignatures: number
+  rejectedProposals: number
+}
+
+export class ConsensusDriver {
+  state: ConsensusState
+  readonly stats: DriverStats = { equivocations: 0, badSignatures: 0, rejectedProposals: 0 }
+  private readonly opts: DriverOptions
+  private future: ConsensusMessage[] = []
+  private pending = new Map<Hex, BatchProposal>()
+
+  constructor(state: ConsensusState, opts: DriverOptions) {
+    this.state = state
+    this.opts = opts
+  }
+
+  get height(): bigint {
+    return this.state.height
+  }
+
+  start(now: number): DriverOutput {
+    return this.apply({ type: 'start', now })
+  }
+
+  timeout(t: TimerRequest, now: number): DriverOutput {
+    return this.apply({ type: 'timeout', now, kind: t.kind, height: t.height, round: t.round })
+  }
+
+  value(height: bigint, round: number, content: BatchContent, now: number): DriverOutput {
+    return this.apply({ type: 'value', now, height, round, content })
+  }
+
+  /** Catch-up: a decided value with its precommits, fetched from a peer. */
+  commit(content: BatchContent, precommits: Vote[], now: number): DriverOutput {
+    if (content.height !== this.state.height) return emptyOutput(this.state)
+    const checked = precommits.filter((v) => this.checkVote(v))
+    return this.apply({ type: 'commit', now, content, precommits: checked })
+  }
+
+  /** A consensus message from gossip or a sync answer. */
+  receive(msg: ConsensusMessage, now: number): DriverOutput {
+    const h = msg.type === 'proposal' ? msg.proposal.height : msg.vote.height
+    if (h < this.state.height) return emptyOutput(this.state)
+    if (h > this.state.height) {
+      // Only the next height is worth keeping: further ahead, catch-up by decided batches is the way.
+      if (h === this.state.height + 1n && this.future.length < (this.opts.maxBuffered ?? 4096))
+        this.future.push(msg)
+      return emptyOutput(this.state)
+    }
+    if (msg.type === 'vote') {
+      if (!this.checkVote(msg.vote)) return emptyOutput(this.state)
+      return this.apply({ type: 'vote', now, vote: msg.vote })
+    }
+    const p = msg.proposal
+    const validators = this.state.config.validators
+    if (
+      !Number.isInteger(p.round) ||
+      p.round < 0 ||
+      p.proposer !== proposerOf(validators, p.height, p.round)
+    ) {
+      return emptyOutput(this.state)
+    }
+    if (!this.opts.verifier.proposal(p)) {
+      this.stats.badSignatures++
+      return emptyOutput(this.state)
+    }
+    return this.judgeAndApply(p, now)
+  }
+
+  /** Judges again the proposals that waited for orders (after a sync fetch brought them, or gave up). */
+  retryPending(now: number): DriverOutput {
+    const parked = [...this.pending.values()].filter((p) => p.height === this.state.height)
+    this.pending.clear()
+    const out = emptyOutput(this.state)
+    for (const p of parked) merge(out, this.judgeAndApply(p, now))
+    return out
+  }
+
+  /** The current height's proposals and votes, for a peer that asks over sync. */
+  syncMessages(): ConsensusMessage[] {
+    return heightMessages(this.state)
+  }
+
+  private checkVote(v: Vote): boolean {
+    if (!this.state.config.validators.includes(v.validator)) return false
+    if (!this.opts.verifier.vote(v)) {
+      this.stats.badSignatures++
+      return false
+    }
+    return true
+  }
+
+  private judgeAndApply(p: BatchProposal, now: number): DriverOutput {
+    const verdict = this.opts.judge(p.content, this.state, now)
+    if (verdict.missing && verdict.missing.length > 0) {
+      if (this.pending.size < 16) this.pending.set(`0x${p.round.toString(16)}` as Hex, p)
+      const out = emptyOutput(this.state)
+      out.missing = verdict.missing
+      return out
+    }
+    const out = this.apply({
+      type: 'proposal',
+      now,
+      proposal: p,
+      valid: verdict.valid,
+      acceptable: verdict.acceptable,
+    })
+    if (!verdict.acceptable) {
+      this.stats.rejectedProposals++
+      out.rejected.push({
+        proposal: p,
+        code: verdict.code ?? 'CONSENSUS_REJECTED',
+        message: verdict.message ?? '',
+      })
+    }
+    return out
+  }
+
+  private apply(event: ConsensusEvent): DriverOutput {
+    const before = this.state.height
+    const out: DriverOutput = { ...step(this.state, event), missing: [], rejected: [] }
+    this.stats.equivocations += out.evidence.length
+    if (this.state.height !== before) {
+      this.pending.clear()
+      // Replay what arrived early for the height we just reached (and drop the rest).
+      const buffered = this.future
+      this.future = []
+      for (const m of buffered) merge(out, this.receive(m, event.now))
+    }
+    return out
+  }
+}
+
+function emptyOutput(state: ConsensusState): DriverOutput {
+  return {
+    state,
+    persist: [],
+    messages: [],
+    timers: [],
+    decisions: [],
+    evidence: [],
+    getValue: null,
+    missing: [],
+    rejected: [],
+  }
+}
+
+/** Appends `b` to `a`; the later getValue request supersedes an earlier one. */
+export function merge(a: DriverOutput, b: DriverOutput): DriverOutput {
+  a.persist.push(...b.persist)
+  a.messages.push(...b.messages)
+  a.timers.push(...b.timers)
+  a.decisions.push(...b.decisions)
+  a.evidence.push(...b.evidence)
+  a.missing.push(...b.missing)
+  a.rejected.push(...b.rejected)
+  if (b.getValue) a.getValue = b.getValue
+  return a
+}

@@ -1,0 +1,466 @@
+import {
+  AllotError,
+  type BatchCertificate,
+  type BatchResult,
+  decode,
+  encode,
+  type Hex,
+  type PrivateKey,
+  type Signature,
+} from '@allot/protocol'
+import type { Logger } from 'pino'
+import { fetchOrders } from '../api/index.js'
+import { domainOf, type Genesis } from '../config/index.js'
+import { recoverAddressFast } from '../crypto/index.js'
+import type { Mempool, OrderIntake } from '../mempool/index.js'
+import {
+  type AllotHost,
+  type Gossip,
+  type ProtocolOptions,
+  type RequestContext,
+  request,
+  topicOf,
+} from '../network/index.js'
+import { heightKey, type NodeStorage, Repository, stringKey } from '../storage/index.js'
+import {
+  type Attestation,
+  type AttestationBook,
+  addAttestation,
+  localMismatch,
+  newAttestationBook,
+  setLocalResult,
+} from './attestation.js'
+import { ConsensusDriver, type DriverOutput } from './driver.js'
+import { keySigner, keyVerifier } from './signatures.js'
+import {
+  type ConsensusConfig,
+  type ConsensusParams,
+  contentHash,
+  type Decision,
+  type ParentRef,
+  restoreState,
+  type SignedRecord,
+  type TimerRequest,
+} from './tendermint.js'
+import { buildBatchContent, validateProposal } from './validate.js'
+import {
+  attestationCodec,
+  type Commit,
+  commitCodec,
+  consensusSyncRequestCodec,
+  decodeConsensusMessage,
+  decodeSyncResponse,
+  encodeConsensusMessage,
+  encodeSyncResponse,
+  MAX_SYNC_COMMITS,
+  signedRecordCodec,
+} from './wire.js'
+
+/**
+ * The consensus service: wires the driver to the node — gossip on `/allot/<net>/consensus/1`, the write-ahead
+ * records in level (written before anything is sent), timers, decided batches and their commits in storage,
+ * and a request/response protocol through which a validator that restarted or missed messages fetches the
+ * current height's proposals and votes, or the decided heights it lacks.
+ */
+export const CONSENSUS_SYNC_PROTOCOL = '/allot/consensus-sync/1'
+const SYNC_MAX_BYTES = 8 * 1024 * 1024
+
+/** What the service needs of the node (AllotNode satisfies it). */
+export interface ConsensusNode {
+  genesis: Genesis
+  host: AllotHost
+  gossip: Gossip
+  storage: NodeStorage
+  mempool: Mempool
+  logger: Logger
+  registerProtocol(
+    protocol: string,
+    handler: (req: Uint8Array, ctx: RequestContext) => Promise<Uint8Array>,
+    opts: ProtocolOptions,
+  ): Promise<void>
+  /** Orders a proposal names that we lack are fetched from peers and fed through intake. */
+  intake?: OrderIntake
+}
+
+export interface ConsensusServiceOptions {
+  validatorKey: PrivateKey
+  /** The newest confirmed chain block (chainRef of new batches); default: 0. */
+  chainRef?: () => bigint
+  /** Told of every decided batch, in height order, once it is stored (run the solver, then `attest`). */
+  onDecided?: (d: Decision) => void
+  /** Told of every certificate formed (stored already). */
+  onCertified?: (cert: BatchCertificate) => void
+  /** Clock (ms). */
+  now?: () => number
+  /** Ask a peer for missed messages when the height has not moved for this long (default: 2 s). */
+  syncIdleMs?: number
+}
+
+export function consensusParamsOf(g: Genesis): ConsensusParams {
+  const t = g.timeouts
+  return {
+    batchIntervalMs: g.batchIntervalMs,
+    timeouts: {
+      proposeMs: t.proposeMs,
+      proposeDeltaMs: t.deltaMs,
+      prevoteMs: t.prevoteMs,
+      prevoteDeltaMs: t.deltaMs,
+      precommitMs: t.precommitMs,
+      precommitDeltaMs: t.deltaMs,
+      capMs: t.capMs,
+    },
+  }
+}
+
+export function genesisParent(g: Genesis): ParentRef {
+  return { hash: `0x${'00'.repeat(32)}`, timestamp: BigInt(g.genesisTime), chainRef: 0n }
+}
+
+export class ConsensusService {
+  driver!: ConsensusDriver
+  private readonly node: ConsensusNode
+  private readonly o: ConsensusServiceOptions
+  private readonly wal: Repository<string, SignedRecord>
+  private readonly commits: Repository<bigint, Commit>
+  private readonly config: ConsensusConfig
+  private readonly topic: string
+  private readonly timers = new Set<NodeJS.Timeout>()
+  /** Output processing is serialised: records are on disk before their messages leave, in order. */
+  private chain: Promise<void> = Promise.resolve()
+  private running = false
+  private lastHeight = 0n
+  private syncTimer: NodeJS.Timeout | undefined
+  private readonly resultsTopic: string
+  private readonly books = new Map<bigint, AttestationBook>()
+  private readonly signResult: (r: BatchResult) => Signature
+  /** Counters for metrics: equivocations seen, results that differed from the certified one. */
+  readonly counters = { resultMismatches: 0, resultEquivocations: 0, certificates: 0 }
+
+  constructor(node: ConsensusNode, o: ConsensusServiceOptions) {
+    this.node = node
+    this.o = o
+    const db = node.storage.db
+    this.wal = new Repository(
+      db.sublevel<string, Uint8Array>('consensus-wal', { valueEncoding: 'view' }),
+      stringKey,
+      signedRecordCodec,
+    )
+    this.commits = new Repository(
+      db.sublevel<string, Uint8Array>('commits', { valueEncoding: 'view' }),
+      heightKey,
+      commitCodec,
+    )
+    const domain = domainOf(node.genesis)
+    const validators = node.genesis.validators.map((v) => v.address.toLowerCase() as Hex).sort()
+    this.config = {
+      validators,
+      signer: keySigner(domain, o.validatorKey),
+      params: consensusParamsOf(node.genesis),
+    }
+    this.topic = topicOf(node.genesis.networkId, 'consensus')
+    this.resultsTopic = topicOf(node.genesis.networkId, 'results')
+    this.verifier = keyVerifier(domain, recoverAddressFast)
+    this.signResult = keySigner(domain, o.validatorKey).signResult
+  }
+
+  private readonly verifier: ReturnType<typeof keyVerifier>
+
+  get height(): bigint {
+    return this.driver.height
+  }
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now()
+  }
+
+  async start(): Promise<void> {
+    const g = this.node.genesis
+    const last = await this.commits.last()
+    const height = last ? last[0] + 1n : 1n
+    const parent: ParentRef = last
+      ? {
+          hash: contentHash(last[1].content),
+          timestamp: last[1].content.timestamp,
+          chainRef: last[1].content.chainRef,
+        }
+      : genesisParent(g)
+    const records: SignedRecord[] = []
+    for await (const [, r] of this.wal.entries()) if (r.height === height) records.push(r)
+    const state = restoreState(this.config, height, parent, records)
+    this.driver = new ConsensusDriver(state, {
+      verifier: this.verifier,
+      judge: (content, s, now) =>
+        validateProposal(content, {
+          height: s.height,
+          parent: s.parent,
+          now,
+          params: {
+            batchIntervalMs: g.batchIntervalMs,
+            maxOrdersPerBatch: g.maxOrdersPerBatch,
+            inclusionGraceMs: g.inclusionGraceMs,
+            maxClockSkewMs: Math.min(1000, Math.floor(g.inclusionGraceMs / 2)),
+          },
+          orderStatus: (id) => {
+            const e = this.node.mempool.get(id)
+            if (!e) return 'unknown'
+            return e.batch === s.height ? 'valid' : 'invalid'
+          },
+          heldOrders: () => this.sealedFor(s.height).map((e) => ({ id: e.id, since: e.receivedAt })),
+        }),
+    })
+    this.lastHeight = height
+    this.running = true
+    this.node.gossip.subscribe(this.topic, {
+      maxBytes: 4 * 1024 * 1024,
+      validate: async (data) => decodeConsensusMessage(data),
+      handle: (msg) => this.apply((now) => this.driver.receive(msg, now)),
+    })
+    this.node.gossip.subscribe(this.resultsTopic, {
+      maxBytes: 1024,
+      validate: async (data) => {
+        const a = decode(attestationCodec, data, 1024)
+        if (!this.config.validators.includes(a.validator)) {
+          throw new AllotError('CONSENSUS_UNKNOWN_VALIDATOR', `${a.validator} is not a validator`)
+        }
+        if (!this.verifier.result(a.result, a.signature, a.validator)) {
+          throw new AllotError(
+            'CONSENSUS_BAD_SIGNATURE',
+            'attestation signature does not recover to its validator',
+          )
+        }
+        return a
+      },
+      handle: (a) => void this.onAttestation(a),
+    })
+    await this.node.registerProtocol(CONSENSUS_SYNC_PROTOCOL, (req) => this.answerSync(req), {
+      maxRequestBytes: 64,
+      deadlineMs: 5000,
+      // An error answer is an empty one: the asker tries another peer at its next tick.
+      errorFrame: () => encodeSyncResponse({ commits: [], messages: [] }, SYNC_MAX_BYTES),
+    })
+    this.node.logger.info(
+      { height: String(height), round: state.round, records: records.length },
+      'consensus starts',
+    )
+    this.apply((now) => this.driver.start(now))
+    this.scheduleSync()
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    if (this.syncTimer) clearTimeout(this.syncTimer)
+    await this.chain.catch(() => {})
+  }
+
+  /** Sealed orders targeting exactly height h. */
+  private sealedFor(h: bigint) {
+    return this.node.mempool.ordersForBatch(h).filter((e) => e.batch === h)
+  }
+
+  /** Runs one driver step now and queues its output behind the previous ones. */
+  private apply(stepFn: (now: number) => DriverOutput): void {
+    if (!this.running) return
+    const out = stepFn(this.now())
+    this.chain = this.chain
+      .then(() => this.process(out))
+      .catch((e) => {
+        this.node.logger.error({ err: (e as Error).message }, 'consensus output failed')
+      })
+  }
+
+  private async process(out: DriverOutput): Promise<void> {
+    // Crash safety: what we signed is on disk before any of it is sent.
+    if (out.persist.length > 0) {
+      await this.node.storage.write(out.persist.map((r) => this.wal.putOp(walKey(r), r)))
+    }
+    for (const d of out.decisions) await this.onDecision(d)
+    for (const e of out.evidence) {
+      this.node.logger.warn({ kind: e.kind, validator: e.validator, evidence: e }, 'equivocation')
+    }
+    for (const r of out.rejected) {
+      this.node.logger.info(
+        { height: String(r.proposal.height), round: r.proposal.round, code: r.code },
+        'proposal refused',
+      )
+    }
+    if (!this.running) return
+    for (const m of out.messages) {
+      this.node.gossip.publish(this.topic, encodeConsensusMessage(m)).catch(() => {
+        // No peers yet: the sync protocol repairs it.
+      })
+    }
+    for (const t of out.timers) this.schedule(t)
+    if (out.getValue) {
+      const req = out.getValue
+      this.later(req.notBefore - this.now(), () =>
+        this.apply((now) => {
+          const content = buildBatchContent({
+            height: req.height,
+            parent: req.parent,
+            now,
+            batchIntervalMs: this.node.genesis.batchIntervalMs,
+            maxOrdersPerBatch: this.node.genesis.maxOrdersPerBatch,
+            chainRef: this.o.chainRef?.() ?? 0n,
+            orders: this.sealedFor(req.height).map((e) => ({ id: e.id, since: e.receivedAt })),
+          })
+          return this.driver.value(req.height, req.round, content, now)
+        }),
+      )
+    }
+    if (out.missing.length > 0) void this.fetchMissing(out.missing)
+  }
+
+  private async onDecision(d: Decision): Promise<void> {
+    const commit: Commit = { content: d.content, round: d.round, precommits: d.precommits }
+    const s = this.node.storage
+    await s.write([s.batches.putOp(d.height, d.content), this.commits.putOp(d.height, commit)])
+    // The write-ahead records of the decided height are no longer needed.
+    const stale: string[] = []
+    for await (const [k, r] of this.wal.entries()) if (r.height <= d.height) stale.push(k)
+    if (stale.length > 0) await s.write(stale.map((k) => this.wal.delOp(k)))
+    await this.node.mempool.markIncluded(d.content.orderIds, d.height).catch(() => {})
+    this.node.logger.info(
+      { height: String(d.height), round: d.round, orders: d.content.orderIds.length, hash: d.valueHash },
+      'batch decided',
+    )
+    this.o.onDecided?.(d)
+  }
+
+  private schedule(t: TimerRequest): void {
+    this.later(t.delayMs, () => this.apply((now) => this.driver.timeout(t, now)))
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer)
+        if (this.running) fn()
+      },
+      Math.max(0, ms),
+    )
+    this.timers.add(timer)
+  }
+
+  private async fetchMissing(ids: Hex[]): Promise<void> {
+    const intake = this.node.intake
+    if (intake) {
+      for (const peer of this.node.host.getPeers()) {
+        try {
+          await fetchOrders(this.node.host, peer, ids, intake)
+        } catch {
+          // try the next peer
+        }
+        if (ids.every((id) => this.node.mempool.has(id))) break
+      }
+    }
+    this.apply((now) => this.driver.retryPending(now))
+  }
+
+  // ---- result attestation (DESIGN.md step 5) ----
+
+  private book(height: bigint): AttestationBook {
+    let b = this.books.get(height)
+    if (!b) {
+      b = newAttestationBook(height, this.config.validators)
+      this.books.set(height, b)
+      // Keep the books of the last heights only.
+      for (const h of this.books.keys()) if (h + 64n < height) this.books.delete(h)
+    }
+    return b
+  }
+
+  /**
+   * Our solver's result for a decided height: signed and published unless a quorum already certified a
+   * different one — then we refuse, count the mismatch and raise the alarm in the log.
+   */
+  async attest(height: bigint, resultHash: Hex): Promise<void> {
+    const book = this.book(height)
+    if (!setLocalResult(book, resultHash)) {
+      this.alarm(book)
+      return
+    }
+    const result: BatchResult = { height, resultHash }
+    const a: Attestation = {
+      result,
+      validator: this.config.signer!.address,
+      signature: this.signResult(result),
+    }
+    await this.onAttestation(a)
+    await this.node.gossip.publish(this.resultsTopic, encode(attestationCodec, a)).catch(() => {})
+  }
+
+  private async onAttestation(a: Attestation): Promise<void> {
+    const book = this.book(a.result.height)
+    const out = addAttestation(book, a)
+    if (out.kind === 'equivocation') {
+      this.counters.resultEquivocations++
+      this.node.logger.warn(
+        { height: String(a.result.height), validator: a.validator, evidence: out },
+        'result equivocation',
+      )
+      return
+    }
+    if (out.kind !== 'added' || !out.certificate) return
+    this.counters.certificates++
+    await this.node.storage.certificates.put(out.certificate.height, out.certificate)
+    if (out.mismatch || localMismatch(book)) this.alarm(book)
+    this.o.onCertified?.(out.certificate)
+  }
+
+  private alarm(book: AttestationBook): void {
+    this.counters.resultMismatches++
+    this.node.logger.error(
+      { height: String(book.height), ours: book.local, certified: book.certificate?.resultHash },
+      'CONSENSUS_RESULT_MISMATCH: our clearing result differs from the certified one',
+    )
+  }
+
+  // ---- sync: current-height messages and decided commits ----
+
+  private async answerSync(req: Uint8Array): Promise<Uint8Array> {
+    const { height } = decode(consensusSyncRequestCodec, req, 64)
+    const commits: Commit[] = []
+    for await (const [, c] of this.commits.entries({ gte: height, limit: MAX_SYNC_COMMITS })) commits.push(c)
+    const messages = this.driver.height === height ? this.driver.syncMessages() : []
+    return encodeSyncResponse({ commits, messages }, SYNC_MAX_BYTES)
+  }
+
+  private scheduleSync(): void {
+    const every = this.o.syncIdleMs ?? 2000
+    this.syncTimer = setTimeout(() => {
+      if (!this.running) return
+      const h = this.driver.height
+      const idle = h === this.lastHeight
+      this.lastHeight = h
+      const done = idle ? this.syncOnce(h) : Promise.resolve()
+      done.finally(() => this.scheduleSync())
+    }, every)
+  }
+
+  /** Asks one random peer for what we miss at our height. */
+  async syncOnce(height: bigint): Promise<void> {
+    const peers = this.node.host.getPeers()
+    if (peers.length === 0) return
+    const peer = peers[Math.floor(Math.random() * peers.length)]
+    try {
+      const raw = await request(
+        this.node.host,
+        peer,
+        CONSENSUS_SYNC_PROTOCOL,
+        encode(consensusSyncRequestCodec, { height }),
+        { deadlineMs: 5000, maxResponseBytes: SYNC_MAX_BYTES },
+      )
+      const res = decodeSyncResponse(raw, SYNC_MAX_BYTES)
+      for (const c of res.commits) this.apply((now) => this.driver.commit(c.content, c.precommits, now))
+      for (const m of res.messages) this.apply((now) => this.driver.receive(m, now))
+    } catch (e) {
+      this.node.logger.debug({ peer: peer.toString(), err: (e as Error).message }, 'consensus sync failed')
+    }
+  }
+}
+
+function walKey(r: SignedRecord): string {
+  return `${heightKey.encode(r.height)}:${r.round.toString(16).padStart(8, '0')}:${r.kind}`
+}

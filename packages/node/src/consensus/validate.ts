@@ -1,0 +1,163 @@
+import type { BatchContent, Hex } from '@allot/protocol'
+import type { ParentRef } from './tendermint.js'
+
+/** Genesis parameters a proposal is judged by. */
+export interface ValidationParams {
+  batchIntervalMs: number
+  maxOrdersPerBatch: number
+  /** Inclusion rule: orders held since before `timestamp − inclusionGraceMs` must be in the batch. */
+  inclusionGraceMs: number
+  /** How far a proposal's timestamp may run ahead of our clock. Must be < inclusionGraceMs. */
+  maxClockSkewMs: number
+}
+
+export type OrderStatus = 'valid' | 'invalid' | 'unknown'
+
+export interface HeldOrder {
+  id: Hex
+  /** When this validator first held the order (ms). */
+  since: number
+}
+
+export interface ProposalContext {
+  height: bigint
+  parent: ParentRef
+  /** This validator's clock (ms). */
+  now: number
+  params: ValidationParams
+  /** Whether a sealed order id is a valid order for this height, as far as this validator knows. */
+  orderStatus(id: Hex): OrderStatus
+  /** The valid orders for this height this validator holds. */
+  heldOrders(): Iterable<HeldOrder>
+  /** The newest chain block this validator considers confirmed (undefined: not checked). */
+  maxChainRef?: bigint
+}
+
+export type ConsensusRejectCode =
+  | 'CONSENSUS_BAD_HEIGHT'
+  | 'CONSENSUS_BAD_PARENT'
+  | 'CONSENSUS_BAD_TIMESTAMP'
+  | 'CONSENSUS_FUTURE_TIMESTAMP'
+  | 'CONSENSUS_BAD_CHAIN_REF'
+  | 'CONSENSUS_CHAIN_REF_AHEAD'
+  | 'CONSENSUS_BAD_ORDER_IDS'
+  | 'CONSENSUS_TOO_MANY_ORDERS'
+  | 'CONSENSUS_INVALID_ORDER'
+  | 'CONSENSUS_UNKNOWN_ORDER'
+  | 'CONSENSUS_CENSORS_ORDER'
+
+/**
+ * `valid` is the objective verdict (Tendermint's valid(v): every honest validator holding the same orders
+ * agrees); `acceptable` adds this validator's local policy — clock skew, chain view and the inclusion rule —
+ * and decides its prevote on a fresh proposal. `missing` lists ids to fetch over sync before judging again.
+ */
+export interface ProposalVerdict {
+  valid: boolean
+  acceptable: boolean
+  code?: ConsensusRejectCode
+  message?: string
+  missing?: Hex[]
+}
+
+const HEX32 = /^0x[0-9a-f]{64}$/
+
+function reject(code: ConsensusRejectCode, message: string, objective: boolean): ProposalVerdict {
+  return { valid: !objective, acceptable: false, code, message }
+}
+
+/** DESIGN.md step 2: every field of a proposed batch, then the inclusion rule. */
+export function validateProposal(c: BatchContent, ctx: ProposalContext): ProposalVerdict {
+  const p = ctx.params
+  if (c.height !== ctx.height)
+    return reject('CONSENSUS_BAD_HEIGHT', `height ${c.height} ≠ ${ctx.height}`, true)
+  if (c.parentHash !== ctx.parent.hash) return reject('CONSENSUS_BAD_PARENT', 'parent hash differs', true)
+  // The cadence: a batch is at least batchIntervalMs after its parent (so the timestamp is monotone).
+  if (c.timestamp < ctx.parent.timestamp + BigInt(p.batchIntervalMs)) {
+    return reject('CONSENSUS_BAD_TIMESTAMP', `timestamp ${c.timestamp} before parent + interval`, true)
+  }
+  if (c.chainRef < ctx.parent.chainRef) return reject('CONSENSUS_BAD_CHAIN_REF', 'chainRef decreases', true)
+  if (c.orderIds.length > p.maxOrdersPerBatch) {
+    return reject('CONSENSUS_TOO_MANY_ORDERS', `${c.orderIds.length} > ${p.maxOrdersPerBatch}`, true)
+  }
+  for (let i = 0; i < c.orderIds.length; i++) {
+    const id = c.orderIds[i]
+    if (!HEX32.test(id) || (i > 0 && !(c.orderIds[i - 1] < id))) {
+      return reject('CONSENSUS_BAD_ORDER_IDS', 'order ids not strictly ascending lowercase bytes32', true)
+    }
+  }
+  const missing: Hex[] = []
+  for (const id of c.orderIds) {
+    const st = ctx.orderStatus(id)
+    if (st === 'invalid')
+      return reject('CONSENSUS_INVALID_ORDER', `order ${id} is not valid for this batch`, true)
+    if (st === 'unknown') missing.push(id)
+  }
+  if (missing.length > 0) {
+    return {
+      valid: false,
+      acceptable: false,
+      code: 'CONSENSUS_UNKNOWN_ORDER',
+      message: `${missing.length} unknown orders`,
+      missing,
+    }
+  }
+  // Local policy from here on: the verdict stays valid, only our prevote changes.
+  if (c.timestamp > BigInt(Math.floor(ctx.now + p.maxClockSkewMs))) {
+    return reject(
+      'CONSENSUS_FUTURE_TIMESTAMP',
+      `timestamp ${c.timestamp} ahead of our clock ${ctx.now}`,
+      false,
+    )
+  }
+  if (ctx.maxChainRef !== undefined && c.chainRef > ctx.maxChainRef) {
+    return reject(
+      'CONSENSUS_CHAIN_REF_AHEAD',
+      `chainRef ${c.chainRef} beyond confirmed ${ctx.maxChainRef}`,
+      false,
+    )
+  }
+  // Inclusion rule: a batch with room must hold every valid order we have held since before timestamp − grace.
+  if (c.orderIds.length < p.maxOrdersPerBatch) {
+    const cutoff = Number(c.timestamp) - p.inclusionGraceMs
+    let ids: Set<Hex> | null = null
+    for (const o of ctx.heldOrders()) {
+      if (o.since >= cutoff) continue
+      ids ??= new Set(c.orderIds)
+      if (!ids.has(o.id))
+        return reject('CONSENSUS_CENSORS_ORDER', `omits order ${o.id} held since ${o.since}`, false)
+    }
+  }
+  return { valid: true, acceptable: true }
+}
+
+/**
+ * getValue() for an honest proposer: every valid order it holds for the height (the longest-held first when
+ * over the cap), ids ascending; the timestamp is its clock but never before the cadence allows; chainRef never
+ * decreases.
+ */
+export function buildBatchContent(a: {
+  height: bigint
+  parent: ParentRef
+  now: number
+  batchIntervalMs: number
+  maxOrdersPerBatch: number
+  chainRef: bigint
+  orders: Iterable<HeldOrder>
+}): BatchContent {
+  let held = [...a.orders]
+  if (held.length > a.maxOrdersPerBatch) {
+    held.sort((x, y) => x.since - y.since || (x.id < y.id ? -1 : 1))
+    held = held.slice(0, a.maxOrdersPerBatch)
+  }
+  const ids = [...new Set(held.map((o) => o.id.toLowerCase() as Hex))].sort()
+  const earliest = a.parent.timestamp + BigInt(a.batchIntervalMs)
+  const now = BigInt(Math.floor(a.now))
+  return {
+    height: a.height,
+    parentHash: a.parent.hash,
+    timestamp: now > earliest ? now : earliest,
+    // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max takes numbers)
+    chainRef: a.chainRef > a.parent.chainRef ? a.chainRef : a.parent.chainRef,
+    orderIds: ids,
+  }
+}
