@@ -1,5 +1,5 @@
 import { type AssetId, isResourceAssetId } from './assets.js'
-import { concatBytes, fromHex, type Hex, keccak256, toHex, uintToWord } from './bytes.js'
+import { fromHex, type Hex, keccak256, toHex } from './bytes.js'
 import { ORDER_KIND_CODE } from './eip712.js'
 import { AllotError } from './errors.js'
 import type { ClearingResult, Fill, Lease, Order, Penalty } from './types.js'
@@ -43,75 +43,106 @@ const FILL_WORDS = ORDER_WORDS + 3 + 3 + 2
 const LEASE_WORDS = 6
 const PENALTY_WORDS = 2
 
-function addressWord(a: Hex): Uint8Array {
-  const w = new Uint8Array(WORD)
-  w.set(fromHex(a, 20), 12)
-  return w
+// The encoder writes every word in place into one buffer (no Uint8Array per word): a settlement
+// with 10⁴ fills has ~2·10⁵ words. Bytes are those of `abi.encode` (checked against viem in tests).
+
+const HEX_VAL = new Int8Array(128).fill(-1)
+for (let c = 0; c < 10; c++) HEX_VAL[48 + c] = c
+for (let c = 0; c < 6; c++) {
+  HEX_VAL[65 + c] = 10 + c
+  HEX_VAL[97 + c] = 10 + c
 }
 
-function orderWords(o: Order): Uint8Array[] {
-  return [
-    addressWord(o.trader),
-    fromHex(o.sellAsset, 32),
-    fromHex(o.buyAsset, 32),
-    uintToWord(o.sellAmount),
-    uintToWord(o.buyAmount),
-    uintToWord(BigInt(ORDER_KIND_CODE[o.kind])),
-    uintToWord(o.partiallyFillable ? 1n : 0n),
-    uintToWord(o.firstBatch),
-    uintToWord(o.lastBatch),
-    uintToWord(o.nonce),
-    fromHex(o.app, 32),
-  ]
+/** Writes the `len` bytes of hex string `h` at buf[off..off+len); errors exactly as `fromHex`. */
+function putHex(buf: Uint8Array, off: number, h: string, len: number): void {
+  if (typeof h !== 'string' || h.length !== 2 + 2 * len || h.charCodeAt(0) !== 48 || h.charCodeAt(1) !== 120) {
+    buf.set(fromHex(h, len), off) // throws the canonical error (or writes a valid odd form)
+    return
+  }
+  for (let k = 0; k < len; k++) {
+    const a = h.charCodeAt(2 + 2 * k)
+    const b = h.charCodeAt(3 + 2 * k)
+    const x = a < 128 ? HEX_VAL[a] : -1
+    const y = b < 128 ? HEX_VAL[b] : -1
+    if (x < 0 || y < 0) {
+      buf.set(fromHex(h, len), off)
+      return
+    }
+    buf[off + k] = (x << 4) | y
+  }
 }
 
-function fillWords(f: Fill, index: Map<AssetId, number>): Uint8Array[] {
+const TWO_256 = 1n << 256n
+
+/** Writes uint256 `v` big-endian into the (zeroed) word at buf[off..off+32); range errors as `uintToWord`. */
+function putUint(buf: Uint8Array, off: number, v: bigint): void {
+  if (v < 0n || v >= TWO_256) throw new AllotError('WIRE_MALFORMED', `uint256 out of range: ${v}`)
+  if (v <= 0xffffffffn) {
+    let x = Number(v)
+    for (let i = 31; i >= 28 && x > 0; i--) {
+      buf[off + i] = x & 0xff
+      x = Math.floor(x / 256)
+    }
+    return
+  }
+  const h = v.toString(16)
+  const odd = h.length & 1
+  const n = (h.length + odd) >> 1
+  let k = off + 32 - n
+  if (odd) buf[k++] = HEX_VAL[h.charCodeAt(0)]
+  for (let c = odd; c < h.length; c += 2) buf[k++] = (HEX_VAL[h.charCodeAt(c)] << 4) | HEX_VAL[h.charCodeAt(c + 1)]
+}
+
+function putAddress(buf: Uint8Array, off: number, a: Hex): void {
+  putHex(buf, off + 12, a, 20)
+}
+
+function putOrder(buf: Uint8Array, off: number, o: Order): number {
+  putAddress(buf, off, o.trader)
+  putHex(buf, off + 32, o.sellAsset, 32)
+  putHex(buf, off + 64, o.buyAsset, 32)
+  putUint(buf, off + 96, o.sellAmount)
+  putUint(buf, off + 128, o.buyAmount)
+  putUint(buf, off + 160, BigInt(ORDER_KIND_CODE[o.kind]))
+  putUint(buf, off + 192, o.partiallyFillable ? 1n : 0n)
+  putUint(buf, off + 224, o.firstBatch)
+  putUint(buf, off + 256, o.lastBatch)
+  putUint(buf, off + 288, o.nonce)
+  putHex(buf, off + 320, o.app, 32)
+  return off + ORDER_WORDS * WORD
+}
+
+function putFill(buf: Uint8Array, off: number, f: Fill, index: Map<AssetId, number>): void {
   const sellIndex = index.get(f.order.order.sellAsset)
   const buyIndex = index.get(f.order.order.buyAsset)
   if (sellIndex === undefined || buyIndex === undefined) {
     throw new AllotError('SETTLE_BAD_PAYLOAD', 'a fill names an asset without a price')
   }
   const sig = f.order.signature
-  return [
-    ...orderWords(f.order.order),
-    uintToWord(BigInt(sig.v)),
-    fromHex(sig.r, 32),
-    fromHex(sig.s, 32),
-    uintToWord(f.sold),
-    uintToWord(f.bought),
-    uintToWord(f.fee),
-    uintToWord(BigInt(sellIndex)),
-    uintToWord(BigInt(buyIndex)),
-  ]
+  let o = putOrder(buf, off, f.order.order)
+  putUint(buf, o, BigInt(sig.v))
+  putHex(buf, o + 32, sig.r, 32)
+  putHex(buf, o + 64, sig.s, 32)
+  putUint(buf, o + 96, f.sold)
+  putUint(buf, o + 128, f.bought)
+  putUint(buf, o + 160, f.fee)
+  putUint(buf, o + 192, BigInt(sellIndex))
+  putUint(buf, o + 224, BigInt(buyIndex))
+  o += 256
 }
 
-function leaseWords(l: Lease): Uint8Array[] {
-  return [
-    addressWord(l.provider),
-    addressWord(l.consumer),
-    fromHex(l.resource, 32),
-    uintToWord(l.quantity),
-    fromHex(l.quoteAsset, 32),
-    uintToWord(l.payment),
-  ]
+function putLease(buf: Uint8Array, off: number, l: Lease): void {
+  putAddress(buf, off, l.provider)
+  putAddress(buf, off + 32, l.consumer)
+  putHex(buf, off + 64, l.resource, 32)
+  putUint(buf, off + 96, l.quantity)
+  putHex(buf, off + 128, l.quoteAsset, 32)
+  putUint(buf, off + 160, l.payment)
 }
 
-function penaltyWords(p: Penalty): Uint8Array[] {
-  return [addressWord(p.trader), fromHex(p.orderId, 32)]
-}
-
-/** ABI-encodes a dynamic array of static elements: length word, then the elements' words. */
-function staticArray<T>(items: readonly T[], words: (x: T) => Uint8Array[], perItem: number): Uint8Array {
-  const out = new Uint8Array(WORD * (1 + items.length * perItem))
-  out.set(uintToWord(BigInt(items.length)), 0)
-  let o = WORD
-  for (const it of items) {
-    for (const w of words(it)) {
-      out.set(w, o)
-      o += WORD
-    }
-  }
-  return out
+function putPenalty(buf: Uint8Array, off: number, p: Penalty): void {
+  putAddress(buf, off, p.trader)
+  putHex(buf, off + 32, p.orderId, 32)
 }
 
 /** `abi.encode(BatchSettlement)`: the bytes the contract receives and hashes. */
@@ -120,27 +151,59 @@ export function encodeSettlementPayload(r: ClearingResult): Uint8Array {
     throw new AllotError('SETTLE_BAD_PAYLOAD', 'assets and prices differ in length')
   const index = new Map<AssetId, number>()
   for (const [i, a] of r.assets.entries()) index.set(a, i)
-  const tails = [
-    staticArray(r.assets, (a) => [fromHex(a, 32)], 1),
-    staticArray(r.prices, (p) => [uintToWord(p)], 1),
-    staticArray(r.fills, (f) => fillWords(f, index), FILL_WORDS),
-    staticArray(r.leases, leaseWords, LEASE_WORDS),
-    staticArray(r.penalties, penaltyWords, PENALTY_WORDS),
+  // Dynamic arrays of static elements: length word, then the elements' words.
+  const arrays: [number, number][] = [
+    [r.assets.length, 1],
+    [r.prices.length, 1],
+    [r.fills.length, FILL_WORDS],
+    [r.leases.length, LEASE_WORDS],
+    [r.penalties.length, PENALTY_WORDS],
   ]
-  const headWords = 4 + tails.length
-  const head: Uint8Array[] = [
-    uintToWord(r.height),
-    uintToWord(r.prevHeight),
-    uintToWord(r.chainRef),
-    fromHex(r.batchHash, 32),
-  ]
-  let offset = headWords * WORD
-  for (const t of tails) {
-    head.push(uintToWord(BigInt(offset)))
-    offset += t.length
-  }
+  const headWords = 4 + arrays.length
+  let total = WORD * (1 + headWords)
+  for (const [n, per] of arrays) total += WORD * (1 + n * per)
+  const buf = new Uint8Array(total)
   // A single dynamic tuple as the only parameter: first word is its offset (0x20).
-  return concatBytes(uintToWord(32n), ...head, ...tails)
+  putUint(buf, 0, 32n)
+  const base = WORD
+  putUint(buf, base, r.height)
+  putUint(buf, base + 32, r.prevHeight)
+  putUint(buf, base + 64, r.chainRef)
+  putHex(buf, base + 96, r.batchHash, 32)
+  let offset = headWords * WORD // relative to the tuple's start
+  const starts: number[] = []
+  for (let k = 0; k < arrays.length; k++) {
+    putUint(buf, base + (4 + k) * WORD, BigInt(offset))
+    starts.push(base + offset)
+    offset += WORD * (1 + arrays[k][0] * arrays[k][1])
+  }
+  for (let k = 0; k < arrays.length; k++) putUint(buf, starts[k], BigInt(arrays[k][0]))
+  let o = starts[0] + WORD
+  for (const a of r.assets) {
+    putHex(buf, o, a, 32)
+    o += WORD
+  }
+  o = starts[1] + WORD
+  for (const p of r.prices) {
+    putUint(buf, o, p)
+    o += WORD
+  }
+  o = starts[2] + WORD
+  for (const f of r.fills) {
+    putFill(buf, o, f, index)
+    o += FILL_WORDS * WORD
+  }
+  o = starts[3] + WORD
+  for (const l of r.leases) {
+    putLease(buf, o, l)
+    o += LEASE_WORDS * WORD
+  }
+  o = starts[4] + WORD
+  for (const p of r.penalties) {
+    putPenalty(buf, o, p)
+    o += PENALTY_WORDS * WORD
+  }
+  return buf
 }
 
 export function resultHashOf(r: ClearingResult): Hex {

@@ -320,12 +320,13 @@ export class ConsensusService {
     const stale: string[] = []
     for await (const [k, r] of this.wal.entries()) if (r.height <= d.height) stale.push(k)
     if (stale.length > 0) await s.write(stale.map((k) => this.wal.delOp(k)))
-    await this.node.mempool.markIncluded(d.content.orderIds, d.height).catch(() => {})
     this.node.logger.info(
       { height: String(d.height), round: d.round, orders: d.content.orderIds.length, hash: d.valueHash },
       'batch decided',
     )
+    // Told before the orders leave the mempool: the batch pipeline takes their envelopes from it.
     this.o.onDecided?.(d)
+    await this.node.mempool.markIncluded(d.content.orderIds, d.height).catch(() => {})
   }
 
   private schedule(t: TimerRequest): void {

@@ -1,6 +1,21 @@
 import type { Command } from 'commander'
+import { registerBatchCommands } from './batch.js'
+import { registerDevnetCommands } from './devnet.js'
+import { registerFundsCommands } from './funds.js'
+import { registerKeyCommands } from './keys.js'
+import { registerNodeCommands } from './node.js'
+import { registerOrderCommands } from './orders.js'
+import { registerSolveCommands } from './solve.js'
 
 /** Each CLI concern registers its commands here; one module per command group. */
 export type RegisterCommands = (program: Command) => void
 
-export const commands: RegisterCommands[] = []
+export const commands: RegisterCommands[] = [
+  registerKeyCommands,
+  registerNodeCommands,
+  registerOrderCommands,
+  registerBatchCommands,
+  registerSolveCommands,
+  registerFundsCommands,
+  registerDevnetCommands,
+]

@@ -1,0 +1,297 @@
+import { randomBytes } from 'node:crypto'
+import {
+  type Address,
+  AllotError,
+  API_LIMITS,
+  API_PROTOCOL,
+  type ApiRequest,
+  type ApiResponse,
+  type AssetInfo,
+  addressOf,
+  type BalanceView,
+  type BatchView,
+  cancelDigest,
+  decodeApiResponse,
+  encodeApiRequest,
+  type Height,
+  type Hex,
+  type NetworkDomain,
+  type NodeInfo,
+  type Order,
+  type OrderKind,
+  type OrderStatus,
+  type PrivateKey,
+  payloadHashOf,
+  type SealedOrder,
+  sealedOrderDigest,
+  signDigest,
+  signOrder,
+} from '@allot/protocol'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Libp2p } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { RequestSession, requestStream } from '../network/index.js'
+
+export interface ClientOptions {
+  /** Deadline of each request (default 10 s). */
+  deadlineMs?: number
+  /** Same as `deadlineMs`. */
+  timeoutMs?: number
+}
+
+export interface OrderSpec {
+  /** Asset symbol, token address or resource class known to the network. */
+  sell: string
+  sellAmount: bigint
+  buy: string
+  buyAmount: bigint
+  kind?: OrderKind
+  partiallyFillable?: boolean
+  /** Target batch; default the first open one. */
+  batch?: Height
+  /** How many batches in all the remainder may rest (default 1: one-shot). */
+  validBatches?: number
+  nonce?: bigint
+  app?: Hex
+}
+
+const MAX_IN_FLIGHT = 64
+const MAX_SESSIONS = 4
+const ZERO32: Hex = `0x${'0'.repeat(64)}`
+
+/**
+ * The TypeScript client of a node's p2p API (`/allot/api/1`). It dials the node's API multiaddr
+ * from a libp2p host that listens nowhere. Every refusal is an AllotError with the node's code.
+ */
+export class AllotClient {
+  private infoCache: NodeInfo | undefined
+  // libp2p caps outbound streams per protocol and connection (64): queue beyond that many in flight.
+  private inflight = 0
+  private readonly waiting: (() => void)[] = []
+
+  private constructor(
+    readonly host: Libp2p,
+    readonly target: Multiaddr,
+    private readonly deadlineMs: number,
+  ) {}
+
+  static async connect(apiAddr: string, o: ClientOptions = {}): Promise<AllotClient> {
+    let target: Multiaddr
+    try {
+      target = multiaddr(apiAddr)
+    } catch (e) {
+      throw new AllotError('API_BAD_REQUEST', `not a multiaddr: ${apiAddr} (${(e as Error).message})`)
+    }
+    if (!target.getPeerId())
+      throw new AllotError('API_BAD_REQUEST', `the node address must end in /p2p/<peer id>: ${apiAddr}`)
+    const host = await createLibp2p({
+      addresses: { listen: [] },
+      transports: [tcp() as never],
+      connectionEncrypters: [noise() as never],
+      streamMuxers: [yamux() as never],
+    })
+    return new AllotClient(host, target, o.deadlineMs ?? o.timeoutMs ?? 10_000)
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sessions.splice(0)) s.close()
+    await this.host.stop()
+  }
+
+  // A few long-lived streams carry all requests (pipelined); a new one opens when the others are busy.
+  private readonly sessions: RequestSession[] = []
+  private opening: Promise<RequestSession> | null = null
+  private async session(): Promise<RequestSession> {
+    for (let i = this.sessions.length - 1; i >= 0; i--)
+      if (this.sessions[i].closed) this.sessions.splice(i, 1)
+    let best: RequestSession | undefined
+    for (const s of this.sessions) if (!best || s.pending < best.pending) best = s
+    if (best && (best.pending < 16 || this.sessions.length >= MAX_SESSIONS)) return best
+    if (!this.opening) {
+      this.opening = RequestSession.open(this.host, this.target, API_PROTOCOL, {
+        deadlineMs: this.deadlineMs,
+        maxResponseBytes: API_LIMITS.maxResponseBytes,
+      })
+        .then((s) => {
+          this.sessions.push(s)
+          return s
+        })
+        .finally(() => {
+          this.opening = null
+        })
+    }
+    return this.opening
+  }
+
+  /** Sends a raw request; returns the response or throws the node's coded error. */
+  async call(req: ApiRequest): Promise<ApiResponse> {
+    const bytes = encodeApiRequest(req)
+    while (this.inflight >= MAX_IN_FLIGHT) await new Promise<void>((r) => this.waiting.push(r))
+    this.inflight++
+    let raw: Uint8Array
+    try {
+      const session = await this.session()
+      raw = await session.request(bytes, this.deadlineMs)
+    } finally {
+      this.inflight--
+      this.waiting.shift()?.()
+    }
+    const res = decodeApiResponse(raw)
+    if (res.kind === 'error') throw new AllotError(res.code, res.message)
+    return res
+  }
+
+  private async expect<K extends ApiResponse['kind']>(
+    req: ApiRequest,
+    kind: K,
+  ): Promise<Extract<ApiResponse, { kind: K }>> {
+    const res = await this.call(req)
+    if (res.kind !== kind)
+      throw new AllotError('WIRE_MALFORMED', `expected a ${kind} answer, got ${res.kind}`)
+    return res as Extract<ApiResponse, { kind: K }>
+  }
+
+  async info(): Promise<NodeInfo> {
+    const r = await this.expect({ kind: 'info' }, 'info')
+    this.infoCache = r.info
+    return r.info
+  }
+
+  async domain(): Promise<NetworkDomain> {
+    const info = this.infoCache ?? (await this.info())
+    return { chainId: info.chainId, verifyingContract: info.settlement }
+  }
+
+  /** Submits a signed envelope as is. */
+  async submit(order: SealedOrder): Promise<{ orderId: Hex; targetBatch: Height; status: 'pending' }> {
+    const r = await this.expect({ kind: 'submit', order }, 'submitted')
+    return { orderId: r.orderId, targetBatch: r.targetBatch, status: 'pending' }
+  }
+
+  /**
+   * Checks an order against the network (known assets, amounts > 0), builds it, signs it and
+   * submits it. Until sealing lands the envelope carries the plain signed order (docs/node.md).
+   */
+  async submitOrder(
+    spec: OrderSpec,
+    key: PrivateKey,
+  ): Promise<{ orderId: Hex; targetBatch: Height; status: 'pending' }> {
+    const info = await this.info()
+    const order = buildOrder(info, spec, addressOf(key))
+    return this.submit(sealPlain({ chainId: info.chainId, verifyingContract: info.settlement }, order, key))
+  }
+
+  async cancel(orderId: Hex, key: PrivateKey): Promise<{ orderId: Hex }> {
+    const trader = addressOf(key)
+    const signature = signDigest(cancelDigest(await this.domain(), { trader, orderId }), key)
+    const r = await this.expect({ kind: 'cancel', cancel: { trader, orderId, signature } }, 'cancelled')
+    return { orderId: r.orderId }
+  }
+
+  async status(orderId: Hex): Promise<OrderStatus> {
+    return (await this.expect({ kind: 'status', orderId }, 'status')).status
+  }
+
+  async batch(height: Height | 'latest'): Promise<BatchView> {
+    return (await this.expect({ kind: 'batch', height: height === 'latest' ? null : height }, 'batch')).batch
+  }
+
+  async balances(address: Address): Promise<BalanceView> {
+    return (await this.expect({ kind: 'balances', address: address.toLowerCase() as Address }, 'balances'))
+      .balances
+  }
+
+  async batchKey(height: Height): Promise<Hex> {
+    return (await this.expect({ kind: 'batchKey', height }, 'batchKey')).publicKey
+  }
+
+  /** Finalized batches as the node records them, until `signal` aborts. */
+  async *watchBatches(signal?: AbortSignal): AsyncGenerator<BatchView> {
+    const frames = requestStream(
+      this.host,
+      this.target,
+      API_PROTOCOL,
+      encodeApiRequest({ kind: 'watchBatches' }),
+      {
+        deadlineMs: this.deadlineMs,
+        maxResponseBytes: API_LIMITS.maxResponseBytes,
+        signal,
+      },
+    )
+    for await (const f of frames) {
+      const res = decodeApiResponse(f)
+      if (res.kind === 'error') throw new AllotError(res.code, res.message)
+      if (res.kind === 'batch') yield res.batch
+    }
+  }
+}
+
+function assetOf(info: NodeInfo, ref: string): AssetInfo {
+  const lower = ref.toLowerCase()
+  const a = info.assets.find(
+    (x) =>
+      x.symbol === ref ||
+      x.symbol.toLowerCase() === lower ||
+      x.ref.toLowerCase() === lower ||
+      x.assetId === lower,
+  )
+  if (!a)
+    throw new AllotError('ORDER_UNKNOWN_ASSET', `asset ${ref} is not known to network ${info.networkId}`)
+  return a
+}
+
+/** What only the client can check before sealing: known assets, amounts, batches (CLI.md). */
+export function buildOrder(info: NodeInfo, spec: OrderSpec, trader: Address): Order {
+  const sell = assetOf(info, spec.sell)
+  const buy = assetOf(info, spec.buy)
+  if (sell.assetId === buy.assetId) throw new AllotError('ORDER_BAD_ASSET', 'sell and buy are the same asset')
+  const max = (1n << 256n) - 1n
+  for (const [name, v] of [
+    ['sell', spec.sellAmount],
+    ['buy', spec.buyAmount],
+  ] as const) {
+    if (typeof v !== 'bigint' || v <= 0n || v > max)
+      throw new AllotError('ORDER_BAD_AMOUNT', `${name} amount must be a positive integer`)
+  }
+  const firstBatch = spec.batch ?? info.openBatch
+  if (firstBatch < info.openBatch)
+    throw new AllotError(
+      'ORDER_TARGET_CLOSED',
+      `batch ${firstBatch} is closed; first open is ${info.openBatch}`,
+    )
+  const valid = spec.validBatches ?? 1
+  if (!Number.isInteger(valid) || valid < 1 || valid > 1_000_000)
+    throw new AllotError('ORDER_BAD_BATCH', '--valid-batches must be ≥ 1')
+  return {
+    trader,
+    sellAsset: sell.assetId,
+    buyAsset: buy.assetId,
+    sellAmount: spec.sellAmount,
+    buyAmount: spec.buyAmount,
+    kind: spec.kind ?? 'sell',
+    partiallyFillable: spec.partiallyFillable ?? false,
+    firstBatch,
+    lastBatch: firstBatch + BigInt(valid - 1),
+    nonce: spec.nonce ?? BigInt(`0x${randomBytes(16).toString('hex')}`),
+    app: spec.app ?? ZERO32,
+  }
+}
+
+/** A plain-payload envelope (until sealing lands; tests and devnets): inner order and envelope both signed. */
+export function sealPlain(domain: NetworkDomain, order: Order, key: PrivateKey): SealedOrder {
+  const payload = { kind: 'plain' as const, order: { order, signature: signOrder(domain, order, key) } }
+  const payloadHash = payloadHashOf({ payload })
+  const signature = signDigest(
+    sealedOrderDigest(domain, {
+      trader: order.trader,
+      batch: order.firstBatch,
+      payloadHash,
+      nonce: order.nonce,
+    }),
+    key,
+  )
+  return { trader: order.trader, batch: order.firstBatch, nonce: order.nonce, payload, signature }
+}

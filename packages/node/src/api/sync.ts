@@ -1,0 +1,176 @@
+import {
+  AllotError,
+  API_LIMITS,
+  batchCertificateCodec,
+  batchContentCodec,
+  decode,
+  encode,
+  type Hex,
+  isAllotError,
+  SYNC_PROTOCOL,
+  type SyncRequest,
+  type SyncResponse,
+  syncRequestCodec,
+  syncResponseCodec,
+  toHex,
+} from '@allot/protocol'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Mempool, OrderIntake } from '../mempool/index.js'
+import { request } from '../network/index.js'
+import type { NodeStorage } from '../storage/index.js'
+
+export const SYNC_MAX_REQUEST_BYTES = 64 * 1024
+export const SYNC_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+
+export function syncErrorFrame(code: string, message: string): Uint8Array {
+  return encode(syncResponseCodec, { kind: 'error', code, message: message.slice(0, 1000) })
+}
+
+export interface SyncServerOptions {
+  /** Requests per peer per second (a token bucket; over it: API_RATE_LIMITED). */
+  perPeerPerSecond?: number
+}
+
+/** `/allot/sync/1` (DESIGN.md "Wire"): orders by id, an id inventory, decided batches by height range. */
+export function createSyncHandler(mempool: Mempool, storage: NodeStorage, o: SyncServerOptions = {}) {
+  const rate = o.perPeerPerSecond ?? 50
+  const buckets = new Map<string, { tokens: number; at: number }>()
+  return async (bytes: Uint8Array, ctx: { peer: string }): Promise<Uint8Array> => {
+    const now = Date.now()
+    const b = buckets.get(ctx.peer) ?? { tokens: rate, at: now }
+    b.tokens = Math.min(rate, b.tokens + ((now - b.at) / 1000) * rate)
+    b.at = now
+    buckets.set(ctx.peer, b)
+    if (buckets.size > 4096) buckets.clear()
+    if (b.tokens < 1) return syncErrorFrame('API_RATE_LIMITED', 'too many sync requests')
+    b.tokens -= 1
+    let req: SyncRequest
+    try {
+      req = decode(syncRequestCodec, bytes, SYNC_MAX_REQUEST_BYTES)
+    } catch (e) {
+      if (e instanceof AllotError) return syncErrorFrame(e.code, e.message)
+      throw e
+    }
+    const res = await answerSync(mempool, storage, req)
+    return encode(syncResponseCodec, res, SYNC_MAX_RESPONSE_BYTES)
+  }
+}
+
+async function answerSync(mempool: Mempool, storage: NodeStorage, req: SyncRequest): Promise<SyncResponse> {
+  switch (req.kind) {
+    case 'ordersById': {
+      const orders: Hex[] = []
+      for (const id of req.ids) {
+        const e = mempool.get(id.toLowerCase() as Hex)
+        if (e) orders.push(toHex(e.bytes))
+      }
+      return { kind: 'orders', orders }
+    }
+    case 'orderIds': {
+      const limit = Math.max(1, Math.min(req.limit, API_LIMITS.maxSyncIds))
+      const page = mempool.idsAfter(req.after, limit)
+      return { kind: 'orderIds', ids: page.ids, more: page.more ? 1 : 0 }
+    }
+    case 'batches': {
+      if (req.to < req.from) return { kind: 'error', code: 'API_BAD_REQUEST', message: 'to < from' }
+      const to =
+        req.to - req.from >= BigInt(API_LIMITS.maxSyncBatches)
+          ? req.from + BigInt(API_LIMITS.maxSyncBatches) - 1n
+          : req.to
+      const batches: { height: bigint; content: Hex; certificate: Hex | null }[] = []
+      for await (const [height, content] of storage.batches.entries({ gte: req.from, lte: to })) {
+        const cert = await storage.certificates.get(height)
+        batches.push({
+          height,
+          content: toHex(encode(batchContentCodec, content)),
+          certificate: cert ? toHex(encode(batchCertificateCodec, cert)) : null,
+        })
+      }
+      return { kind: 'batches', batches }
+    }
+  }
+}
+
+export interface SyncClientOptions {
+  deadlineMs?: number
+  pageSize?: number
+}
+
+async function syncRequest(
+  host: Libp2p,
+  peer: PeerId,
+  req: SyncRequest,
+  deadlineMs: number,
+): Promise<SyncResponse> {
+  const raw = await request(
+    host,
+    peer,
+    SYNC_PROTOCOL,
+    encode(syncRequestCodec, req, SYNC_MAX_REQUEST_BYTES),
+    {
+      deadlineMs,
+      maxResponseBytes: SYNC_MAX_RESPONSE_BYTES,
+    },
+  )
+  const res = decode(syncResponseCodec, raw, SYNC_MAX_RESPONSE_BYTES)
+  if (res.kind === 'error') throw new AllotError(res.code, res.message)
+  return res
+}
+
+/** Fetches the named orders from a peer and feeds them through intake (signatures checked as ever). */
+export async function fetchOrders(
+  host: Libp2p,
+  peer: PeerId,
+  ids: Hex[],
+  intake: OrderIntake,
+  o: SyncClientOptions = {},
+): Promise<number> {
+  let added = 0
+  for (let i = 0; i < ids.length; i += API_LIMITS.maxSyncIds) {
+    const res = await syncRequest(
+      host,
+      peer,
+      { kind: 'ordersById', ids: ids.slice(i, i + API_LIMITS.maxSyncIds) },
+      o.deadlineMs ?? 10_000,
+    )
+    if (res.kind !== 'orders') throw new AllotError('WIRE_MALFORMED', 'unexpected sync answer')
+    const results = await Promise.allSettled(
+      res.orders.map((h) => intake.submit(Buffer.from(h.slice(2), 'hex'), false)),
+    )
+    for (const r of results) {
+      if (r.status === 'fulfilled') added++
+      else if (!isAllotError(r.reason)) throw r.reason
+    }
+  }
+  return added
+}
+
+/**
+ * Catch-up after a restart or a late join: page through a peer's order ids, fetch the ones we lack.
+ * Nobody re-broadcasts; we pull. Returns how many orders were added.
+ */
+export async function catchUpOrders(
+  host: Libp2p,
+  peer: PeerId,
+  mempool: Mempool,
+  intake: OrderIntake,
+  o: SyncClientOptions = {},
+): Promise<number> {
+  const pageSize = o.pageSize ?? API_LIMITS.maxSyncIds
+  let after: Hex | null = null
+  let added = 0
+  for (;;) {
+    const res = await syncRequest(
+      host,
+      peer,
+      { kind: 'orderIds', after, limit: pageSize },
+      o.deadlineMs ?? 10_000,
+    )
+    if (res.kind !== 'orderIds') throw new AllotError('WIRE_MALFORMED', 'unexpected sync answer')
+    const missing = res.ids.filter((id) => !mempool.has(id))
+    if (missing.length > 0) added += await fetchOrders(host, peer, missing, intake, o)
+    if (res.more === 0 || res.ids.length === 0) break
+    after = res.ids[res.ids.length - 1]
+  }
+  return added
+}

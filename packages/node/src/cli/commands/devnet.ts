@@ -1,0 +1,105 @@
+import { AllotError } from '@allot/protocol'
+import type { Command } from 'commander'
+import { devnetDown, devnetKill, devnetRestart, devnetStatus, devnetUp } from '../../devnet/index.js'
+import type { RegisterCommands } from './index.js'
+
+function intFlag(v: string, flag: string, min = 0): number {
+  if (!/^[0-9]+$/.test(v) || Number(v) < min)
+    throw new AllotError('CLI_BAD_FLAG', `${flag} must be an integer ≥ ${min}, got ${v}`)
+  return Number(v)
+}
+
+function out(json: boolean, doc: unknown, human: string): void {
+  process.stdout.write(json ? `${JSON.stringify(doc)}\n` : `${human}\n`)
+}
+
+/** Progress for humans goes to stderr, so `--json` keeps stdout to its one document. */
+function progress(): (line: string) => void {
+  const start = Date.now()
+  return (line) =>
+    process.stderr.write(`[${((Date.now() - start) / 1000).toFixed(1).padStart(5)} s] ${line}\n`)
+}
+
+export const registerDevnetCommands: RegisterCommands = (program: Command) => {
+  const devnet = program.command('devnet').description('a local multi-validator network on this machine')
+
+  devnet
+    .command('up')
+    .description(
+      'start anvil, deploy the contracts, fund accounts, start validators; return once a batch is final',
+    )
+    .option('--validators <n>', 'number of validators', '4')
+    .option('--dir <dir>', 'where everything of the devnet lives', '.devnet')
+    .option('--batch-ms <ms>', 'batch interval', '1000')
+    .option('--accounts <n>', 'funded trader accounts', '4')
+    .option('--chain <chain>', 'anvil (start one) or the RPC URL of a running chain', 'anvil')
+    .option('--reset', 'replace a devnet that already lives in --dir')
+    .option('--json', 'print devnet.json on stdout')
+    .action(async (o) => {
+      const file = await devnetUp({
+        dir: o.dir,
+        validators: intFlag(o.validators, '--validators', 1),
+        batchMs: intFlag(o.batchMs, '--batch-ms', 100),
+        accounts: intFlag(o.accounts, '--accounts', 1),
+        chain: o.chain,
+        reset: o.reset === true,
+        progress: progress(),
+      })
+      const human = [
+        `devnet ${file.networkId} is up (${o.dir}/devnet.json)`,
+        `  chain     ${file.rpcUrl} (chain id ${file.chainId})`,
+        `  contract  ${file.settlement}`,
+        `  tokens    TKA ${file.tokens.TKA}  TKB ${file.tokens.TKB}`,
+        ...file.nodes.map((n) => `  node ${n.index}    ${n.api}`),
+        '  accounts (devnet keys, funded with 1,000,000 TKA and TKB in escrow each):',
+        ...file.accounts.map((a) => `    ${a.address}  ${a.privateKey}`),
+        `stop it with: allot devnet down --dir ${o.dir}`,
+      ].join('\n')
+      out(o.json === true, file, human)
+    })
+
+  devnet
+    .command('status')
+    .description('each validator: up, peers, height, last finalized and settled batch')
+    .option('--dir <dir>', 'devnet directory', '.devnet')
+    .option('--json', 'JSON output')
+    .action(async (o) => {
+      const s = await devnetStatus(o.dir)
+      const rows = s.nodes.map(
+        (n) =>
+          `node ${n.index}  ${n.up ? 'up  ' : 'down'}  peers ${n.peers}  height ${n.height}  finalized ${n.finalized}  settled ${n.settled}`,
+      )
+      out(o.json === true, s, rows.join('\n'))
+    })
+
+  devnet
+    .command('down')
+    .description('stop every process the devnet started, by PID')
+    .option('--dir <dir>', 'devnet directory', '.devnet')
+    .option('--clean', 'also remove the devnet directory')
+    .option('--json', 'JSON output')
+    .action(async (o) => {
+      const r = await devnetDown(o.dir, o.clean === true)
+      out(o.json === true, r, `stopped ${r.stopped} processes${o.clean ? `; removed ${o.dir}` : ''}`)
+    })
+
+  devnet
+    .command('kill <index>')
+    .description('fault drill: SIGKILL one validator')
+    .option('--dir <dir>', 'devnet directory', '.devnet')
+    .option('--json', 'JSON output')
+    .action(async (index: string, o) => {
+      const r = devnetKill(o.dir, intFlag(index, 'index'))
+      out(o.json === true, r, `killed validator ${r.index} (pid ${r.pid})`)
+    })
+
+  devnet
+    .command('restart <index>')
+    .description('start a validator again on its existing data')
+    .option('--dir <dir>', 'devnet directory', '.devnet')
+    .option('--json', 'JSON output')
+    .action(async (index: string, o) => {
+      const r = await devnetRestart(o.dir, intFlag(index, 'index'))
+      out(o.json === true, r, `restarted validator ${r.index} (pid ${r.pid})`)
+    })
+}

@@ -1,0 +1,54 @@
+import { existsSync, writeFileSync } from 'node:fs'
+import { createInterface } from 'node:readline/promises'
+import { AllotError, addressOf, encryptKeystore, randomPrivateKey, toHex } from '@allot/protocol'
+import type { Command } from 'commander'
+import type { RegisterCommands } from './index.js'
+
+/** The keystore password: ALLOT_KEY_PASSWORD, else a prompt on the terminal (CLI.md "Keys"). */
+export async function keyPassword(purpose: string): Promise<string> {
+  const env = process.env.ALLOT_KEY_PASSWORD
+  if (env !== undefined) return env
+  if (!process.stdin.isTTY)
+    throw new AllotError('KEY_BAD_PASSWORD', 'set ALLOT_KEY_PASSWORD (no terminal to prompt on)')
+  const rl = createInterface({ input: process.stdin, output: process.stderr })
+  try {
+    return await rl.question(`password (${purpose}): `)
+  } finally {
+    rl.close()
+  }
+}
+
+export const registerKeyCommands: RegisterCommands = (program: Command) => {
+  const keys = program.command('keys').description('secp256k1 keys (trader and validator keys)')
+  keys
+    .command('generate')
+    .description(
+      'generate a secp256k1 key into an encrypted keystore (or raw hex with --hex); prints its address',
+    )
+    .requiredOption('--out <file>', 'where to write the key')
+    .option('--hex', 'write a raw 0x hex key instead of a keystore (devnets only)')
+    .option('--force', 'overwrite an existing file')
+    .option('--json', 'print JSON')
+    .action(async (o: { out: string; hex?: boolean; force?: boolean; json?: boolean }) => {
+      if (existsSync(o.out) && !o.force)
+        throw new AllotError('KEY_EXISTS', `${o.out} exists (use --force to overwrite)`)
+      const key = randomPrivateKey()
+      const address = addressOf(key)
+      if (o.hex) writeFileSync(o.out, `${toHex(key)}\n`, { mode: 0o600 })
+      else {
+        const password = await keyPassword('new keystore')
+        // scrypt N = 2^14 when asked through ALLOT_KEYSTORE_LIGHT (tests); 2^17 otherwise (geth's default).
+        const ks = encryptKeystore(
+          key,
+          password,
+          process.env.ALLOT_KEYSTORE_LIGHT ? { scryptN: 1 << 14 } : {},
+        )
+        writeFileSync(o.out, `${JSON.stringify(ks, null, 2)}\n`, { mode: 0o600 })
+      }
+      if (o.json)
+        process.stdout.write(
+          `${JSON.stringify({ address, file: o.out, format: o.hex ? 'hex' : 'keystore-v3' })}\n`,
+        )
+      else process.stdout.write(`${address}\n`)
+    })
+}

@@ -1,0 +1,98 @@
+import { createServer, type Server } from 'node:http'
+import type { Command } from 'commander'
+import { pino } from 'pino'
+import { loadGenesis, loadSecpKey } from '../../config/index.js'
+import { createNodeMetrics, createRegistry } from '../../metrics/index.js'
+import { createNode } from '../../node.js'
+import type { RegisterCommands } from './index.js'
+import { keyPassword } from './keys.js'
+
+interface StartOptions {
+  genesis: string
+  data: string
+  listen: string[]
+  validatorKey?: string
+  bootstrap?: string[]
+  rpcUrl?: string
+  metricsPort?: string
+  metricsHost: string
+  logLevel: string
+  verifyThreads?: string
+  verifyBackend?: 'noble' | 'native'
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v]
+
+export const registerNodeCommands: RegisterCommands = (program: Command) => {
+  const node = program.command('node').description('run an allot node')
+  node
+    .command('start')
+    .description('start a node: JSON logs on stdout, Prometheus metrics on --metrics-port')
+    .requiredOption('--genesis <file>', 'genesis file (docs/genesis.md)')
+    .requiredOption('--data <dir>', 'data directory (level database, network identity)')
+    .option('--listen <multiaddr>', 'listen address (repeatable)', collect, [])
+    .option('--validator-key <keystore>', 'validator key: keystore file or (devnets) raw hex')
+    .option('--bootstrap <multiaddr>', 'bootstrap peer (repeatable)', collect, [])
+    .option('--rpc-url <url>', 'chain JSON-RPC endpoint')
+    .option('--metrics-port <port>', 'serve Prometheus metrics on http://<metrics-host>:<port>/metrics')
+    .option('--metrics-host <host>', 'metrics bind address', '127.0.0.1')
+    .option('--log-level <level>', 'pino log level', 'info')
+    .option('--verify-threads <n>', 'signature worker threads (default: the cores available)')
+    .option('--verify-backend <backend>', 'signature backend: noble | native', 'noble')
+    .action(async (o: StartOptions) => {
+      const logger = pino({ level: o.logLevel })
+      const genesis = loadGenesis(o.genesis)
+      const validatorKey = o.validatorKey
+        ? loadSecpKey(
+            o.validatorKey,
+            /^(0x)?[0-9a-fA-F]{64}$/.test(o.validatorKey) ? undefined : await keyPassword('validator key'),
+          )
+        : undefined
+      const registry = createRegistry()
+      const metrics = createNodeMetrics(registry)
+      const n = await createNode({
+        genesis,
+        dataDir: o.data,
+        listen: o.listen.length > 0 ? o.listen : ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap: o.bootstrap,
+        validatorKey,
+        rpcUrl: o.rpcUrl,
+        metrics,
+        logger,
+        verifier: {
+          threads: o.verifyThreads ? Number(o.verifyThreads) : undefined,
+          backend: o.verifyBackend,
+        },
+      })
+      await n.start()
+      let server: Server | undefined
+      if (o.metricsPort !== undefined) {
+        server = createServer((req, res) => {
+          if (req.url !== '/metrics') {
+            res.writeHead(404).end()
+            return
+          }
+          registry.metrics().then(
+            (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+            (e) => res.writeHead(500).end(String(e)),
+          )
+        })
+        await new Promise<void>((resolve) => server?.listen(Number(o.metricsPort), o.metricsHost, resolve))
+        const addr = server.address()
+        logger.info(
+          {
+            metrics: `http://${o.metricsHost}:${typeof addr === 'object' && addr ? addr.port : o.metricsPort}/metrics`,
+          },
+          'metrics',
+        )
+      }
+      logger.info({ api: n.apiAddrs() }, 'api listening')
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve()
+        process.once('SIGINT', stop)
+        process.once('SIGTERM', stop)
+      })
+      server?.close()
+      await n.stop()
+    })
+}

@@ -1,0 +1,49 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { AllotError, decryptKeystore, type PrivateKey, privateKeyFromHex } from '@allot/protocol'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey as Libp2pPrivateKey } from '@libp2p/interface'
+
+/**
+ * Loads a secp256k1 key (a trader's or a validator's): an Ethereum keystore v3 file (password from
+ * `password`, else `ALLOT_KEY_PASSWORD`) or, on devnets, a raw 0x hex private key (CLI.md "Keys").
+ */
+export function loadSecpKey(ref: string, password?: string): PrivateKey {
+  if (/^(0x)?[0-9a-fA-F]{64}$/.test(ref) && !existsSync(ref)) return privateKeyFromHex(ref)
+  let text: string
+  try {
+    text = readFileSync(ref, 'utf8')
+  } catch (e) {
+    throw new AllotError('KEY_BAD_KEYSTORE', `cannot read key file ${ref}: ${(e as Error).message}`)
+  }
+  const trimmed = text.trim()
+  if (/^(0x)?[0-9a-fA-F]{64}$/.test(trimmed)) return privateKeyFromHex(trimmed)
+  let json: unknown
+  try {
+    json = JSON.parse(trimmed)
+  } catch {
+    throw new AllotError('KEY_BAD_KEYSTORE', `${ref} is neither a keystore (JSON) nor a hex key`)
+  }
+  const pw = password ?? process.env.ALLOT_KEY_PASSWORD
+  if (pw === undefined) throw new AllotError('KEY_BAD_PASSWORD', 'keystore password: set ALLOT_KEY_PASSWORD')
+  return decryptKeystore(json, pw)
+}
+
+/**
+ * The node's network identity (libp2p peer id), kept apart from its validator key (DESIGN.md
+ * "Identities and keys"): created on first start in `<dataDir>/peer-key`, reused after.
+ */
+export async function loadOrCreatePeerKey(dataDir: string): Promise<Libp2pPrivateKey> {
+  const path = join(dataDir, 'peer-key')
+  if (existsSync(path)) {
+    try {
+      return privateKeyFromProtobuf(readFileSync(path))
+    } catch (e) {
+      throw new AllotError('KEY_BAD_KEYSTORE', `bad peer key ${path}: ${(e as Error).message}`)
+    }
+  }
+  mkdirSync(dataDir, { recursive: true })
+  const key = await generateKeyPair('Ed25519')
+  writeFileSync(path, privateKeyToProtobuf(key), { mode: 0o600 })
+  return key
+}

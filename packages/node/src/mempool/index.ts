@@ -1,0 +1,5 @@
+export * from './bonds.js'
+export * from './intake.js'
+export * from './mempool.js'
+export * from './schedule.js'
+export * from './verifier.js'

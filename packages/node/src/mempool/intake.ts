@@ -1,0 +1,177 @@
+import {
+  type Address,
+  AllotError,
+  cancelDigest,
+  decodeSealedOrder,
+  encodeSealedOrder,
+  type Hex,
+  LIMITS,
+  type NetworkDomain,
+  type OrderCancel,
+  orderDigest,
+  orderIdOf,
+  payloadHashOf,
+  type SealedOrder,
+  sealedOrderDigest,
+} from '@allot/protocol'
+import type { BondReader } from './bonds.js'
+import { entryOf, type Mempool } from './mempool.js'
+import type { BatchSchedule } from './schedule.js'
+import type { RecoveryJob, SignatureVerifier } from './verifier.js'
+
+export interface IntakeRules {
+  domain: NetworkDomain
+  /** Known asset ids (genesis). */
+  assets: ReadonlySet<Hex>
+  sealingEnabled: boolean
+  perTraderMaxOrdersPerBatch: number
+  minBond: bigint
+}
+
+export interface IntakeDeps {
+  rules: IntakeRules
+  schedule: BatchSchedule
+  mempool: Mempool
+  verifier: SignatureVerifier
+  bonds: BondReader
+  /** Final statuses (cancelled, expired...) of orders no longer in the mempool: a replay is a duplicate. */
+  isKnownFinal?: (id: Hex) => Promise<boolean>
+  now?: () => number
+}
+
+export interface Accepted {
+  orderId: Hex
+  batch: bigint
+  bytes: Uint8Array
+  order: SealedOrder
+}
+
+/**
+ * The one validation pipeline behind the API and the gossip validator (DESIGN.md "A batch, step
+ * by step", 1): cheap checks first — size, decode, fields, duplicate, batch open, rate, bond — then
+ * the signature off the event loop, then the write to level. Every refusal is a coded AllotError.
+ */
+export class OrderIntake {
+  private readonly inflight = new Set<Hex>()
+  private readonly now: () => number
+
+  constructor(private readonly d: IntakeDeps) {
+    this.now = d.now ?? Date.now
+  }
+
+  async submit(input: Uint8Array | SealedOrder, local: boolean): Promise<Accepted> {
+    // size, decode
+    let order: SealedOrder
+    let bytes: Uint8Array
+    if (input instanceof Uint8Array) {
+      if (input.length > LIMITS.maxSealedOrderBytes) {
+        throw new AllotError(
+          'WIRE_TOO_LARGE',
+          `order of ${input.length} bytes, at most ${LIMITS.maxSealedOrderBytes}`,
+        )
+      }
+      order = decodeSealedOrder(input)
+      bytes = input
+    } else {
+      order = input
+      bytes = encodeSealedOrder(input)
+    }
+    const { rules, schedule, mempool } = this.d
+    const trader = order.trader.toLowerCase() as Address
+    // cheap field checks
+    const jobs: RecoveryJob[] = []
+    if (order.payload.kind === 'plain') {
+      if (rules.sealingEnabled)
+        throw new AllotError('ORDER_PLAIN_REFUSED', 'this network takes sealed orders only')
+      const inner = order.payload.order.order
+      if (inner.trader.toLowerCase() !== trader)
+        throw new AllotError('ORDER_BAD_SIGNATURE', 'inner order names another trader')
+      if (inner.firstBatch !== order.batch)
+        throw new AllotError('ORDER_BAD_BATCH', 'inner order targets another batch')
+      if (inner.lastBatch < inner.firstBatch)
+        throw new AllotError('ORDER_BAD_BATCH', 'lastBatch is before firstBatch')
+      if (inner.sellAmount === 0n || inner.buyAmount === 0n)
+        throw new AllotError('ORDER_BAD_AMOUNT', 'amounts must be > 0')
+      if (inner.sellAsset === inner.buyAsset)
+        throw new AllotError('ORDER_BAD_ASSET', 'sells and buys the same asset')
+      for (const a of [inner.sellAsset, inner.buyAsset]) {
+        if (!rules.assets.has(a.toLowerCase() as Hex))
+          throw new AllotError('ORDER_UNKNOWN_ASSET', `asset ${a} is not in genesis`)
+      }
+    }
+    const orderId = orderIdOf(order)
+    // duplicate (replays, the same nonce twice, a race between API and gossip)
+    if (mempool.has(orderId) || this.inflight.has(orderId))
+      throw new AllotError('ORDER_DUPLICATE', `order ${orderId} is known`)
+    const owner = mempool.nonceOwner(trader, order.nonce)
+    if (owner !== undefined)
+      throw new AllotError('ORDER_DUPLICATE', `nonce ${order.nonce} already used by ${owner}`)
+    // target batch open
+    schedule.checkOpen(order.batch, this.now())
+    // rate: per trader per batch (genesis perTraderMaxOrdersPerBatch)
+    if (mempool.countFor(trader, order.batch) >= rules.perTraderMaxOrdersPerBatch) {
+      throw new AllotError(
+        'ORDER_RATE_LIMITED',
+        `trader has ${rules.perTraderMaxOrdersPerBatch} orders for batch ${order.batch}`,
+      )
+    }
+    this.inflight.add(orderId)
+    try {
+      if (this.d.isKnownFinal && (await this.d.isKnownFinal(orderId))) {
+        throw new AllotError('ORDER_DUPLICATE', `order ${orderId} already had its final status`)
+      }
+      const bond = await this.d.bonds.bondOf(trader)
+      if (bond < rules.minBond)
+        throw new AllotError('ORDER_INSUFFICIENT_BOND', `bond ${bond} below ${rules.minBond}`)
+      // signatures: the envelope, and a plain payload's inner order
+      jobs.push({
+        digest: sealedOrderDigest(rules.domain, {
+          trader,
+          batch: order.batch,
+          payloadHash: payloadHashOf(order),
+          nonce: order.nonce,
+        }),
+        signature: order.signature,
+      })
+      if (order.payload.kind === 'plain') {
+        jobs.push({
+          digest: orderDigest(rules.domain, order.payload.order.order),
+          signature: order.payload.order.signature,
+        })
+      }
+      const signers = await this.d.verifier.recover(jobs)
+      if (signers.some((s) => s !== trader)) {
+        throw new AllotError('ORDER_BAD_SIGNATURE', 'signature is not the trader’s on this network')
+      }
+      await mempool.add(entryOf(orderId, order, bytes, local, this.now()))
+      return { orderId, batch: order.batch, bytes, order }
+    } finally {
+      this.inflight.delete(orderId)
+    }
+  }
+
+  /** A signed cancellation: the same path (shape, known order, trader, signature), then `cancelled`. */
+  async cancel(c: OrderCancel): Promise<{ orderId: Hex }> {
+    const entry = this.d.mempool.get(c.orderId)
+    if (!entry) {
+      if (this.d.isKnownFinal && (await this.d.isKnownFinal(c.orderId))) {
+        throw new AllotError('ORDER_DUPLICATE', `order ${c.orderId} is no longer pending`)
+      }
+      throw new AllotError('ORDER_NOT_FOUND', `order ${c.orderId} is not pending here`)
+    }
+    if (entry.trader !== c.trader.toLowerCase())
+      throw new AllotError('ORDER_BAD_SIGNATURE', 'cancellation by another trader')
+    const [signer] = await this.d.verifier.recover([
+      {
+        digest: cancelDigest(this.d.rules.domain, { trader: entry.trader, orderId: c.orderId }),
+        signature: c.signature,
+      },
+    ])
+    if (signer !== entry.trader)
+      throw new AllotError('ORDER_BAD_SIGNATURE', 'cancellation signature is not the trader’s')
+    if (!this.d.mempool.has(c.orderId))
+      throw new AllotError('ORDER_DUPLICATE', `order ${c.orderId} is no longer pending`)
+    await this.d.mempool.remove([c.orderId], 'cancelled')
+    return { orderId: c.orderId }
+  }
+}

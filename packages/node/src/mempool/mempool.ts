@@ -1,0 +1,274 @@
+import {
+  type Address,
+  AllotError,
+  decodeSealedOrder,
+  type Height,
+  type Hex,
+  type OrderStatus,
+  type OrderStatusName,
+  type SealedOrder,
+  toHex,
+} from '@allot/protocol'
+import type { BatchOp, NodeStorage } from '../storage/index.js'
+
+/** What the mempool keeps of an order in memory: the envelope's bytes and the fields intake indexes. */
+export interface MempoolEntry {
+  id: Hex
+  trader: Address
+  batch: Height
+  /** Last batch the order may fill in (its target batch for sealed orders; `lastBatch` for plain ones). */
+  expiresAfter: Height
+  nonce: bigint
+  /** Taken by this node's API (never evicted for room). */
+  local: boolean
+  receivedAt: number
+  bytes: Uint8Array
+}
+
+export interface MempoolOptions {
+  /** Most orders held; past it, the furthest-expiring foreign orders are evicted first. */
+  maxOrders?: number
+  onSizeChange?: (size: number) => void
+  /** Told of each order once it is on disk (benchmarks, consensus hooks). */
+  onAdded?: (entry: MempoolEntry) => void
+}
+
+/**
+ * Valid orders waiting for their batch, durable in level (0x Mesh's lessons: written before it is
+ * acknowledged or gossiped, survives a restart, pruned when expired, cancelled or included, bounded
+ * with local orders never evicted for room).
+ */
+export class Mempool {
+  private readonly byId = new Map<Hex, MempoolEntry>()
+  private readonly byNonce = new Map<string, Hex>()
+  private readonly perTraderBatch = new Map<string, number>()
+  /** Foreign orders by expiry, for eviction. */
+  private readonly foreignByExpiry = new Map<Height, Set<Hex>>()
+  private sortedIds: Hex[] | null = null
+  private readonly maxOrders: number
+  private pendingOps: BatchOp[] = []
+  private scheduled: Promise<void> | null = null
+  private readonly writing = new Set<Promise<void>>()
+
+  constructor(
+    private readonly storage: NodeStorage,
+    private readonly opts: MempoolOptions = {},
+  ) {
+    this.maxOrders = opts.maxOrders ?? 200_000
+  }
+
+  /** Loads the stored mempool (after a restart). */
+  async load(): Promise<number> {
+    for await (const [id, stored] of this.storage.orders.entries()) {
+      const bytes = hexToBytes(stored.envelope)
+      let order: SealedOrder
+      try {
+        order = decodeSealedOrder(bytes)
+      } catch {
+        await this.storage.orders.del(id)
+        continue
+      }
+      this.index(entryOf(id, order, bytes, stored.local, Number(stored.receivedAt)))
+    }
+    this.changed()
+    return this.byId.size
+  }
+
+  get size(): number {
+    return this.byId.size
+  }
+  has(id: Hex): boolean {
+    return this.byId.has(id)
+  }
+  get(id: Hex): MempoolEntry | undefined {
+    return this.byId.get(id)
+  }
+  order(id: Hex): SealedOrder | undefined {
+    const e = this.byId.get(id)
+    return e && decodeSealedOrder(e.bytes)
+  }
+  nonceOwner(trader: Address, nonce: bigint): Hex | undefined {
+    return this.byNonce.get(`${trader}:${nonce}`)
+  }
+  countFor(trader: Address, batch: Height): number {
+    return this.perTraderBatch.get(`${trader}:${batch}`) ?? 0
+  }
+
+  /** Valid orders that may fill in batch h (targeting h, or resting remainders still within lastBatch). */
+  ordersForBatch(h: Height): MempoolEntry[] {
+    const out: MempoolEntry[] = []
+    for (const e of this.byId.values()) if (e.batch <= h && h <= e.expiresAfter) out.push(e)
+    return out
+  }
+
+  /** Order ids ascending after `after`, for sync inventories. */
+  idsAfter(after: Hex | null, limit: number): { ids: Hex[]; more: boolean } {
+    if (!this.sortedIds) this.sortedIds = [...this.byId.keys()].sort()
+    const all = this.sortedIds
+    let lo = 0
+    if (after !== null) {
+      let hi = all.length
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if (all[mid] <= after) lo = mid + 1
+        else hi = mid
+      }
+    }
+    return { ids: all.slice(lo, lo + limit), more: lo + limit < all.length }
+  }
+
+  /**
+   * Persists then indexes a validated order. Resolves once it is on disk (the caller acknowledges
+   * and gossips only then). Throws ORDER_MEMPOOL_FULL when no foreign order can make room.
+   */
+  async add(entry: MempoolEntry): Promise<void> {
+    const evicted = this.makeRoom(entry)
+    const ops: BatchOp[] = [
+      this.storage.orders.putOp(entry.id, {
+        envelope: toHex(entry.bytes),
+        local: entry.local,
+        receivedAt: BigInt(entry.receivedAt),
+      }),
+    ]
+    for (const e of evicted) ops.push(this.storage.orders.delOp(e.id))
+    this.index(entry)
+    this.changed()
+    try {
+      await this.persist(ops)
+    } catch (e) {
+      this.unindex(entry)
+      this.changed()
+      throw new AllotError('API_INTERNAL', `mempool write failed: ${(e as Error).message}`)
+    }
+    this.opts.onAdded?.(entry)
+  }
+
+  /** Removes orders with a final status (cancelled, expired, included...), recording it. */
+  async remove(ids: Hex[], status: OrderStatusName, extra: Partial<OrderStatus> = {}): Promise<number> {
+    const ops: BatchOp[] = []
+    for (const id of ids) {
+      const e = this.byId.get(id)
+      if (e) this.unindex(e)
+      ops.push(this.storage.orders.delOp(id))
+      ops.push(
+        this.storage.orderStatus.putOp(id, {
+          orderId: id,
+          status,
+          batch: e?.batch ?? null,
+          filled: null,
+          txHash: null,
+          error: null,
+          ...extra,
+        }),
+      )
+    }
+    this.changed()
+    await this.persist(ops)
+    return ids.length
+  }
+
+  async markIncluded(ids: Hex[], height: Height): Promise<void> {
+    await this.remove(ids, 'included', { batch: height })
+  }
+
+  /** Prunes orders whose last batch is below `beforeBatch` as expired. */
+  async pruneExpired(beforeBatch: Height): Promise<number> {
+    const ids: Hex[] = []
+    for (const e of this.byId.values()) if (e.expiresAfter < beforeBatch) ids.push(e.id)
+    if (ids.length > 0) await this.remove(ids, 'expired')
+    return ids.length
+  }
+
+  /** Waits for every write queued so far. */
+  async flush(): Promise<void> {
+    await this.persist([])
+    await Promise.all(this.writing)
+  }
+
+  // Writes queued in one macrotask go to level as one batch: intake throughput without giving up
+  // "on disk before acknowledged".
+  private persist(ops: BatchOp[]): Promise<void> {
+    this.pendingOps.push(...ops)
+    if (!this.scheduled) {
+      this.scheduled = new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          const batch = this.pendingOps
+          this.pendingOps = []
+          this.scheduled = null
+          const w = this.storage.write(batch)
+          this.writing.add(w)
+          w.then(resolve, reject).finally(() => this.writing.delete(w))
+        })
+      })
+    }
+    return this.scheduled
+  }
+
+  private makeRoom(incoming: MempoolEntry): MempoolEntry[] {
+    if (this.byId.size < this.maxOrders) return []
+    let worst: Height | null = null
+    for (const [h, set] of this.foreignByExpiry) if (set.size > 0 && (worst === null || h > worst)) worst = h
+    if (worst === null || (!incoming.local && incoming.expiresAfter >= worst)) {
+      throw new AllotError('ORDER_MEMPOOL_FULL', `mempool holds ${this.byId.size} orders`)
+    }
+    const set = this.foreignByExpiry.get(worst) as Set<Hex>
+    const victim = this.byId.get(set.values().next().value as Hex) as MempoolEntry
+    this.unindex(victim)
+    return [victim]
+  }
+
+  private index(e: MempoolEntry): void {
+    this.byId.set(e.id, e)
+    this.byNonce.set(`${e.trader}:${e.nonce}`, e.id)
+    const k = `${e.trader}:${e.batch}`
+    this.perTraderBatch.set(k, (this.perTraderBatch.get(k) ?? 0) + 1)
+    if (!e.local) {
+      let set = this.foreignByExpiry.get(e.expiresAfter)
+      if (!set) this.foreignByExpiry.set(e.expiresAfter, (set = new Set()))
+      set.add(e.id)
+    }
+    this.sortedIds = null
+  }
+
+  private unindex(e: MempoolEntry): void {
+    if (!this.byId.delete(e.id)) return
+    if (this.byNonce.get(`${e.trader}:${e.nonce}`) === e.id) this.byNonce.delete(`${e.trader}:${e.nonce}`)
+    const k = `${e.trader}:${e.batch}`
+    const n = (this.perTraderBatch.get(k) ?? 1) - 1
+    if (n <= 0) this.perTraderBatch.delete(k)
+    else this.perTraderBatch.set(k, n)
+    const set = this.foreignByExpiry.get(e.expiresAfter)
+    if (set) {
+      set.delete(e.id)
+      if (set.size === 0) this.foreignByExpiry.delete(e.expiresAfter)
+    }
+    this.sortedIds = null
+  }
+
+  private changed(): void {
+    this.opts.onSizeChange?.(this.byId.size)
+  }
+}
+
+export function entryOf(
+  id: Hex,
+  o: SealedOrder,
+  bytes: Uint8Array,
+  local: boolean,
+  receivedAt: number,
+): MempoolEntry {
+  return {
+    id,
+    trader: o.trader.toLowerCase() as Address,
+    batch: o.batch,
+    expiresAfter: o.payload.kind === 'plain' ? o.payload.order.order.lastBatch : o.batch,
+    nonce: o.nonce,
+    local,
+    receivedAt,
+    bytes,
+  }
+}
+
+function hexToBytes(h: Hex): Uint8Array {
+  return Buffer.from(h.slice(2), 'hex')
+}

@@ -1,0 +1,364 @@
+import { setMaxListeners } from 'node:events'
+import { AllotError } from '@allot/protocol'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import * as lp from 'it-length-prefixed'
+
+/** What a request handler answers: one frame, or a stream of frames (server streaming). */
+export type ResponseFrames = Uint8Array | AsyncIterable<Uint8Array>
+
+export interface RequestContext {
+  peer: string
+  /** Aborted when the deadline passes or the node stops. */
+  signal: AbortSignal
+}
+
+export interface ProtocolOptions {
+  /** Largest request frame; a longer (or lying) length prefix is refused before reading it. */
+  maxRequestBytes: number
+  /** Time to receive the request and produce the (first) response. */
+  deadlineMs: number
+  /** Concurrent streams per connection for this protocol. */
+  maxInboundStreams?: number
+  /** Encodes a coded error as this protocol's error response. */
+  errorFrame(code: string, message: string): Uint8Array
+  /** The code an answer carries, if it is an error frame (for metrics); default: none. */
+  codeOf?(frame: Uint8Array): string | undefined
+  /** A session stream with no new request for this long is closed (default 30 s). */
+  sessionIdleMs?: number
+  /** Requests of one session answered concurrently (answers stay in order). */
+  readAhead?: number
+  /** Told of every request's outcome (for metrics and logs). */
+  onOutcome?(code: string, ms: number): void
+}
+
+/** Maps stream/framing failures to stable codes. */
+export function codeOfStreamError(e: unknown): AllotError {
+  if (e instanceof AllotError) return e
+  const name = (e as Error)?.name
+  if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError') {
+    return new AllotError('WIRE_TOO_LARGE', 'frame longer than this protocol allows')
+  }
+  if (name === 'UnexpectedEOFError' || name === 'InvalidMessageLengthError') {
+    return new AllotError('WIRE_MALFORMED', 'truncated frame')
+  }
+  if (name === 'AbortError' || name === 'TimeoutError')
+    return new AllotError('API_TIMEOUT', 'deadline passed')
+  return new AllotError('API_INTERNAL', (e as Error)?.message ?? String(e))
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, signal?: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new AllotError('API_TIMEOUT', `no answer within ${ms} ms`)), ms)
+    const onAbort = () => reject(new AllotError('API_TIMEOUT', 'aborted'))
+    signal?.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => {
+      clearTimeout(t)
+      signal?.removeEventListener('abort', onAbort)
+    })
+  })
+}
+
+/**
+ * Registers a length-prefixed request/response protocol: one request frame (bounded), a deadline on
+ * reading it and on answering, coded error frames for anything wrong, never an unhandled rejection.
+ * Returns an unregister function that also aborts open streams (server-streaming watchers).
+ */
+export async function handleProtocol(
+  host: Libp2p,
+  protocol: string,
+  handler: (req: Uint8Array, ctx: RequestContext) => Promise<ResponseFrames>,
+  o: ProtocolOptions,
+): Promise<() => Promise<void>> {
+  const stop = new AbortController()
+  // One listener per open stream: a busy node has hundreds.
+  setMaxListeners(Number.POSITIVE_INFINITY, stop.signal)
+  const open = new Set<Stream>()
+  await host.handle(
+    protocol,
+    ({ stream, connection }) => {
+      open.add(stream)
+      void serve(stream, connection.remotePeer.toString()).finally(() => open.delete(stream))
+    },
+    { maxInboundStreams: o.maxInboundStreams ?? 32, maxOutboundStreams: 4 },
+  )
+
+  async function serve(stream: Stream, peer: string): Promise<void> {
+    const ctl = new AbortController()
+    setMaxListeners(Number.POSITIVE_INFINITY, ctl.signal)
+    const onStop = () => ctl.abort()
+    stop.signal.addEventListener('abort', onStop, { once: true })
+    const idleMs = o.sessionIdleMs ?? 30_000
+    const readAhead = o.readAhead ?? 32
+    const outcome = (code: string, started: number) => o.onOutcome?.(code, Date.now() - started)
+
+    // A stream is a session: request frames in, answers out in the same order. Up to `readAhead`
+    // requests run at once (pipelining); a one-shot client just closes its side after one.
+    type Slot = { done: Promise<ResponseFrames>; started: number; code: string }
+    const answer = (req: Uint8Array): Slot => {
+      const slot: Slot = { done: Promise.resolve(new Uint8Array()), started: Date.now(), code: 'OK' }
+      slot.done = withDeadline(handler(req, { peer, signal: ctl.signal }), o.deadlineMs, ctl.signal).then(
+        (r) => {
+          if (r instanceof Uint8Array) {
+            try {
+              slot.code = o.codeOf?.(r) ?? 'OK'
+            } catch {}
+          }
+          return r
+        },
+        (e) => {
+          const err = codeOfStreamError(e)
+          slot.code = err.code
+          return o.errorFrame(err.code, err.message.replace(`${err.code}: `, ''))
+        },
+      )
+      return slot
+    }
+
+    async function* responses(): AsyncGenerator<Uint8Array> {
+      const frames = lp.decode(stream.source, { maxDataLength: o.maxRequestBytes })
+      const queue: Slot[] = []
+      let ended = false
+      let failure: Uint8Array | null = null
+      let first = true
+      const sig: { wake: (() => void) | null; room: (() => void) | null } = { wake: null, room: null }
+      const reader = (async () => {
+        try {
+          for (;;) {
+            while (queue.length >= readAhead) await new Promise<void>((r) => (sig.room = r))
+            const started = Date.now()
+            const next = await withDeadline(frames.next(), first ? o.deadlineMs : idleMs, ctl.signal)
+            if (next.done) {
+              if (first) {
+                failure = o.errorFrame('API_BAD_REQUEST', 'no request frame')
+                outcome('API_BAD_REQUEST', started)
+              }
+              break
+            }
+            first = false
+            queue.push(answer(next.value.subarray()))
+            sig.wake?.()
+          }
+        } catch (e) {
+          // Framing is lost (lying or truncated length, or no frame in time): say why once, then end.
+          const err = codeOfStreamError(e)
+          if (first || err.code !== 'API_TIMEOUT') {
+            failure = o.errorFrame(err.code, err.message.replace(`${err.code}: `, ''))
+            outcome(err.code, Date.now())
+          }
+        } finally {
+          ended = true
+          sig.wake?.()
+        }
+      })()
+      try {
+        for (;;) {
+          while (queue.length === 0 && !ended) await new Promise<void>((r) => (sig.wake = r))
+          sig.wake = null
+          const slot = queue.shift()
+          if (!slot) break
+          sig.room?.()
+          sig.room = null
+          const r = await slot.done
+          outcome(slot.code, slot.started)
+          if (r instanceof Uint8Array) yield r
+          else {
+            // A server stream (e.g. watchBatches) ends the session.
+            yield* r
+            return
+          }
+        }
+        if (failure) yield failure
+      } finally {
+        ctl.abort()
+        void reader
+      }
+    }
+
+    try {
+      await stream.sink(lp.encode(responses()))
+      await stream.close().catch(() => {})
+    } catch (e) {
+      stream.abort(e instanceof Error ? e : new Error(String(e)))
+    } finally {
+      ctl.abort()
+      stop.signal.removeEventListener('abort', onStop)
+    }
+  }
+
+  return async () => {
+    stop.abort()
+    for (const s of open) s.abort(new Error('node stopping'))
+    await host.unhandle(protocol).catch(() => {})
+  }
+}
+
+export interface RequestOptions {
+  deadlineMs: number
+  maxResponseBytes: number
+  signal?: AbortSignal
+}
+
+type Target = Multiaddr | PeerId
+
+/** Sends one request frame and returns the one response frame. */
+export async function request(
+  host: Libp2p,
+  target: Target,
+  protocol: string,
+  req: Uint8Array,
+  o: RequestOptions,
+): Promise<Uint8Array> {
+  const signal = o.signal
+    ? AbortSignal.any([o.signal, AbortSignal.timeout(o.deadlineMs)])
+    : AbortSignal.timeout(o.deadlineMs)
+  let stream: Stream
+  try {
+    stream = await host.dialProtocol(target, protocol, { signal })
+  } catch (e) {
+    throw new AllotError('API_UNAVAILABLE', `cannot reach ${target.toString()}: ${(e as Error).message}`)
+  }
+  try {
+    await withDeadline(stream.sink(lp.encode([req])), o.deadlineMs, signal)
+    const frames = lp.decode(stream.source, { maxDataLength: o.maxResponseBytes })
+    const r = await withDeadline(frames.next(), o.deadlineMs, signal)
+    if (r.done) throw new AllotError('API_UNAVAILABLE', 'stream closed without an answer')
+    return r.value.subarray()
+  } catch (e) {
+    throw codeOfStreamError(e)
+  } finally {
+    stream.close().catch(() => stream.abort(new Error('closing')))
+  }
+}
+
+/** Sends one request frame and yields response frames until the server ends the stream. */
+export async function* requestStream(
+  host: Libp2p,
+  target: Target,
+  protocol: string,
+  req: Uint8Array,
+  o: RequestOptions,
+): AsyncGenerator<Uint8Array> {
+  let stream: Stream
+  try {
+    stream = await host.dialProtocol(target, protocol, { signal: AbortSignal.timeout(o.deadlineMs) })
+  } catch (e) {
+    throw new AllotError('API_UNAVAILABLE', `cannot reach ${target.toString()}: ${(e as Error).message}`)
+  }
+  const onAbort = () => stream.abort(new Error('aborted'))
+  o.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    await withDeadline(stream.sink(lp.encode([req])), o.deadlineMs)
+    for await (const frame of lp.decode(stream.source, { maxDataLength: o.maxResponseBytes }))
+      yield frame.subarray()
+  } catch (e) {
+    if (o.signal?.aborted) return
+    throw codeOfStreamError(e)
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort)
+    stream.close().catch(() => stream.abort(new Error('closing')))
+  }
+}
+
+/**
+ * A client's long-lived stream to a request/response protocol: requests are written as they come
+ * and answers arrive in the same order (the server pipelines up to its read-ahead). Saves a stream
+ * negotiation per request.
+ */
+export class RequestSession {
+  private readonly outgoing: Uint8Array[] = []
+  private wakeWriter: (() => void) | null = null
+  private readonly fifo: { resolve(b: Uint8Array): void; reject(e: unknown): void; settled: boolean }[] = []
+  private ended = false
+
+  private constructor(private readonly stream: Stream) {}
+
+  static async open(
+    host: Libp2p,
+    target: Target,
+    protocol: string,
+    o: RequestOptions,
+  ): Promise<RequestSession> {
+    let stream: Stream
+    try {
+      stream = await host.dialProtocol(target, protocol, { signal: AbortSignal.timeout(o.deadlineMs) })
+    } catch (e) {
+      throw new AllotError('API_UNAVAILABLE', `cannot reach ${target.toString()}: ${(e as Error).message}`)
+    }
+    const s = new RequestSession(stream)
+    s.run(o.maxResponseBytes)
+    return s
+  }
+
+  get pending(): number {
+    return this.fifo.length
+  }
+  get closed(): boolean {
+    return this.ended
+  }
+
+  request(req: Uint8Array, deadlineMs: number): Promise<Uint8Array> {
+    if (this.ended) return Promise.reject(new AllotError('API_UNAVAILABLE', 'session closed'))
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const slot = {
+        settled: false,
+        resolve: (b: Uint8Array) => {
+          if (slot.settled) return
+          slot.settled = true
+          clearTimeout(t)
+          resolve(b)
+        },
+        reject: (e: unknown) => {
+          if (slot.settled) return
+          slot.settled = true
+          clearTimeout(t)
+          reject(e)
+        },
+      }
+      // The slot stays queued after a timeout: its late answer must still be matched and dropped.
+      const t = setTimeout(
+        () => slot.reject(new AllotError('API_TIMEOUT', `no answer within ${deadlineMs} ms`)),
+        deadlineMs,
+      )
+      this.fifo.push(slot)
+      this.outgoing.push(req)
+      this.wakeWriter?.()
+    })
+  }
+
+  close(): void {
+    this.fail(new AllotError('API_UNAVAILABLE', 'session closed'))
+    this.wakeWriter?.()
+  }
+
+  private run(maxResponseBytes: number): void {
+    const self = this
+    async function* writer(): AsyncGenerator<Uint8Array> {
+      while (!self.ended) {
+        while (self.outgoing.length === 0 && !self.ended)
+          await new Promise<void>((r) => (self.wakeWriter = r))
+        self.wakeWriter = null
+        while (self.outgoing.length > 0) yield self.outgoing.shift() as Uint8Array
+      }
+    }
+    this.stream.sink(lp.encode(writer())).catch((e) => this.fail(codeOfStreamError(e)))
+    void (async () => {
+      try {
+        for await (const frame of lp.decode(this.stream.source, { maxDataLength: maxResponseBytes })) {
+          this.fifo.shift()?.resolve(frame.subarray())
+        }
+        this.fail(new AllotError('API_UNAVAILABLE', 'the node closed the session'))
+      } catch (e) {
+        this.fail(codeOfStreamError(e))
+      }
+    })()
+  }
+
+  private fail(e: AllotError): void {
+    if (!this.ended) {
+      this.ended = true
+      this.stream.close().catch(() => this.stream.abort(new Error('closing')))
+    }
+    for (const slot of this.fifo.splice(0)) slot.reject(e)
+  }
+}

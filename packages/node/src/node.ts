@@ -1,0 +1,352 @@
+import {
+  type Address,
+  AllotError,
+  API_LIMITS,
+  API_PROTOCOL,
+  addressOf,
+  decode,
+  decodeApiResponse,
+  encode,
+  type Height,
+  MAX_ORDER_GOSSIP_BYTES,
+  type NodeInfo,
+  type OrderCancel,
+  orderCancelCodec,
+  orderGossipCodec,
+  type PrivateKey,
+  SYNC_PROTOCOL,
+  syncResponseCodec,
+} from '@allot/protocol'
+import type { PrivateKey as Libp2pPrivateKey, PeerId } from '@libp2p/interface'
+import { type Logger, pino } from 'pino'
+import {
+  catchUpOrders,
+  createApiHandler,
+  createSyncHandler,
+  errorResponse,
+  SYNC_MAX_REQUEST_BYTES,
+  syncErrorFrame,
+} from './api/index.js'
+import { domainOf, type Genesis, loadOrCreatePeerKey } from './config/index.js'
+import {
+  type BalanceReader,
+  type BatchSchedule,
+  type BondReader,
+  createWorkerVerifier,
+  GenesisBalanceReader,
+  GenesisBondReader,
+  GenesisClockSchedule,
+  Mempool,
+  type MempoolEntry,
+  OrderIntake,
+  type SignatureVerifier,
+  type WorkerVerifierOptions,
+} from './mempool/index.js'
+import type { NodeMetrics } from './metrics/index.js'
+import {
+  type AllotHost,
+  allTopics,
+  createHost,
+  Gossip,
+  handleProtocol,
+  type ProtocolOptions,
+  type RequestContext,
+  type ResponseFrames,
+  topicOf,
+} from './network/index.js'
+import { NodeStorage } from './storage/index.js'
+
+export const NODE_VERSION = '0.1.0'
+
+export interface NodeOptions {
+  genesis: Genesis
+  dataDir: string
+  /** Default: 127.0.0.1 on a free port. */
+  listen?: string[]
+  bootstrap?: string[]
+  /** The validator key (separate from the network identity); absent on non-validating nodes. */
+  validatorKey?: PrivateKey
+  /** Network identity; default: `<dataDir>/peer-key`, created on first start. */
+  peerKey?: Libp2pPrivateKey
+  rpcUrl?: string
+  /** Signature recovery; default a worker pool (noble). */
+  verifier?: SignatureVerifier | WorkerVerifierOptions
+  bonds?: BondReader
+  balances?: BalanceReader
+  schedule?: BatchSchedule
+  maxMempoolOrders?: number
+  /** Orders are pruned as expired this many batches after their last one (time for consensus to include them). */
+  retainBatches?: number
+  metrics?: NodeMetrics
+  logger?: Logger
+  /** Do not penalise peers sharing an IP (tests, devnets). Default true. */
+  allowColocation?: boolean
+  apiDeadlineMs?: number
+  /** Pull missed orders from each peer that connects (restart / late join). Default true. */
+  syncOnConnect?: boolean
+  /** Told of each order the mempool takes, once it is on disk. */
+  onOrderAdded?: (entry: MempoolEntry) => void
+}
+
+/**
+ * A node: storage, mempool and intake, the libp2p host with typed gossip, the API and sync
+ * protocols. Consensus, sealing and settlement plug in through `host`, `gossip`,
+ * `registerProtocol`, `storage`, `mempool` and `schedule`.
+ */
+export class AllotNode {
+  readonly genesis: Genesis
+  readonly logger: Logger
+  readonly schedule: BatchSchedule
+  readonly ordersTopic: string
+  storage!: NodeStorage
+  mempool!: Mempool
+  intake!: OrderIntake
+  host!: AllotHost
+  gossip!: Gossip
+  verifier!: SignatureVerifier
+  validatorAddress: Address | undefined
+  private readonly unregister: (() => Promise<void>)[] = []
+  private pruneTimer: NodeJS.Timeout | undefined
+  private running = false
+  private readonly syncing = new Map<string, Promise<number>>()
+  private finalizedHeight = 0n
+  private settledHeight = 0n
+
+  constructor(private readonly o: NodeOptions) {
+    this.genesis = o.genesis
+    this.logger = o.logger ?? pino({ level: 'silent' })
+    this.ordersTopic = topicOf(o.genesis.networkId, 'orders')
+    this.schedule =
+      o.schedule ??
+      new GenesisClockSchedule({
+        genesisTime: o.genesis.genesisTime,
+        batchIntervalMs: o.genesis.batchIntervalMs,
+        intakeCutoffMs: o.genesis.intakeCutoffMs,
+      })
+    this.validatorAddress = o.validatorKey ? addressOf(o.validatorKey) : undefined
+  }
+
+  get peerId(): string {
+    return this.host.peerId.toString()
+  }
+
+  /** The API multiaddrs (listen address + /p2p/<peer id>) clients dial. */
+  apiAddrs(): string[] {
+    return this.host.getMultiaddrs().map((m) => m.toString())
+  }
+
+  async start(): Promise<void> {
+    const g = this.genesis
+    const m = this.o.metrics
+    this.storage = await NodeStorage.open(`${this.o.dataDir}/db`)
+    this.mempool = new Mempool(this.storage, {
+      maxOrders: this.o.maxMempoolOrders,
+      onSizeChange: (n) => m?.mempoolSize.set(n),
+      onAdded: this.o.onOrderAdded,
+    })
+    const loaded = await this.mempool.load()
+    this.finalizedHeight = (await this.storage.latestFinalized())?.height ?? 0n
+    this.storage.on('finalized', (v) => {
+      if (v.height > this.finalizedHeight) this.finalizedHeight = v.height
+    })
+    this.verifier =
+      this.o.verifier && 'recover' in this.o.verifier
+        ? this.o.verifier
+        : createWorkerVerifier(this.o.verifier ?? {})
+    const bonds = this.o.bonds ?? new GenesisBondReader(g.bond.allowance)
+    const bondAsset = g.assets.find((a) => a.symbol === g.bond.token)?.id ?? g.assets[0].id
+    const balances = this.o.balances ?? new GenesisBalanceReader(bondAsset, bonds)
+    this.intake = new OrderIntake({
+      rules: {
+        domain: domainOf(g),
+        assets: new Set(g.assets.map((a) => a.id)),
+        sealingEnabled: g.sealing.enabled,
+        perTraderMaxOrdersPerBatch: g.perTraderMaxOrdersPerBatch,
+        minBond: g.bond.minBond,
+      },
+      schedule: this.schedule,
+      mempool: this.mempool,
+      verifier: this.verifier,
+      bonds,
+      isKnownFinal: async (id) => (await this.storage.orderStatus.get(id)) !== undefined,
+    })
+
+    const privateKey = this.o.peerKey ?? (await loadOrCreatePeerKey(this.o.dataDir))
+    this.host = await createHost({
+      privateKey,
+      listen: this.o.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: this.o.bootstrap,
+      topics: allTopics(g.networkId),
+      allowColocation: this.o.allowColocation ?? true,
+    })
+    this.gossip = new Gossip(this.host.services.pubsub, {
+      onVerdict: (topic, verdict, code) => m?.gossip.inc({ topic, verdict, code: code ?? 'OK' }),
+    })
+    this.gossip.subscribe(this.ordersTopic, {
+      maxBytes: MAX_ORDER_GOSSIP_BYTES,
+      validate: async (data) => {
+        if (data[0] === 0) return this.intake.submit(data.slice(1), false)
+        if (data[0] === 1) {
+          const msg = decode(orderGossipCodec, data, MAX_ORDER_GOSSIP_BYTES)
+          if (msg.kind === 'cancel') return this.intake.cancel(msg.cancel)
+        }
+        throw new AllotError('WIRE_MALFORMED', 'unknown orders-topic message')
+      },
+    })
+
+    const apiHandler = createApiHandler({
+      intake: this.intake,
+      mempool: this.mempool,
+      storage: this.storage,
+      balances,
+      info: () => this.info(),
+      publishOrder: (bytes) => this.publishOrder(bytes),
+      publishCancel: (c) => this.publishCancel(c),
+    })
+    await this.registerProtocol(API_PROTOCOL, apiHandler, {
+      maxRequestBytes: API_LIMITS.maxRequestBytes,
+      deadlineMs: this.o.apiDeadlineMs ?? 10_000,
+      maxInboundStreams: 256,
+      errorFrame: errorResponse,
+      codeOf: (f) => (f[0] === 0 ? (decodeApiResponse(f) as { code?: string }).code : undefined),
+    })
+    await this.registerProtocol(SYNC_PROTOCOL, createSyncHandler(this.mempool, this.storage), {
+      maxRequestBytes: SYNC_MAX_REQUEST_BYTES,
+      deadlineMs: this.o.apiDeadlineMs ?? 10_000,
+      maxInboundStreams: 16,
+      errorFrame: syncErrorFrame,
+      codeOf: (f) => (f[0] === 0 ? (decode(syncResponseCodec, f) as { code?: string }).code : undefined),
+    })
+
+    this.host.addEventListener('peer:connect', (ev) => {
+      m?.peers.set(this.host.getPeers().length)
+      if (this.o.syncOnConnect !== false) void this.syncFrom(ev.detail).catch(() => {})
+    })
+    this.host.addEventListener('peer:disconnect', () => m?.peers.set(this.host.getPeers().length))
+
+    const retain = BigInt(this.o.retainBatches ?? 2)
+    this.pruneTimer = setInterval(
+      () => {
+        const before = this.schedule.openBatch() - retain
+        void this.mempool.pruneExpired(before).catch((e) => this.logger.error({ err: e }, 'prune failed'))
+      },
+      Math.min(g.batchIntervalMs, 5_000),
+    )
+    this.pruneTimer.unref()
+    this.running = true
+    this.logger.info(
+      { peerId: this.peerId, addrs: this.apiAddrs(), mempool: loaded, validator: this.validatorAddress },
+      'node started',
+    )
+  }
+
+  /** Registers a length-prefixed request/response protocol (used by the API and sync; open to consensus). */
+  async registerProtocol(
+    protocol: string,
+    handler: (req: Uint8Array, ctx: RequestContext) => Promise<ResponseFrames>,
+    opts: ProtocolOptions,
+  ): Promise<void> {
+    const m = this.o.metrics
+    const un = await handleProtocol(this.host, protocol, handler, {
+      ...opts,
+      onOutcome: (code, ms) => {
+        m?.apiRequests.inc({ protocol, code })
+        m?.apiLatency.observe({ protocol }, ms / 1000)
+        opts.onOutcome?.(code, ms)
+      },
+    })
+    this.unregister.push(un)
+  }
+
+  /** Pulls the orders a peer holds that we lack (once per peer at a time). */
+  async syncFrom(peer: PeerId): Promise<number> {
+    const key = peer.toString()
+    const running = this.syncing.get(key)
+    if (running) return running
+    const p = catchUpOrders(this.host, peer, this.mempool, this.intake)
+      .then((n) => {
+        if (n > 0) this.logger.info({ peer: key, orders: n }, 'caught up orders')
+        return n
+      })
+      .catch((e) => {
+        if (this.running) this.logger.warn({ peer: key, code: (e as AllotError).code }, 'order sync failed')
+        return 0
+      })
+      .finally(() => this.syncing.delete(key))
+    this.syncing.set(key, p)
+    return p
+  }
+
+  /** Waits for the catch-up syncs under way. */
+  async syncIdle(): Promise<void> {
+    while (this.syncing.size > 0) await Promise.all(this.syncing.values())
+  }
+
+  publishOrder(bytes: Uint8Array): void {
+    const data = new Uint8Array(bytes.length + 1)
+    data[0] = 0
+    data.set(bytes, 1)
+    this.gossip
+      .publish(this.ordersTopic, data)
+      .catch((e) => this.logger.warn({ err: (e as Error).message }, 'publish failed'))
+  }
+
+  publishCancel(c: OrderCancel): void {
+    const data = encode(orderGossipCodec, { kind: 'cancel', cancel: c })
+    void orderCancelCodec
+    this.gossip
+      .publish(this.ordersTopic, data)
+      .catch((e) => this.logger.warn({ err: (e as Error).message }, 'publish failed'))
+  }
+
+  /** The settlement adapter reports the last height settled on chain (shown in `info`). */
+  setSettledHeight(h: Height): void {
+    if (h > this.settledHeight) this.settledHeight = h
+  }
+
+  info(): NodeInfo {
+    const g = this.genesis
+    return {
+      peerId: this.peerId,
+      peers: this.host.getPeers().length,
+      height: this.schedule.currentHeight(),
+      finalized: this.finalizedHeight,
+      settled: this.settledHeight,
+      openBatch: this.schedule.openBatch(),
+      version: NODE_VERSION,
+      networkId: g.networkId,
+      chainId: g.chainId,
+      settlement: g.settlement,
+      rpcUrl: this.o.rpcUrl ?? null,
+      assets: g.assets.map((a) => ({
+        symbol: a.symbol,
+        kind: a.kind,
+        ref: a.kind === 'token' ? (a.address as string) : (a.class as string),
+        assetId: a.id,
+        decimals: a.decimals,
+      })),
+      listenAddrs: this.apiAddrs().slice(0, 32),
+      mempoolSize: this.mempool.size,
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    clearInterval(this.pruneTimer)
+    for (const un of this.unregister.splice(0)) await un()
+    this.gossip.close()
+    await this.host.stop()
+    await Promise.allSettled(this.syncing.values())
+    await this.mempool.flush()
+    await this.verifier.close()
+    await this.storage.close()
+    this.logger.info('node stopped')
+  }
+}
+
+export async function createNode(o: NodeOptions): Promise<AllotNode> {
+  return new AllotNode(o)
+}
+
+export type { Height }

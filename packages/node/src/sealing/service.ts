@@ -1,0 +1,208 @@
+import {
+  type Address,
+  AllotError,
+  addressOf,
+  batchCommitments,
+  epochContains,
+  fromHex,
+  type Hex,
+  type IndexedShare,
+  type KeyShare,
+  type NetworkDomain,
+  type PrivateKey,
+  recoverBatchSecretKey,
+  type SealedOrder,
+  scalarFromHex,
+  shareForHeight,
+  signKeyShare,
+  type UnsealedOrder,
+  unsealBatch,
+  type ValidatorEpoch,
+  verifyKeyShare,
+} from '@allot/protocol'
+import { fastSealPrimitives, recoverAddressFast } from '../crypto/index.js'
+
+/**
+ * The node's sealing service (DESIGN "Sealing", "A batch, step by step" 3): holds the epochs' batch
+ * keys, serves PK_h, releases this validator's share of sk_h only once batch h is decided (a
+ * persisted rule that survives restarts), collects and checks the other validators' shares, rebuilds
+ * sk_h from t+1 valid ones and unseals the batch. Network and storage are ports: the node wires
+ * gossip (`/allot/<net>/unseal/1`) and level behind them.
+ */
+export interface SealingStore {
+  /** Persists that batch h is decided. Must be durable before it resolves. */
+  markDecided(height: bigint): Promise<void>
+  isDecided(height: bigint): Promise<boolean>
+  putEpoch(e: StoredEpoch): Promise<void>
+  listEpochs(): Promise<StoredEpoch[]>
+}
+
+/** This validator's slice of an epoch: public part and its shares (one per height), or null on a non-validator. */
+export type StoredEpoch = ValidatorEpoch
+
+/** An in-memory store, for tests and for nodes without a data dir. */
+export function memorySealingStore(): SealingStore {
+  const decided = new Set<bigint>()
+  const epochs: StoredEpoch[] = []
+  return {
+    markDecided: async (h) => {
+      decided.add(h)
+    },
+    isDecided: async (h) => decided.has(h),
+    putEpoch: async (e) => {
+      epochs.push(e)
+    },
+    listEpochs: async () => [...epochs],
+  }
+}
+
+export interface SealingServiceOptions {
+  domain: NetworkDomain
+  /** The validator set in index order: validators[i-1] holds Shamir index i. */
+  validators: Address[]
+  store: SealingStore
+  /** This node's validator key, when it is a validator. */
+  validatorKey?: PrivateKey
+  /** Sends a share on the unseal topic. */
+  publishShare?: (share: KeyShare) => Promise<void>
+}
+
+export type ShareVerdict =
+  | { accepted: true; ready: boolean }
+  | { accepted: false; code: string; message: string }
+
+export class SealingService {
+  private readonly epochs: StoredEpoch[] = []
+  private readonly shares = new Map<bigint, Map<number, IndexedShare>>()
+  private readonly secretKeys = new Map<bigint, Uint8Array>()
+  private readonly myIndex: number | null
+
+  constructor(private readonly o: SealingServiceOptions) {
+    if (o.validatorKey) {
+      const me = addressOf(o.validatorKey)
+      const i = o.validators.findIndex((v) => v.toLowerCase() === me)
+      if (i < 0) throw new AllotError('SEAL_UNKNOWN_VALIDATOR', `${me} is not in the validator set`)
+      this.myIndex = i + 1
+    } else this.myIndex = null
+  }
+
+  async start(): Promise<void> {
+    this.epochs.push(...(await this.o.store.listEpochs()))
+  }
+
+  async stop(): Promise<void> {}
+
+  /** Adds a dealt (devnet) or DKG-generated epoch. */
+  async addEpoch(e: StoredEpoch): Promise<void> {
+    if (e.public.n !== this.o.validators.length) {
+      throw new AllotError(
+        'SEAL_BAD_PARAMS',
+        `epoch for ${e.public.n} validators, set has ${this.o.validators.length}`,
+      )
+    }
+    await this.o.store.putEpoch(e)
+    this.epochs.push(e)
+  }
+
+  private epochOf(height: bigint): StoredEpoch | undefined {
+    return this.epochs.find((e) => epochContains(e.public, height))
+  }
+
+  /** PK_h (33 bytes), what clients seal to; undefined when no epoch covers h. For the API's `batchKey`. */
+  async batchKey(height: bigint): Promise<Uint8Array | undefined> {
+    const e = this.epochOf(height)
+    return e ? fromHex(batchCommitments(e.public, height)[0]) : undefined
+  }
+
+  /** The last height any epoch covers (the DKG of the next epoch must finish well before it). */
+  lastKeyedHeight(): bigint | undefined {
+    let last: bigint | undefined
+    for (const e of this.epochs) {
+      const end = e.public.startHeight + BigInt(e.public.length) - 1n
+      if (last === undefined || end > last) last = end
+    }
+    return last
+  }
+
+  /** Start of the next epoch to generate, when fewer than `leadHeights` keyed heights remain after `current`. */
+  nextEpochStartIfDue(current: bigint, leadHeights: bigint): bigint | undefined {
+    const last = this.lastKeyedHeight()
+    if (last === undefined) return current + 1n
+    return last - current < leadHeights ? last + 1n : undefined
+  }
+
+  /**
+   * Batch h is decided: persist it, then release this validator's share (signed) on the unseal
+   * topic. Order matters — the decision is durable before any share leaves.
+   */
+  async onDecided(height: bigint): Promise<KeyShare | undefined> {
+    await this.o.store.markDecided(height)
+    if (this.myIndex === null) return undefined
+    const ks = await this.releaseShare(height)
+    this.onShare(ks)
+    await this.o.publishShare?.(ks)
+    return ks
+  }
+
+  /** This validator's signed share of sk_h. Throws SEAL_UNDECIDED unless h is decided (persisted). */
+  async releaseShare(height: bigint): Promise<KeyShare> {
+    if (!(await this.o.store.isDecided(height))) {
+      throw new AllotError('SEAL_UNDECIDED', `batch ${height} is not decided: its key share stays private`)
+    }
+    const e = this.epochOf(height)
+    if (!e?.shares || this.myIndex === null || !this.o.validatorKey) {
+      throw new AllotError('SEAL_NO_BATCH_KEY', `no share of batch ${height} held here`)
+    }
+    const share = scalarFromHex(shareForHeight(e.public, e.shares, height))
+    return signKeyShare(this.o.domain, { height, index: this.myIndex, share }, this.o.validatorKey)
+  }
+
+  /** A share from the unseal topic: checked (signer, index, commitments) and kept, or rejected with a code. */
+  onShare(ks: KeyShare): ShareVerdict {
+    const e = this.epochOf(ks.height)
+    if (!e) return { accepted: false, code: 'SEAL_NO_BATCH_KEY', message: `no epoch covers ${ks.height}` }
+    let byIndex = this.shares.get(ks.height)
+    if (byIndex?.has(ks.index)) return { accepted: true, ready: this.isReady(ks.height) }
+    try {
+      const s = verifyKeyShare(this.o.domain, ks, batchCommitments(e.public, ks.height), this.o.validators)
+      if (!byIndex) this.shares.set(ks.height, (byIndex = new Map()))
+      byIndex.set(s.index, s)
+      return { accepted: true, ready: this.isReady(ks.height) }
+    } catch (err) {
+      if (err instanceof AllotError) return { accepted: false, code: err.code, message: err.message }
+      throw err
+    }
+  }
+
+  private isReady(height: bigint): boolean {
+    const e = this.epochOf(height)
+    return !!e && (this.secretKeys.has(height) || (this.shares.get(height)?.size ?? 0) > e.public.t)
+  }
+
+  /** sk_h once t+1 valid shares are in; undefined before. */
+  secretKey(height: bigint): Uint8Array | undefined {
+    const cached = this.secretKeys.get(height)
+    if (cached) return cached
+    const e = this.epochOf(height)
+    const got = this.shares.get(height)
+    if (!e || !got || got.size <= e.public.t) return undefined
+    const { secretKey } = recoverBatchSecretKey(batchCommitments(e.public, height), [...got.values()])
+    this.secretKeys.set(height, secretKey)
+    this.shares.delete(height)
+    return secretKey
+  }
+
+  /**
+   * Unseals decided batch h: every order opened and checked (inner signature, trader, firstBatch);
+   * invalid ones come back with their reason for the penalty. Throws SEAL_NOT_ENOUGH_SHARES before t+1 shares.
+   */
+  unseal(height: bigint, orders: readonly { orderId: Hex; sealed: SealedOrder }[]): UnsealedOrder[] {
+    const sk = this.secretKey(height)
+    if (!sk)
+      throw new AllotError('SEAL_NOT_ENOUGH_SHARES', `batch ${height}: fewer than t+1 valid shares so far`)
+    return unsealBatch(this.o.domain, height, orders, sk, {
+      primitives: fastSealPrimitives,
+      recover: recoverAddressFast,
+    })
+  }
+}

@@ -1,0 +1,174 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  addressOf,
+  encodeSealedOrder,
+  type Hex,
+  type NetworkDomain,
+  type Order,
+  orderIdOf,
+  type PrivateKey,
+  privateKeyFromHex,
+  type SealedOrder,
+} from '@allot/protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import { sealPlain } from '../../../src/api/index.js'
+import {
+  createInlineVerifier,
+  entryOf,
+  GenesisBondReader,
+  GenesisClockSchedule,
+  Mempool,
+  OrderIntake,
+} from '../../../src/mempool/index.js'
+import { NodeStorage } from '../../../src/storage/index.js'
+
+const domain: NetworkDomain = { chainId: 7n, verifyingContract: '0x5e77000000000000000000000000000000000001' }
+const A = `0x${'0'.repeat(62)}aa` as Hex
+const B = `0x${'0'.repeat(62)}bb` as Hex
+const key = (i: number): PrivateKey => privateKeyFromHex(`0x${(i + 1).toString(16).padStart(64, '0')}`)
+const NOW = 1_700_000_000_000
+
+function sealed(k: PrivateKey, batch: bigint, nonce: bigint, over: Partial<Order> = {}): SealedOrder {
+  const o: Order = {
+    trader: addressOf(k),
+    sellAsset: A,
+    buyAsset: B,
+    sellAmount: 10n,
+    buyAmount: 9n,
+    kind: 'sell',
+    partiallyFillable: false,
+    firstBatch: batch,
+    lastBatch: batch,
+    nonce,
+    app: `0x${'0'.repeat(64)}`,
+    ...over,
+  }
+  return sealPlain(domain, o, k)
+}
+
+describe('schedule', () => {
+  it('opens the first batch whose proposal is beyond the cut-off', () => {
+    const s = new GenesisClockSchedule({
+      genesisTime: 0,
+      batchIntervalMs: 1000,
+      intakeCutoffMs: 200,
+      now: () => 0,
+    })
+    expect(s.openBatch(0)).toBe(1n)
+    expect(s.openBatch(799)).toBe(1n)
+    expect(s.openBatch(800)).toBe(2n) // batch 1 is proposed at 1000: closer than 200 ms
+    expect(s.proposalTime(3n)).toBe(3000)
+    expect(() => s.checkOpen(1n, 900)).toThrow(/ORDER_TARGET_CLOSED/)
+    expect(() => s.checkOpen(200n, 900)).toThrow(/ORDER_BAD_BATCH/)
+    s.checkOpen(2n, 900)
+  })
+})
+
+describe('mempool and intake', () => {
+  const dirs: string[] = []
+  const stores: NodeStorage[] = []
+  afterEach(async () => {
+    for (const s of stores.splice(0)) await s.close().catch(() => {})
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+  })
+  async function setup(maxOrders = 100, dir = mkdtempSync(join(tmpdir(), 'allot-mp-'))) {
+    dirs.push(dir)
+    const storage = await NodeStorage.open(dir)
+    stores.push(storage)
+    const mempool = new Mempool(storage, { maxOrders })
+    await mempool.load()
+    const intake = new OrderIntake({
+      rules: {
+        domain,
+        assets: new Set([A, B]),
+        sealingEnabled: false,
+        perTraderMaxOrdersPerBatch: 3,
+        minBond: 5n,
+      },
+      schedule: new GenesisClockSchedule({
+        genesisTime: NOW,
+        batchIntervalMs: 1000,
+        intakeCutoffMs: 100,
+        now: () => NOW,
+      }),
+      mempool,
+      verifier: createInlineVerifier(),
+      bonds: new GenesisBondReader(10n, new Map([[addressOf(key(9)), 1n]])),
+      isKnownFinal: async (id) => (await storage.orderStatus.get(id)) !== undefined,
+      now: () => NOW,
+    })
+    return { storage, mempool, intake, dir }
+  }
+
+  it('takes valid orders, refuses with codes, and keeps them across a restart', async () => {
+    const { mempool, intake, storage, dir } = await setup()
+    const o = sealed(key(1), 1n, 1n)
+    const a = await intake.submit(encodeSealedOrder(o), true)
+    expect(a.orderId).toBe(orderIdOf(o))
+    await expect(intake.submit(o, true)).rejects.toMatchObject({ code: 'ORDER_DUPLICATE' })
+    await expect(intake.submit(sealed(key(1), 1n, 1n, { buyAmount: 1n }), true)).rejects.toMatchObject({
+      code: 'ORDER_DUPLICATE',
+    })
+    await expect(intake.submit(sealed(key(9), 1n, 1n), true)).rejects.toMatchObject({
+      code: 'ORDER_INSUFFICIENT_BOND',
+    })
+    await intake.submit(sealed(key(1), 1n, 2n), false)
+    await intake.submit(sealed(key(1), 1n, 3n), false)
+    await expect(intake.submit(sealed(key(1), 1n, 4n), false)).rejects.toMatchObject({
+      code: 'ORDER_RATE_LIMITED',
+    })
+    await expect(intake.submit(new Uint8Array(5000), false)).rejects.toMatchObject({ code: 'WIRE_TOO_LARGE' })
+    await expect(intake.submit(new Uint8Array([1, 2, 3]), false)).rejects.toMatchObject({
+      code: 'WIRE_MALFORMED',
+    })
+    expect(mempool.size).toBe(3)
+    expect(mempool.ordersForBatch(1n)).toHaveLength(3)
+    expect(mempool.ordersForBatch(2n)).toHaveLength(0)
+    // cancellation and its replay
+    const { signDigest, cancelDigest } = await import('@allot/protocol')
+    const cancel = {
+      trader: addressOf(key(1)),
+      orderId: a.orderId,
+      signature: signDigest(cancelDigest(domain, { trader: addressOf(key(1)), orderId: a.orderId }), key(1)),
+    }
+    await intake.cancel(cancel)
+    expect(mempool.has(a.orderId)).toBe(false)
+    await expect(intake.cancel(cancel)).rejects.toMatchObject({ code: 'ORDER_DUPLICATE' })
+    await expect(intake.submit(o, true)).rejects.toMatchObject({ code: 'ORDER_DUPLICATE' }) // replay after cancel
+    await mempool.flush()
+    await storage.close()
+    stores.splice(0)
+    const again = await setup(100, dir)
+    expect(again.mempool.size).toBe(2)
+    expect((await again.storage.orderStatus.get(a.orderId))?.status).toBe('cancelled')
+    // expiry pruning
+    expect(await again.mempool.pruneExpired(2n)).toBe(2)
+    expect(again.mempool.size).toBe(0)
+  })
+
+  it('evicts the furthest-expiring foreign orders first, never local ones', async () => {
+    const { mempool, storage } = await setup(3)
+    const add = (k: number, batch: bigint, local: boolean) => {
+      const o = sealed(key(k), batch, BigInt(k))
+      return mempool.add(entryOf(orderIdOf(o), o, encodeSealedOrder(o), local, NOW)).then(() => orderIdOf(o))
+    }
+    const local1 = await add(1, 5n, true)
+    const far = await add(2, 9n, false)
+    const near = await add(3, 2n, false)
+    const local2 = await add(4, 7n, true) // full: evicts `far`
+    expect(mempool.has(far)).toBe(false)
+    expect([local1, near, local2].every((id) => mempool.has(id))).toBe(true)
+    await expect(add(5, 8n, false)).rejects.toMatchObject({ code: 'ORDER_MEMPOOL_FULL' }) // no nearer foreign to evict
+    const nearer = await add(6, 1n, false) // evicts `near` (expires later than it)
+    expect(mempool.has(near)).toBe(false)
+    expect(mempool.has(nearer)).toBe(true)
+    await add(7, 3n, true) // a local order evicts the last foreign one
+    await expect(add(8, 3n, true)).rejects.toMatchObject({ code: 'ORDER_MEMPOOL_FULL' }) // only local ones left
+    await mempool.flush()
+    let stored = 0
+    for await (const _ of storage.orders.entries()) stored++
+    expect(stored).toBe(3)
+  })
+})

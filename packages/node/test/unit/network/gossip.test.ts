@@ -1,0 +1,45 @@
+import { AllotError } from '@allot/protocol'
+import { describe, expect, it } from 'vitest'
+import { allTopics, codeOfStreamError, topicOf, verdictOf } from '../../../src/network/index.js'
+
+describe('gossip verdicts (one place)', () => {
+  it('accepts, ignores and rejects by code', () => {
+    expect(verdictOf(undefined)).toBe('accept')
+    for (const c of [
+      'ORDER_DUPLICATE',
+      'ORDER_TARGET_CLOSED',
+      'ORDER_RATE_LIMITED',
+      'ORDER_MEMPOOL_FULL',
+      'ORDER_NOT_FOUND',
+      'API_INTERNAL',
+      'ORDER_INSUFFICIENT_BOND',
+    ]) {
+      expect(verdictOf(new AllotError(c, 'x'))).toBe('ignore')
+    }
+    for (const c of [
+      'WIRE_MALFORMED',
+      'WIRE_TOO_LARGE',
+      'ORDER_BAD_SIGNATURE',
+      'ORDER_BAD_AMOUNT',
+      'ORDER_UNKNOWN_ASSET',
+      'ORDER_PLAIN_REFUSED',
+      'ORDER_BAD_BATCH',
+    ]) {
+      expect(verdictOf(new AllotError(c, 'x'))).toBe('reject')
+    }
+    // our own failures are never the peer's fault
+    expect(verdictOf(new Error('disk full'))).toBe('ignore')
+    expect(verdictOf(new TypeError('bug'))).toBe('ignore')
+  })
+  it('names topics per network', () => {
+    expect(topicOf('devnet', 'orders')).toBe('/allot/devnet/orders/1')
+    expect(allTopics('x')).toHaveLength(4)
+  })
+  it('maps framing failures to stable codes', () => {
+    const named = (name: string) => Object.assign(new Error('m'), { name })
+    expect(codeOfStreamError(named('InvalidDataLengthError')).code).toBe('WIRE_TOO_LARGE')
+    expect(codeOfStreamError(named('UnexpectedEOFError')).code).toBe('WIRE_MALFORMED')
+    expect(codeOfStreamError(named('AbortError')).code).toBe('API_TIMEOUT')
+    expect(codeOfStreamError(new Error('boom')).code).toBe('API_INTERNAL')
+  })
+})

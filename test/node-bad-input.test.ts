@@ -1,0 +1,295 @@
+import { AllotClient, createNodeMetrics, createRegistry, domainOf, sealPlain } from '@allot/node'
+import {
+  API_PROTOCOL,
+  type ApiResponse,
+  addressOf,
+  decodeApiResponse,
+  encode,
+  encodeApiRequest,
+  encodeSealedOrder,
+  type Hex,
+  type Order,
+  orderGossipCodec,
+  type PrivateKey,
+  payloadHashOf,
+  type SealedOrder,
+  sealedOrderDigest,
+  signDigest,
+} from '@allot/protocol'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  Cluster,
+  connectRing,
+  TKA,
+  TKB,
+  testGenesis,
+  traderKey,
+  waitFor,
+  waitForMesh,
+} from './node-fixtures.js'
+
+// A length-prefixed frame (unsigned varint length, as it-length-prefixed writes it), by hand.
+function frame(b: Uint8Array): Uint8Array {
+  const head: number[] = []
+  let n = b.length
+  while (n >= 0x80) {
+    head.push((n & 0x7f) | 0x80)
+    n >>>= 7
+  }
+  head.push(n)
+  const out = new Uint8Array(head.length + b.length)
+  out.set(head)
+  out.set(b, head.length)
+  return out
+}
+
+async function firstFrame(source: AsyncIterable<{ subarray(): Uint8Array }>): Promise<Uint8Array | null> {
+  let buf = new Uint8Array(0)
+  for await (const chunk of source) {
+    const c = chunk.subarray()
+    const next = new Uint8Array(buf.length + c.length)
+    next.set(buf)
+    next.set(c, buf.length)
+    buf = next
+    let len = 0
+    let shift = 0
+    let i = 0
+    for (; i < buf.length; i++) {
+      len += (buf[i] & 0x7f) * 2 ** shift
+      shift += 7
+      if ((buf[i] & 0x80) === 0) break
+    }
+    if (i < buf.length && buf.length >= i + 1 + len) return buf.subarray(i + 1, i + 1 + len)
+  }
+  return null
+}
+
+const genesis = testGenesis({ genesisTime: Date.now() - 600_000, batchIntervalMs: 60_000 })
+const domain = domainOf(genesis)
+const tokenId = (a: string) => `0x${'0'.repeat(24)}${a.slice(2)}` as Hex
+
+function order(key: PrivateKey, batch: bigint, over: Partial<Order> = {}): Order {
+  return {
+    trader: addressOf(key),
+    sellAsset: tokenId(TKA),
+    buyAsset: tokenId(TKB),
+    sellAmount: 1000n,
+    buyAmount: 900n,
+    kind: 'sell',
+    partiallyFillable: false,
+    firstBatch: batch,
+    lastBatch: batch,
+    nonce: 1n,
+    app: `0x${'0'.repeat(64)}`,
+    ...over,
+  }
+}
+
+describe('bad input at the API and on gossip', () => {
+  const cluster = new Cluster(genesis)
+  const registry = createRegistry(false)
+  const metrics = createNodeMetrics(registry)
+  let client: AllotClient
+  let open: bigint
+  let nonce = 1000n
+  const valid: Hex[] = []
+
+  const fresh = (key = traderKey(1), over: Partial<Order> = {}): SealedOrder =>
+    sealPlain(domain, order(key, open, { nonce: nonce++, ...over }), key)
+
+  async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
+    await expect(p).rejects.toMatchObject({ code })
+  }
+
+  /** Writes raw bytes on a fresh API stream and returns the answer frame (or null if the stream just closed). */
+  async function raw(chunks: Uint8Array[], closeWrite = true): Promise<ApiResponse | null> {
+    const stream = await client.host.dialProtocol(client.target, API_PROTOCOL)
+    if (closeWrite) await stream.sink(chunks)
+    else
+      for (const c of chunks)
+        void stream.sink(
+          (async function* () {
+            yield c
+            await new Promise(() => {})
+          })(),
+        )
+    const f = await firstFrame(stream.source)
+    return f && decodeApiResponse(f)
+  }
+
+  beforeAll(async () => {
+    await cluster.add({ metrics, apiDeadlineMs: 1500 })
+    await cluster.add()
+    await connectRing(cluster.nodes, 1)
+    await waitForMesh(cluster.nodes, 1)
+    client = await AllotClient.connect(cluster.nodes[0].apiAddrs()[0])
+    open = (await client.info()).openBatch
+    for (let i = 0; i < 5; i++) valid.push((await client.submit(fresh(traderKey(2)))).orderId)
+  })
+  afterAll(async () => {
+    await client?.close()
+    await cluster.stopAll()
+  })
+
+  it('refuses wrongly signed, wrong-network, replayed, closed-batch and nonsense orders with their codes', async () => {
+    const o = fresh()
+    await client.submit(o)
+    await expectCode(client.submit(o), 'ORDER_DUPLICATE') // replay
+    const sameNonce = sealPlain(
+      domain,
+      order(traderKey(1), open, { nonce: o.nonce, buyAmount: 1n }),
+      traderKey(1),
+    )
+    await expectCode(client.submit(sameNonce), 'ORDER_DUPLICATE') // nonce reuse
+    const forged = { ...fresh(traderKey(3)), trader: addressOf(traderKey(4)) }
+    await expectCode(client.submit(forged), 'ORDER_BAD_SIGNATURE')
+    const otherNet = sealPlain(
+      { ...domain, chainId: 1n },
+      order(traderKey(1), open, { nonce: nonce++ }),
+      traderKey(1),
+    )
+    await expectCode(client.submit(otherNet), 'ORDER_BAD_SIGNATURE') // wrong network: the EIP-712 domain differs
+    const highS = fresh()
+    highS.signature = { ...highS.signature, s: `0x${'f'.repeat(64)}` }
+    await expectCode(client.submit(highS), 'ORDER_BAD_SIGNATURE')
+    await expectCode(
+      client.submit(fresh(traderKey(1), { firstBatch: open - 2n, lastBatch: open - 2n })),
+      'ORDER_TARGET_CLOSED',
+    )
+    await expectCode(
+      client.submit(fresh(traderKey(1), { firstBatch: 1n, lastBatch: 1n })),
+      'ORDER_TARGET_CLOSED',
+    ) // long expired
+    await expectCode(
+      client.submit(fresh(traderKey(1), { firstBatch: open + 1000n, lastBatch: open + 1000n })),
+      'ORDER_BAD_BATCH',
+    )
+    await expectCode(client.submit(fresh(traderKey(1), { sellAmount: 0n })), 'ORDER_BAD_AMOUNT')
+    await expectCode(
+      client.submit(fresh(traderKey(1), { buyAsset: `0x${'0'.repeat(24)}${'cc'.repeat(20)}` })),
+      'ORDER_UNKNOWN_ASSET',
+    )
+    await expectCode(client.submit(fresh(traderKey(1), { lastBatch: open - 1n })), 'ORDER_BAD_BATCH')
+    // inner order for another batch than the envelope
+    const inner = fresh()
+    const mismatched: SealedOrder = { ...inner, batch: open + 1n }
+    mismatched.signature = signDigest(
+      sealedOrderDigest(domain, {
+        trader: inner.trader,
+        batch: open + 1n,
+        payloadHash: payloadHashOf(inner),
+        nonce: inner.nonce,
+      }),
+      traderKey(1),
+    )
+    await expectCode(client.submit(mismatched), 'ORDER_BAD_BATCH')
+    // cancellations: someone else's, unknown
+    await expectCode(client.cancel(valid[0], traderKey(9)), 'ORDER_BAD_SIGNATURE')
+    await expectCode(client.cancel(`0x${'12'.repeat(32)}`, traderKey(9)), 'ORDER_NOT_FOUND')
+    await expectCode(client.status(`0x${'12'.repeat(32)}`), 'ORDER_NOT_FOUND')
+    await expectCode(client.batch(5n), 'BATCH_NOT_FOUND')
+    await expectCode(client.batchKey(5n), 'BATCH_KEY_UNKNOWN')
+  })
+
+  it('answers junk, truncated, oversized and lying frames with codes', async () => {
+    const junk = new Uint8Array(64).map((_, i) => (i * 37 + 11) & 0xff)
+    expect(await raw([frame(junk)])).toMatchObject({ kind: 'error', code: 'WIRE_MALFORMED' })
+    const req = encodeApiRequest({ kind: 'submit', order: fresh() })
+    const framed = frame(req)
+    expect(await raw([framed.subarray(0, framed.length - 20)])).toMatchObject({
+      kind: 'error',
+      code: 'WIRE_MALFORMED',
+    })
+    expect(await raw([frame(new Uint8Array(20_000))])).toMatchObject({
+      kind: 'error',
+      code: 'WIRE_TOO_LARGE',
+    })
+    // a varint announcing a gigabyte
+    expect(await raw([new Uint8Array([0x80, 0x80, 0x80, 0x80, 0x04, 1, 2, 3])])).toMatchObject({
+      kind: 'error',
+      code: 'WIRE_TOO_LARGE',
+    })
+    // trailing bytes after a valid request
+    const trailing = new Uint8Array(req.length + 3)
+    trailing.set(req)
+    expect(await raw([frame(trailing)])).toMatchObject({ kind: 'error', code: 'WIRE_TRAILING_BYTES' })
+    // an empty stream
+    expect(await raw([])).toMatchObject({ kind: 'error', code: 'API_BAD_REQUEST' })
+  })
+
+  it('times out idle streams', async () => {
+    const t0 = Date.now()
+    const res = await raw([new Uint8Array([0x10])], false)
+    expect(res).toMatchObject({ kind: 'error', code: 'API_TIMEOUT' })
+    expect(Date.now() - t0).toBeLessThan(5_000)
+  })
+
+  it('survives a flood and keeps every valid order', async () => {
+    const flood = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) =>
+        i % 2 === 0 ? client.submit(fresh(traderKey(10 + (i % 7)))) : client.info(),
+      ),
+    )
+    const failed = flood.filter((r) => r.status === 'rejected') as PromiseRejectedResult[]
+    for (const f of failed) expect(f.reason.code).toMatch(/^(API_|ORDER_RATE_LIMITED)/)
+    expect(flood.length - failed.length).toBeGreaterThan(50)
+    // every acknowledged order is in the mempool
+    for (const r of flood) {
+      if (r.status === 'fulfilled' && 'orderId' in (r.value as object)) {
+        expect(cluster.nodes[0].mempool.has((r.value as { orderId: Hex }).orderId)).toBe(true)
+      }
+    }
+    const node = cluster.nodes[0]
+    for (const id of valid) expect(node.mempool.has(id)).toBe(true)
+    const r = await client.submit(fresh())
+    expect(node.mempool.has(r.orderId)).toBe(true)
+  })
+
+  it('rejects bad gossip, penalises the sender, and keeps good gossip flowing', async () => {
+    const [target, attacker] = cluster.nodes
+    const topic = target.ordersTopic
+    const wrap = (o: SealedOrder) => encode(orderGossipCodec, { kind: 'order', order: o })
+    const before = target.mempool.size
+    const bad: Uint8Array[] = [
+      new Uint8Array([0, 1, 2, 3]), // truncated
+      new Uint8Array([7, 1, 2]), // unknown tag
+      wrap({ ...fresh(traderKey(20)), trader: addressOf(traderKey(21)) }), // wrong signer
+      wrap(
+        sealPlain({ ...domain, chainId: 5n }, order(traderKey(20), open, { nonce: nonce++ }), traderKey(20)),
+      ), // wrong network
+      wrap(fresh(traderKey(20), { sellAmount: 0n })),
+      new Uint8Array(6000), // oversized
+    ]
+    for (const b of bad) await attacker.gossip.publish(topic, b)
+    const closed = wrap(fresh(traderKey(20), { firstBatch: open - 1n, lastBatch: open - 1n }))
+    await attacker.gossip.publish(topic, closed)
+    const good = fresh(traderKey(22))
+    const goodBytes = encodeSealedOrder(good)
+    attacker.publishOrder(goodBytes)
+    await waitFor(() => target.mempool.size === before + 1, 5_000, 'the good order')
+    const counts = new Map<string, number>()
+    const read = async () => {
+      counts.clear()
+      for (const v of (await metrics.gossip.get()).values)
+        counts.set(`${v.labels.verdict}:${v.labels.code}`, v.value)
+      return counts
+    }
+    // Validation is asynchronous: wait until every message has its verdict.
+    await waitFor(
+      async () => [...(await read()).values()].reduce((a, b) => a + b, 0) >= bad.length + 2,
+      5_000,
+      'verdicts',
+    ).catch(() => {
+      console.log(counts)
+    })
+    expect(counts.get('reject:WIRE_MALFORMED')).toBe(2)
+    expect(counts.get('reject:ORDER_BAD_SIGNATURE')).toBe(2)
+    expect(counts.get('reject:ORDER_BAD_AMOUNT')).toBe(1)
+    expect(counts.get('reject:WIRE_TOO_LARGE')).toBe(1)
+    expect(counts.get('ignore:ORDER_TARGET_CLOSED')).toBe(1)
+    expect(counts.get('accept:OK')).toBeGreaterThanOrEqual(1)
+    await waitFor(() => target.host.services.pubsub.getScore(attacker.peerId) < 0, 5_000, 'a negative score')
+    // the node still answers
+    expect((await client.info()).peerId).toBe(target.peerId)
+  })
+})
