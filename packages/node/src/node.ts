@@ -111,6 +111,7 @@ export class AllotNode {
   private readonly syncing = new Map<string, Promise<number>>()
   private finalizedHeight = 0n
   private settledHeight = 0n
+  private heightSource: (() => Height) | undefined
 
   constructor(private readonly o: NodeOptions) {
     this.genesis = o.genesis
@@ -299,6 +300,11 @@ export class AllotNode {
       .catch((e) => this.logger.warn({ err: (e as Error).message }, 'publish failed'))
   }
 
+  /** Consensus names the height the network works on (shown in `info`); until then the genesis clock does. */
+  setHeightSource(f: () => Height): void {
+    this.heightSource = f
+  }
+
   /** The settlement adapter reports the last height settled on chain (shown in `info`). */
   setSettledHeight(h: Height): void {
     if (h > this.settledHeight) this.settledHeight = h
@@ -309,7 +315,7 @@ export class AllotNode {
     return {
       peerId: this.peerId,
       peers: this.host.getPeers().length,
-      height: this.schedule.currentHeight(),
+      height: this.heightSource?.() ?? this.schedule.currentHeight(),
       finalized: this.finalizedHeight,
       settled: this.settledHeight,
       openBatch: this.schedule.openBatch(),

@@ -29,6 +29,16 @@ export function loadSecpKey(ref: string, password?: string): PrivateKey {
   return decryptKeystore(json, pw)
 }
 
+/** Whether a `--key` reference is a keystore (which needs a password) rather than a raw hex key or hex key file. */
+export function keyNeedsPassword(ref: string): boolean {
+  if (/^(0x)?[0-9a-fA-F]{64}$/.test(ref) && !existsSync(ref)) return false
+  try {
+    return !/^(0x)?[0-9a-fA-F]{64}$/.test(readFileSync(ref, 'utf8').trim())
+  } catch {
+    return false
+  }
+}
+
 /**
  * The node's network identity (libp2p peer id), kept apart from its validator key (DESIGN.md
  * "Identities and keys"): created on first start in `<dataDir>/peer-key`, reused after.

@@ -4,6 +4,7 @@
  */
 export * from './attestation.js'
 export * from './driver.js'
+export * from './schedule.js'
 export * from './service.js'
 export * from './signatures.js'
 export * from './tendermint.js'

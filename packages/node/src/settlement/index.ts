@@ -28,6 +28,7 @@ export {
   type ChainClients,
   certifiedBatchArg,
   connectChain,
+  requireWallet,
   revertName,
   settlementAbi,
   tokenAbi,

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http'
 import type { Command } from 'commander'
 import { pino } from 'pino'
-import { loadGenesis, loadSecpKey } from '../../config/index.js'
+import { keyNeedsPassword, loadGenesis, loadSecpKey } from '../../config/index.js'
 import { createNodeMetrics, createRegistry } from '../../metrics/index.js'
-import { createNode } from '../../node.js'
+import { runNode } from '../../run.js'
 import type { RegisterCommands } from './index.js'
 import { keyPassword } from './keys.js'
 
@@ -45,12 +45,12 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
       const validatorKey = o.validatorKey
         ? loadSecpKey(
             o.validatorKey,
-            /^(0x)?[0-9a-fA-F]{64}$/.test(o.validatorKey) ? undefined : await keyPassword('validator key'),
+            keyNeedsPassword(o.validatorKey) ? await keyPassword('validator key') : undefined,
           )
         : undefined
       const registry = createRegistry()
       const metrics = createNodeMetrics(registry)
-      const n = await createNode({
+      const running = await runNode({
         genesis,
         dataDir: o.data,
         listen: o.listen.length > 0 ? o.listen : ['/ip4/127.0.0.1/tcp/0'],
@@ -64,7 +64,7 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
           backend: o.verifyBackend,
         },
       })
-      await n.start()
+      const n = running.node
       let server: Server | undefined
       if (o.metricsPort !== undefined) {
         server = createServer((req, res) => {
@@ -93,6 +93,6 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
         process.once('SIGTERM', stop)
       })
       server?.close()
-      await n.stop()
+      await running.stop()
     })
 }

@@ -1,0 +1,64 @@
+import type { Address, AssetId, BatchCertificate, ClearingResult, Hex } from '@allot/protocol'
+import { parseAbiItem } from 'viem'
+import {
+  type BatchSubmitter,
+  type ChainBalanceReader,
+  type ChainClients,
+  readProgress,
+} from '../settlement/index.js'
+import type { ChainView, Settler } from './pipeline.js'
+
+/** The pipeline's chain view over the settlement contract. */
+export function contractChainView(
+  reader: ChainBalanceReader,
+  clients: ChainClients,
+  settlement: Address,
+): ChainView {
+  const settledAt = new Map<bigint, Promise<bigint>>()
+  return {
+    available: (trader, asset: AssetId, chainRef) => reader.availableBalance(trader, asset, chainRef),
+    settledHeightAt(chainRef) {
+      // State at a block at or below the confirmed head does not change: cache it.
+      let p = settledAt.get(chainRef)
+      if (!p) {
+        p = readProgress(clients, settlement, chainRef).then((x) => x.lastHeight)
+        p.catch(() => settledAt.delete(chainRef))
+        if (settledAt.size > 1024) settledAt.delete(settledAt.keys().next().value as bigint)
+        settledAt.set(chainRef, p)
+      }
+      return p
+    },
+  }
+}
+
+const BATCH_SETTLED = parseAbiItem('event BatchSettled(uint256 indexed height, bytes32 resultHash)')
+
+/** Settles through the submitter (proposer first, others after a take-over delay) and follows BatchSettled. */
+export function contractSettler(
+  submitter: BatchSubmitter,
+  clients: ChainClients,
+  settlement: Address,
+): Settler {
+  let fromBlock = 0n
+  return {
+    async settle(result: ClearingResult, certificate: BatchCertificate, proposer: Address) {
+      const r = await submitter.submit([{ result, certificate }], proposer)
+      return r.status === 'settled' ? { txHash: r.txHash } : null
+    },
+    async settledSince() {
+      const head = await clients.publicClient.getBlockNumber({ cacheTime: 0 })
+      const out = new Map<bigint, Hex>()
+      if (head < fromBlock) return out
+      const logs = await clients.publicClient.getLogs({
+        address: settlement,
+        event: BATCH_SETTLED,
+        fromBlock,
+        toBlock: head,
+      })
+      for (const l of logs)
+        if (l.args.height !== undefined && l.transactionHash) out.set(l.args.height, l.transactionHash)
+      fromBlock = head + 1n
+      return out
+    },
+  }
+}

@@ -1,0 +1,427 @@
+import {
+  type Address,
+  AllotError,
+  type AssetId,
+  type BatchCertificate,
+  type BatchContent,
+  type BatchView,
+  batchHashOf,
+  bytes,
+  type ClearingResult,
+  decodeSealedOrder,
+  type Hex,
+  list,
+  type NetworkDomain,
+  type OrderStatus,
+  resultHashOf,
+  type SignedOrder,
+  signedOrderCodec,
+  struct,
+  toHex,
+  u256,
+} from '@allot/protocol'
+import { type ClearBatchOutput, clearBatch, type SolverOrder } from '@allot/solver'
+import type { Logger } from 'pino'
+import type { Genesis } from '../config/index.js'
+import type { Mempool } from '../mempool/index.js'
+import { heightKey, hexKey, type NodeStorage, Repository } from '../storage/index.js'
+import { innerOrderError, isExhausted } from './rules.js'
+import { type BatchOpener, type InvalidOrder, plainOpener } from './unseal.js'
+
+/**
+ * The chain as a batch reads it (DESIGN.md step 4): balances at `chainRef`, and which heights the
+ * contract had settled by then, so each node adds the effects of decided batches not yet settled
+ * there — a view every node computes identically.
+ */
+export interface ChainView {
+  /** Escrow minus pending withdrawals at `chainRef`. */
+  available(trader: Address, asset: AssetId, chainRef: bigint): Promise<bigint>
+  /** The contract's last settled height as of block `chainRef`. */
+  settledHeightAt(chainRef: bigint): Promise<bigint>
+}
+
+/** Submits certified batches on chain; absent on nodes that do not settle. */
+export interface Settler {
+  settle(
+    result: ClearingResult,
+    certificate: BatchCertificate,
+    proposer: Address,
+  ): Promise<{ txHash: Hex } | null>
+  /** Height → settlement tx of batches settled on chain (by anyone) since the last call. */
+  settledSince(): Promise<Map<bigint, Hex>>
+}
+
+export interface BatchPipelineOptions {
+  genesis: Genesis
+  domain: NetworkDomain
+  storage: NodeStorage
+  mempool: Mempool
+  chain: ChainView
+  /**
+   * Signs and gossips our result (the consensus service's `attest`); absent on non-validating nodes,
+   * which follow certificates. Certificates come back through `certified()`.
+   */
+  attest?: (height: bigint, resultHash: Hex) => Promise<void>
+  opener?: BatchOpener
+  settler?: Settler
+  logger: Logger
+  onAlarm?: (kind: 'result-mismatch', height: bigint) => void
+  /** Told when a batch is seen settled on chain. */
+  onSettled?: (height: bigint) => void
+}
+
+/** A resting remainder: public since its first batch, it may fill until its lastBatch. */
+const restingCodec = struct('RestingOrder', {
+  order: signedOrderCodec,
+  sold: u256,
+  bought: u256,
+  fee: u256,
+})
+type Resting = { order: SignedOrder; sold: bigint; bought: bigint; fee: bigint }
+
+/** The envelopes of a decided batch, kept for unsealing, catch-up and status. */
+const batchOrdersCodec = list(bytes(8192), 1_000_000)
+
+/**
+ * The life of a decided batch (DESIGN.md steps 3–6): open its orders, clear it with the solver on the
+ * deterministic balance view, sign the result, gather a quorum of matching signatures into the
+ * certificate, record fills and statuses, and hand the certified batch to settlement. Heights are
+ * processed strictly in order, because a batch's balance view depends on every batch before it.
+ */
+export class BatchPipeline {
+  /** Certificates that arrived before our own result for their height. */
+  private readonly early = new Map<bigint, BatchCertificate>()
+  private readonly results = new Map<
+    bigint,
+    { result: ClearingResult; out: ClearBatchOutput; proposer: Address; signed: Map<Hex, SignedOrder> }
+  >()
+  private queue: Promise<void> = Promise.resolve()
+  private readonly resting: Repository<Hex, Resting>
+  private readonly batchOrders: Repository<bigint, Hex[]>
+  private readonly assets: Set<AssetId>
+  private readonly resources: Set<string>
+  private settledPoll: NodeJS.Timeout | undefined
+  lastCertified = 0n
+  lastSettled = 0n
+  private lastSettlementNeeded = 0n
+
+  constructor(private readonly o: BatchPipelineOptions) {
+    const sub = (name: string) => o.storage.db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' })
+    this.resting = new Repository(sub('resting'), hexKey, restingCodec)
+    this.batchOrders = new Repository(sub('batch-orders'), heightKey, batchOrdersCodec)
+    this.assets = new Set(o.genesis.assets.map((a) => a.id))
+    this.resources = new Set(o.genesis.assets.filter((a) => a.kind === 'resource').map((a) => a.id as string))
+  }
+
+  async start(): Promise<void> {
+    const last = await this.o.storage.certificates.last()
+    if (last) this.lastCertified = last[0]
+    for await (const [h, view] of this.o.storage.results.entries({ reverse: true, limit: 64 })) {
+      if (view.settlement && h > this.lastSettled) this.lastSettled = h
+      if ((view.fills.length > 0 || view.settlement) && h > this.lastSettlementNeeded)
+        this.lastSettlementNeeded = h
+    }
+    if (this.o.settler) {
+      this.settledPoll = setInterval(
+        () => void this.pollSettled(),
+        Math.max(500, this.o.genesis.batchIntervalMs),
+      )
+      this.settledPoll.unref()
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.settledPoll)
+  }
+
+  /**
+   * Consensus decided `content` at its height, proposed by `proposer`. The decided envelopes are taken
+   * from the mempool now, synchronously (the orders leave it once decided); the rest is queued, in height order.
+   */
+  decided(content: BatchContent, proposer: Address): Promise<void> {
+    const envelopes: Uint8Array[] = []
+    let missing: Hex | undefined
+    for (const id of content.orderIds) {
+      const e = this.o.mempool.get(id)
+      if (!e) missing ??= id
+      else envelopes.push(e.bytes)
+    }
+    const run = this.queue.then(() => {
+      if (missing)
+        throw new AllotError('BATCH_MISSING_ORDER', `decided order ${missing} is not in the mempool`)
+      return this.process(content, proposer, envelopes)
+    })
+    this.queue = run.catch((e) =>
+      this.o.logger.error(
+        { height: content.height.toString(), err: (e as Error).message },
+        'batch processing failed',
+      ),
+    )
+    return run
+  }
+
+  private async process(content: BatchContent, proposer: Address, bytes: Uint8Array[]): Promise<void> {
+    const h = content.height
+    const log = this.o.logger.child({ height: h.toString() })
+    await this.o.storage.batches.put(h, content)
+
+    // 1. The decided envelopes, kept with the batch (for unsealing, catch-up and statuses).
+    const envelopes = content.orderIds.map((id, i) => ({ id, envelope: decodeSealedOrder(bytes[i]) }))
+    await this.batchOrders.put(
+      h,
+      bytes.map((b) => toHex(b)),
+    )
+
+    // 2. Open them (unsealing), and check what only the plaintext shows.
+    const { opened, invalid } = await (this.o.opener ?? plainOpener).open(h, envelopes)
+    const rejected: InvalidOrder[] = [...invalid]
+    const solverOrders: SolverOrder[] = []
+    for (const o of opened) {
+      const err = innerOrderError(o, h, this.o.domain, this.assets)
+      if (err) rejected.push({ id: o.id, trader: o.envelope.trader, ...err })
+      else solverOrders.push(this.solverOrder(o.id, o.signed, 0n, 0n, 0n))
+    }
+    // 3. Resting remainders of earlier batches, still valid at h.
+    const restingIds: Hex[] = []
+    for await (const [id, r] of this.resting.entries()) {
+      if (r.order.order.lastBatch < h) continue
+      restingIds.push(id)
+      solverOrders.push(this.solverOrder(id, r.order, r.sold, r.bought, r.fee))
+    }
+
+    // 4. The balance view at chainRef, plus the effects of certified batches not settled there.
+    const balances = await this.balanceView(solverOrders, content.chainRef, h)
+
+    // 5. Clear.
+    const numeraire =
+      this.o.genesis.assets.find((a) => a.symbol === this.o.genesis.bond.token)?.id ??
+      this.o.genesis.assets[0].id
+    const out = clearBatch({
+      orders: solverOrders,
+      balances,
+      params: {
+        numeraire,
+        maxFillsPerBatch: this.o.genesis.maxFillsPerBatch,
+        feeBps: BigInt(this.o.genesis.feeBps),
+        resourceAssets: this.resources,
+        height: h,
+        prevHeight: this.lastSettlementNeeded,
+        chainRef: content.chainRef,
+        batchHash: batchHashOf(content),
+      },
+    })
+    const result: ClearingResult = {
+      ...out.result,
+      penalties: [
+        ...out.result.penalties,
+        ...rejected.map((r) => ({ trader: r.trader, orderId: r.id })),
+      ].sort((a, b) => (a.orderId < b.orderId ? -1 : 1)),
+    }
+    const resultHash = resultHashOf(result)
+    const needsSettlement = result.fills.length > 0 || result.penalties.length > 0
+    if (needsSettlement) this.lastSettlementNeeded = h
+    const signed = new Map<Hex, SignedOrder>()
+    for (const o of solverOrders) if (o.signed) signed.set(o.id as Hex, o.signed)
+    this.results.set(h, { result, out, proposer, signed })
+    for (const r of rejected) {
+      await this.o.storage.orderStatus.put(
+        r.id,
+        statusOf(r.id, 'rejected', h, { error: { code: r.code, message: r.message } }),
+      )
+    }
+    log.info(
+      { orders: content.orderIds.length, resting: restingIds.length, fills: result.fills.length, resultHash },
+      'batch cleared',
+    )
+
+    // 6. Attest: our result is signed and gossiped; the certificate may even have formed already.
+    await this.o.attest?.(h, resultHash)
+    const early = this.early.get(h)
+    if (early) {
+      this.early.delete(h)
+      await this.certified(early)
+    }
+  }
+
+  private solverOrder(id: Hex, signed: SignedOrder, sold: bigint, bought: bigint, fee: bigint): SolverOrder {
+    const o = signed.order
+    let sellAmount = o.sellAmount
+    let buyAmount = o.buyAmount
+    if (sold > 0n || bought > 0n) {
+      // A remainder keeps the original limit ratio, rounded against the trader (stricter, never looser).
+      if (o.kind === 'sell') {
+        sellAmount = o.sellAmount - sold - fee
+        buyAmount = (o.buyAmount * sellAmount + o.sellAmount - 1n) / o.sellAmount
+      } else {
+        buyAmount = o.buyAmount - bought
+        sellAmount = (o.sellAmount * buyAmount) / o.buyAmount
+      }
+    }
+    return {
+      id,
+      trader: o.trader,
+      sellAsset: o.sellAsset,
+      buyAsset: o.buyAsset,
+      sellAmount,
+      buyAmount,
+      kind: o.kind,
+      partiallyFillable: o.partiallyFillable,
+      signed,
+    }
+  }
+
+  private async balanceView(
+    orders: SolverOrder[],
+    chainRef: bigint,
+    h: bigint,
+  ): Promise<Record<string, Record<string, bigint>>> {
+    const settled = await this.o.chain.settledHeightAt(chainRef)
+    const pending: { trader: string; asset: string; delta: bigint }[] = []
+    for (let k = settled + 1n; k < h; k++) {
+      const r = this.results.get(k)
+      if (r)
+        for (const c of r.out.balanceChanges)
+          pending.push({ trader: c.account.toLowerCase(), asset: c.asset, delta: c.delta })
+    }
+    const view: Record<string, Record<string, bigint>> = {}
+    const wanted = new Set<string>()
+    for (const o of orders) {
+      if (!this.resources.has(o.sellAsset)) wanted.add(`${o.trader.toLowerCase()} ${o.sellAsset}`)
+    }
+    for (const key of [...wanted].sort()) {
+      const [trader, asset] = key.split(' ')
+      const base = await this.o.chain.available(trader as Address, asset as AssetId, chainRef)
+      view[trader] ??= {}
+      view[trader][asset] = base
+    }
+    for (const p of pending) {
+      if (view[p.trader]?.[p.asset] === undefined) continue
+      const v = view[p.trader][p.asset] + p.delta
+      view[p.trader][p.asset] = v > 0n ? v : 0n
+    }
+    // The solver keys balances by the trader as the orders spell it.
+    const out: Record<string, Record<string, bigint>> = {}
+    for (const o of orders) out[o.trader] = view[o.trader.toLowerCase()] ?? {}
+    return out
+  }
+
+  /** A quorum certified a result at a height (the consensus service tells us; it has stored the certificate). */
+  async certified(cert: BatchCertificate): Promise<void> {
+    const h = cert.height
+    const mine = this.results.get(h)
+    if (!mine) {
+      if (h > this.lastCertified) this.early.set(h, cert)
+      return
+    }
+    if ((await this.o.storage.results.get(h))?.resultHash === cert.resultHash) return
+    if (cert.resultHash !== resultHashOf(mine.result)) {
+      this.o.logger.error({ height: h.toString() }, 'certificate for a result we did not compute')
+      this.o.onAlarm?.('result-mismatch', h)
+      return
+    }
+    if (!(await this.o.storage.certificates.get(h))) await this.o.storage.certificates.put(h, cert)
+    if (h > this.lastCertified) this.lastCertified = h
+    const { result, out, proposer, signed: signedById } = mine
+    const content = await this.o.storage.batches.get(h)
+
+    // Fills, remainders and statuses.
+    const statuses: OrderStatus[] = []
+    for (const f of out.fills) {
+      const id = f.id as Hex
+      const prev = await this.resting.get(id)
+      const signed = prev?.order ?? signedById.get(id)
+      if (!signed) continue
+      const sold = (prev?.sold ?? 0n) + f.sold
+      const bought = (prev?.bought ?? 0n) + f.bought
+      const fee = (prev?.fee ?? 0n) + f.fee
+      const exhausted = isExhausted(signed.order, sold, bought, fee)
+      const more = signed.order.lastBatch > h
+      let status: OrderStatus['status']
+      if (exhausted) status = 'filled'
+      else if (more) status = 'resting'
+      else status = sold > 0n || bought > 0n ? 'partially_filled' : 'unfilled'
+      if (!exhausted && more) await this.resting.put(id, { order: signed, sold, bought, fee })
+      else if (prev) await this.resting.del(id)
+      statuses.push(statusOf(id, status, h, { filled: sold > 0n || bought > 0n ? { sold, bought } : null }))
+    }
+    for (const d of out.dropped) {
+      statuses.push(
+        statusOf(d.id as Hex, 'rejected', h, {
+          error: { code: `ORDER_${d.reason}`, message: `dropped: ${d.reason}` },
+        }),
+      )
+      await this.resting.del(d.id as Hex)
+    }
+    for (const s of statuses) await this.o.storage.orderStatus.put(s.orderId, s)
+
+    const view: BatchView = {
+      height: h,
+      orderCount: content?.orderIds.length ?? 0,
+      prices: result.assets.map((asset, i) => ({ asset, price: result.prices[i] })),
+      fills: out.fills
+        .filter((f) => f.sold > 0n || f.bought > 0n)
+        .map((f) => ({
+          orderId: f.id as Hex,
+          trader: f.trader,
+          sellAsset: f.sellAsset as Hex,
+          buyAsset: f.buyAsset as Hex,
+          sold: f.sold,
+          bought: f.bought,
+        })),
+      resultHash: cert.resultHash,
+      signers: cert.signatures.map((s) => s.validator),
+      settlement: null,
+    }
+    await this.o.storage.recordFinalized(view)
+    this.o.logger.info({ height: h.toString(), fills: view.fills.length }, 'batch certified')
+    this.prune(h)
+
+    // Settlement: only batches that move something are sent (each names the previous one).
+    if (this.o.settler && (result.fills.length > 0 || result.penalties.length > 0)) {
+      void this.o.settler
+        .settle(result, cert, proposer)
+        .then((r) => (r ? this.markSettled(h, r.txHash) : undefined))
+        .catch((e) =>
+          this.o.logger.warn({ height: h.toString(), err: (e as Error).message }, 'settlement failed'),
+        )
+    }
+  }
+
+  private async pollSettled(): Promise<void> {
+    try {
+      const settled = await this.o.settler!.settledSince()
+      for (const [h, tx] of [...settled.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+        await this.markSettled(h, tx)
+    } catch (e) {
+      this.o.logger.debug({ err: (e as Error).message }, 'settlement poll failed')
+    }
+  }
+
+  private async markSettled(h: bigint, txHash: Hex): Promise<void> {
+    const view = await this.o.storage.results.get(h)
+    if (!view || view.settlement) return
+    view.settlement = { txHash, status: 'settled' }
+    await this.o.storage.results.put(h, view)
+    if (h > this.lastSettled) this.lastSettled = h
+    this.o.onSettled?.(h)
+    for (const f of view.fills) {
+      const s = await this.o.storage.orderStatus.get(f.orderId)
+      if (s && !s.txHash) await this.o.storage.orderStatus.put(f.orderId, { ...s, txHash })
+    }
+    this.o.logger.info({ height: h.toString(), txHash }, 'batch settled')
+  }
+
+  private prune(h: bigint): void {
+    for (const k of this.early.keys()) if (k <= h) this.early.delete(k)
+    for (const k of this.results.keys()) if (k < h - 256n) this.results.delete(k)
+  }
+}
+
+function statusOf(
+  orderId: Hex,
+  status: OrderStatus['status'],
+  batch: bigint,
+  extra: Partial<OrderStatus> = {},
+): OrderStatus {
+  return { orderId, status, batch, filled: null, txHash: null, error: null, ...extra }
+}

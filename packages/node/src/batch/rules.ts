@@ -1,0 +1,73 @@
+import { type AssetId, type Hex, type NetworkDomain, type Order, recoverOrderSigner } from '@allot/protocol'
+import type { OpenedOrder } from './unseal.js'
+
+/**
+ * The largest amount an order may name. The settlement contract checks limits as
+ * `sellAmount · price · 10⁴` in 256 bits with prices kept below 2^100 by the solver, so amounts stay
+ * below 2^112 (about 5·10³³: a billion billion whole 18-decimal tokens) and no check can overflow.
+ */
+export const MAX_ORDER_AMOUNT = (1n << 112n) - 1n
+
+/**
+ * What only the plaintext can show (DESIGN.md "A batch, step by step", step 1): checked by every node
+ * after unsealing, identically. The first failing rule names the order's `rejected` code.
+ */
+export function innerOrderError(
+  o: OpenedOrder,
+  height: bigint,
+  domain: NetworkDomain,
+  assets: ReadonlySet<AssetId>,
+): { code: string; message: string } | null {
+  const order: Order = o.signed.order
+  if (order.trader.toLowerCase() !== o.envelope.trader.toLowerCase()) {
+    return {
+      code: 'ORDER_TRADER_MISMATCH',
+      message: 'the inner order names another trader than its envelope',
+    }
+  }
+  if (order.firstBatch !== height || o.envelope.batch !== height) {
+    return {
+      code: 'ORDER_BAD_BATCH',
+      message: `the inner order is for batch ${order.firstBatch}, sealed for ${height}`,
+    }
+  }
+  if (order.lastBatch < order.firstBatch)
+    return { code: 'ORDER_BAD_BATCH', message: 'lastBatch before firstBatch' }
+  if (order.sellAmount <= 0n || order.buyAmount <= 0n)
+    return { code: 'ORDER_BAD_AMOUNT', message: 'amounts must be > 0' }
+  if (order.sellAsset === order.buyAsset)
+    return { code: 'ORDER_BAD_ASSET', message: 'sells and buys the same asset' }
+  if (!assets.has(order.sellAsset) || !assets.has(order.buyAsset)) {
+    return { code: 'ORDER_UNKNOWN_ASSET', message: 'an asset the network does not know' }
+  }
+  try {
+    if (recoverOrderSigner(domain, order, o.signed.signature) !== order.trader.toLowerCase()) {
+      return { code: 'ORDER_BAD_SIGNATURE', message: 'the inner order is not signed by its trader' }
+    }
+  } catch {
+    return { code: 'ORDER_BAD_SIGNATURE', message: 'the inner order signature does not recover' }
+  }
+  return null
+}
+
+/** What is left of an order after cumulative fills (sell kind: sold + fee counts against sellAmount). */
+export function remainderOf(
+  order: Order,
+  sold: bigint,
+  bought: bigint,
+  fee: bigint,
+): { sell: bigint; buy: bigint } {
+  if (order.kind === 'sell') {
+    const left = order.sellAmount - sold - fee
+    return { sell: left > 0n ? left : 0n, buy: 0n }
+  }
+  const left = order.buyAmount - bought
+  return { sell: 0n, buy: left > 0n ? left : 0n }
+}
+
+export function isExhausted(order: Order, sold: bigint, bought: bigint, fee: bigint): boolean {
+  const r = remainderOf(order, sold, bought, fee)
+  return order.kind === 'sell' ? r.sell === 0n : r.buy === 0n
+}
+
+export type { Hex }

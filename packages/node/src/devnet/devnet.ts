@@ -1,0 +1,353 @@
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { AllotError, addressOf, randomPrivateKey, toHex } from '@allot/protocol'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { Address, Hex } from 'viem'
+import { AllotClient } from '../api/index.js'
+import { type Genesis, genesisToJson, loadOrCreatePeerKey, parseGenesis } from '../config/index.js'
+import {
+  ANVIL_DEFAULT_KEYS,
+  anvilBinaryPath,
+  connectChain,
+  DEFAULT_MAX_FILLS_PER_BATCH,
+  deploySettlement,
+  deployTestToken,
+  depositToEscrow,
+  mintTestToken,
+  requireWallet,
+} from '../settlement/index.js'
+import { type DevnetFile, type LaunchFile, paths, readDevnet, readLaunch, writeJson } from './layout.js'
+import { freePorts, isAlive, killProcess, spawnBackground, stopProcess, waitFor } from './processes.js'
+
+export interface DevnetUpOptions {
+  dir: string
+  validators: number
+  batchMs: number
+  accounts: number
+  /** 'anvil' (start one) or the RPC URL of a chain to use. */
+  chain: string
+  reset: boolean
+  /** Progress lines for humans (stderr); the caller decides where they go. */
+  progress?: (line: string) => void
+  readyTimeoutMs?: number
+}
+
+const E18 = 10n ** 18n
+/** CLI.md: 1,000,000 whole tokens of each test token for each account, deposited in escrow. */
+const ACCOUNT_FUNDS = 1_000_000n * E18
+const DEVNET_CHAIN_ID = 31337
+
+const require = createRequire(import.meta.url)
+const CLI_MAIN = join(import.meta.dirname, '..', 'cli', 'main.ts')
+
+/** The command line that starts a validator process (node + tsx + the CLI's `node start`). */
+function nodeCommand(args: string[]): { command: string; args: string[] } {
+  return { command: process.execPath, args: ['--import', require.resolve('tsx'), CLI_MAIN, ...args] }
+}
+
+async function rpcReady(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      signal: AbortSignal.timeout(1000),
+    })
+    return r.ok
+  } catch {
+    return false
+  }
+}
+
+/** Stops every process a devnet started, by PID (validators first, then the chain). */
+async function stopAll(dir: string): Promise<number> {
+  if (!existsSync(paths(dir).devnet)) return 0
+  const d = readDevnet(dir)
+  const pids = d.nodes.map((n) => n.pid)
+  await Promise.all(pids.map((p) => stopProcess(p)))
+  if (d.chainPid) await stopProcess(d.chainPid)
+  return pids.length + (d.chainPid ? 1 : 0)
+}
+
+export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
+  const say = o.progress ?? (() => {})
+  const p = paths(o.dir)
+  if (existsSync(p.devnet)) {
+    if (!o.reset) {
+      throw new AllotError(
+        'DEVNET_EXISTS',
+        `a devnet already lives in ${o.dir}: \`allot devnet status --dir ${o.dir}\` shows it; \`allot devnet up --reset\` replaces it`,
+      )
+    }
+    say(`resetting ${o.dir}: stopping its processes`)
+    await stopAll(o.dir)
+  }
+  if (o.reset) rmSync(o.dir, { recursive: true, force: true })
+  if (o.validators < 1) throw new AllotError('CLI_BAD_FLAG', '--validators must be at least 1')
+  if (o.accounts < 1 || o.accounts > ANVIL_DEFAULT_KEYS.length - 1) {
+    throw new AllotError('CLI_BAD_FLAG', `--accounts must be between 1 and ${ANVIL_DEFAULT_KEYS.length - 1}`)
+  }
+  mkdirSync(p.logs, { recursive: true })
+  mkdirSync(p.keys, { recursive: true })
+
+  // Everything started from here on is stopped again if `up` fails half way.
+  const started: number[] = []
+  try {
+    // 1. The chain.
+    let rpcUrl: string
+    let chainPid: number | null = null
+    if (o.chain === 'anvil') {
+      const [port] = await freePorts(1)
+      say(`starting anvil on 127.0.0.1:${port}`)
+      mkdirSync(join(o.dir, 'chain'), { recursive: true })
+      const anvil = spawnBackground(
+        anvilBinaryPath(),
+        ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(DEVNET_CHAIN_ID)],
+        { logFile: p.chainLog },
+      )
+      chainPid = anvil.pid
+      started.push(anvil.pid)
+      rpcUrl = `http://127.0.0.1:${port}`
+      await waitFor(async () => ((await rpcReady(rpcUrl)) ? true : undefined), {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+        onTimeout: () =>
+          new AllotError('DEVNET_CHAIN', `anvil did not answer on ${rpcUrl}; see ${p.chainLog}`),
+      })
+    } else {
+      rpcUrl = o.chain
+      if (!(await rpcReady(rpcUrl))) throw new AllotError('DEVNET_CHAIN', `no chain answers at ${rpcUrl}`)
+    }
+
+    // 2. Keys: validator keys (on-chain identities) and network identities (peer ids).
+    const n = o.validators
+    const f = Math.floor((n - 1) / 3)
+    const validatorKeys = Array.from({ length: n }, () => randomPrivateKey())
+    const validators = validatorKeys.map((k) => addressOf(k))
+    for (const [i, k] of validatorKeys.entries())
+      writeFileSync(p.validatorKey(i), `${toHex(k)}\n`, { mode: 0o600 })
+    const peerIds: string[] = []
+    for (let i = 0; i < n; i++) {
+      const key = await loadOrCreatePeerKey(p.nodeData(i))
+      peerIds.push(peerIdFromPrivateKey(key).toString())
+    }
+    say(`generated ${n} validator keys (f = ${f}, quorum ${2 * f + 1})`)
+
+    // 3. Contracts: two test tokens and the settlement contract.
+    const deployer = await connectChain({
+      rpcUrl,
+      privateKey: ANVIL_DEFAULT_KEYS[0] as Hex,
+      pollingIntervalMs: 50,
+    })
+    const chainId = deployer.chain.id
+    const tka = await deployTestToken(deployer, { name: 'Test Token A', symbol: 'TKA', decimals: 18 })
+    const tkb = await deployTestToken(deployer, { name: 'Test Token B', symbol: 'TKB', decimals: 18 })
+    const settlement = await deploySettlement(deployer, {
+      validators: validators as Address[],
+      quorum: 2 * f + 1,
+      feeBps: 0,
+      escapeBlocks: 1_000_000,
+      bondToken: tka,
+      invalidOrderFee: E18 / 10n,
+      feeAccount: deployer.account!.address.toLowerCase() as Address,
+    })
+    say(`deployed AllotSettlement ${settlement}, TKA ${tka}, TKB ${tkb}`)
+
+    // Validators pay the gas of settling: give each 100 ETH from the deployer.
+    const { walletClient, account } = requireWallet(deployer)
+    for (const v of validators) {
+      const hash = await walletClient.sendTransaction({ account, to: v as Address, value: 100n * E18 })
+      await deployer.publicClient.waitForTransactionReceipt({ hash })
+    }
+
+    // 4. Funded trader accounts: anvil's default accounts 1..N (they hold ETH for gas).
+    const accounts = ANVIL_DEFAULT_KEYS.slice(1, 1 + o.accounts).map((k) => ({
+      address: addressOf(Uint8Array.from(Buffer.from(k.slice(2), 'hex'))),
+      privateKey: k,
+    }))
+    for (const [i, a] of accounts.entries()) {
+      for (const token of [tka, tkb])
+        await mintTestToken(deployer, token, a.address as Address, ACCOUNT_FUNDS)
+      const trader = await connectChain({
+        rpcUrl,
+        chainId,
+        privateKey: a.privateKey as Hex,
+        pollingIntervalMs: 50,
+      })
+      for (const token of [tka, tkb]) await depositToEscrow(trader, settlement, token, ACCOUNT_FUNDS)
+      say(`account ${i} ${a.address}: 1,000,000 TKA and TKB minted and deposited`)
+    }
+
+    // 5. Genesis.
+    const ports = await freePorts(2 * n)
+    const p2pPort = (i: number) => ports[2 * i]
+    const metricsPort = (i: number) => ports[2 * i + 1]
+    const multiaddr = (i: number) => `/ip4/127.0.0.1/tcp/${p2pPort(i)}/p2p/${peerIds[i]}`
+    const genesis: Genesis = parseGenesis({
+      networkId: `devnet-${Date.now().toString(36)}`,
+      chainId: String(chainId),
+      settlement,
+      genesisTime: Date.now(),
+      validators: validators.map((address, i) => ({ address, peerId: peerIds[i], multiaddr: multiaddr(i) })),
+      batchIntervalMs: o.batchMs,
+      intakeCutoffMs: Math.max(50, Math.floor(o.batchMs / 5)),
+      inclusionGraceMs: Math.max(100, Math.floor(o.batchMs / 2)),
+      timeouts: { proposeMs: o.batchMs, prevoteMs: 500, precommitMs: 500, deltaMs: 250, capMs: 10_000 },
+      bond: { token: 'TKA', minBond: E18.toString(), invalidOrderFee: (E18 / 10n).toString() },
+      feeBps: 0,
+      maxOrdersPerBatch: 10_000,
+      maxFillsPerBatch: DEFAULT_MAX_FILLS_PER_BATCH,
+      perTraderMaxOrdersPerBatch: 100,
+      assets: [
+        { symbol: 'TKA', kind: 'token', address: tka, decimals: 18 },
+        { symbol: 'TKB', kind: 'token', address: tkb, decimals: 18 },
+        { symbol: 'TKC', kind: 'resource', class: 'cpu.vcore-hour', decimals: 0 },
+      ],
+      sealing: { enabled: false },
+    })
+    writeJson(p.genesis, genesisToJson(genesis))
+
+    // 6. Validators, as background processes.
+    const launch: LaunchFile = { nodes: [] }
+    const nodes: DevnetFile['nodes'] = []
+    for (let i = 0; i < n; i++) {
+      const args = [
+        'node',
+        'start',
+        '--genesis',
+        p.genesis,
+        '--data',
+        p.nodeData(i),
+        '--listen',
+        `/ip4/127.0.0.1/tcp/${p2pPort(i)}`,
+        '--validator-key',
+        p.validatorKey(i),
+        '--rpc-url',
+        rpcUrl,
+        '--metrics-port',
+        String(metricsPort(i)),
+        ...Array.from({ length: n }, (_, j) => j)
+          .filter((j) => j !== i)
+          .flatMap((j) => ['--bootstrap', multiaddr(j)]),
+      ]
+      const cmd = nodeCommand(args)
+      const proc = spawnBackground(cmd.command, cmd.args, { logFile: p.nodeLog(i) })
+      started.push(proc.pid)
+      launch.nodes.push({ index: i, args, logFile: p.nodeLog(i) })
+      nodes.push({
+        index: i,
+        peerId: peerIds[i],
+        validator: validators[i],
+        api: multiaddr(i),
+        metrics: `http://127.0.0.1:${metricsPort(i)}/metrics`,
+        pid: proc.pid,
+      })
+    }
+    const file: DevnetFile = {
+      networkId: genesis.networkId,
+      chainId,
+      rpcUrl,
+      chainPid,
+      settlement,
+      tokens: { TKA: tka, TKB: tkb },
+      nodes,
+      accounts,
+    }
+    writeJson(p.launch, launch)
+    writeJson(p.devnet, file)
+    say(`started ${n} validators; logs in ${p.logs}`)
+
+    // 7. Ready: every validator answers, sees its peers, and a first batch is finalized.
+    const deadline = o.readyTimeoutMs ?? 120_000
+    await waitFor(
+      async () => {
+        const s = await devnetStatus(o.dir)
+        const ready = s.nodes.every((x) => x.up && x.peers >= Math.min(n - 1, 1) && x.finalized >= 1)
+        return ready ? true : undefined
+      },
+      {
+        timeoutMs: deadline,
+        intervalMs: 500,
+        onTimeout: () =>
+          new AllotError(
+            'DEVNET_NOT_READY',
+            `validators did not finalize a first batch in ${deadline / 1000} s; see ${p.logs}`,
+          ),
+      },
+    )
+    say('connected, and a first batch is finalized')
+    return file
+  } catch (e) {
+    for (const pid of started.reverse()) killProcess(pid)
+    throw e
+  }
+}
+
+export interface NodeStatus {
+  index: number
+  up: boolean
+  peers: number
+  height: number
+  finalized: number
+  settled: number
+}
+
+/** Asks every validator of the devnet for its state (CLI.md `devnet status --json`). */
+export async function devnetStatus(dir: string): Promise<{ nodes: NodeStatus[] }> {
+  const d = readDevnet(dir)
+  const nodes = await Promise.all(
+    d.nodes.map(async (n): Promise<NodeStatus> => {
+      const down = { index: n.index, up: false, peers: 0, height: 0, finalized: 0, settled: 0 }
+      if (!isAlive(n.pid)) return down
+      let client: AllotClient | undefined
+      try {
+        client = await AllotClient.connect(n.api, { timeoutMs: 3000 })
+        const info = await client.info()
+        return {
+          index: n.index,
+          up: true,
+          peers: info.peers,
+          height: Number(info.height),
+          finalized: Number(info.finalized),
+          settled: Number(info.settled),
+        }
+      } catch {
+        return down
+      } finally {
+        await client?.close().catch(() => {})
+      }
+    }),
+  )
+  return { nodes }
+}
+
+/** Stops every process the devnet started, by PID; `clean` removes its directory too. */
+export async function devnetDown(dir: string, clean: boolean): Promise<{ stopped: number }> {
+  const stopped = await stopAll(dir)
+  if (clean) rmSync(dir, { recursive: true, force: true })
+  return { stopped }
+}
+
+/** Fault drill: SIGKILL one validator. */
+export function devnetKill(dir: string, index: number): { index: number; pid: number } {
+  const d = readDevnet(dir)
+  const n = d.nodes.find((x) => x.index === index)
+  if (!n) throw new AllotError('CLI_BAD_FLAG', `no validator ${index} in ${dir}`)
+  killProcess(n.pid)
+  return { index, pid: n.pid }
+}
+
+/** Starts a validator again on its existing data, with the arguments `up` gave it. */
+export async function devnetRestart(dir: string, index: number): Promise<{ index: number; pid: number }> {
+  const d = readDevnet(dir)
+  const n = d.nodes.find((x) => x.index === index)
+  const l = readLaunch(dir).nodes.find((x) => x.index === index)
+  if (!n || !l) throw new AllotError('CLI_BAD_FLAG', `no validator ${index} in ${dir}`)
+  if (isAlive(n.pid)) await stopProcess(n.pid)
+  const cmd = nodeCommand(l.args)
+  const proc = spawnBackground(cmd.command, cmd.args, { logFile: l.logFile })
+  n.pid = proc.pid
+  writeJson(paths(dir).devnet, d)
+  return { index, pid: proc.pid }
+}

@@ -1,0 +1,19 @@
+export {
+  type DevnetUpOptions,
+  devnetDown,
+  devnetKill,
+  devnetRestart,
+  devnetStatus,
+  devnetUp,
+  type NodeStatus,
+} from './devnet.js'
+export { type DevnetFile, type DevnetNode, paths as devnetPaths, readDevnet } from './layout.js'
+export {
+  freePort,
+  freePorts,
+  isAlive,
+  killProcess,
+  spawnBackground,
+  stopProcess,
+  waitFor,
+} from './processes.js'
