@@ -55,7 +55,12 @@ for (let c = 0; c < 6; c++) {
 
 /** Writes the `len` bytes of hex string `h` at buf[off..off+len); errors exactly as `fromHex`. */
 function putHex(buf: Uint8Array, off: number, h: string, len: number): void {
-  if (typeof h !== 'string' || h.length !== 2 + 2 * len || h.charCodeAt(0) !== 48 || h.charCodeAt(1) !== 120) {
+  if (
+    typeof h !== 'string' ||
+    h.length !== 2 + 2 * len ||
+    h.charCodeAt(0) !== 48 ||
+    h.charCodeAt(1) !== 120
+  ) {
     buf.set(fromHex(h, len), off) // throws the canonical error (or writes a valid odd form)
     return
   }
@@ -90,7 +95,8 @@ function putUint(buf: Uint8Array, off: number, v: bigint): void {
   const n = (h.length + odd) >> 1
   let k = off + 32 - n
   if (odd) buf[k++] = HEX_VAL[h.charCodeAt(0)]
-  for (let c = odd; c < h.length; c += 2) buf[k++] = (HEX_VAL[h.charCodeAt(c)] << 4) | HEX_VAL[h.charCodeAt(c + 1)]
+  for (let c = odd; c < h.length; c += 2)
+    buf[k++] = (HEX_VAL[h.charCodeAt(c)] << 4) | HEX_VAL[h.charCodeAt(c + 1)]
 }
 
 function putAddress(buf: Uint8Array, off: number, a: Hex): void {
@@ -119,7 +125,7 @@ function putFill(buf: Uint8Array, off: number, f: Fill, index: Map<AssetId, numb
     throw new AllotError('SETTLE_BAD_PAYLOAD', 'a fill names an asset without a price')
   }
   const sig = f.order.signature
-  let o = putOrder(buf, off, f.order.order)
+  const o = putOrder(buf, off, f.order.order)
   putUint(buf, o, BigInt(sig.v))
   putHex(buf, o + 32, sig.r, 32)
   putHex(buf, o + 64, sig.s, 32)
@@ -128,7 +134,6 @@ function putFill(buf: Uint8Array, off: number, f: Fill, index: Map<AssetId, numb
   putUint(buf, o + 160, f.fee)
   putUint(buf, o + 192, BigInt(sellIndex))
   putUint(buf, o + 224, BigInt(buyIndex))
-  o += 256
 }
 
 function putLease(buf: Uint8Array, off: number, l: Lease): void {

@@ -1,7 +1,8 @@
 import type { Address, Penalty } from '@allot/protocol'
+import { fastPairApplies, solvePairFast } from './fastpair.js'
 import { type Amounts, fillAtPrices } from './fill.js'
 import { balanceOf, isResourceOf, type Prepared, prepare } from './prepare.js'
-import { initialPrices, ROOT_PRICE } from './prices.js'
+import { initialPrices } from './prices.js'
 import { compareStr, floorDiv } from './ratio.js'
 import { balanceChangesOf, clearingResultOf, leasesOf, orderIdOfKey, resultHashOf } from './result.js'
 import { improvePrices } from './search.js'
@@ -79,14 +80,17 @@ function applyMaxFills(P: Prepared, prices: readonly bigint[], a: Amounts, max: 
 /** Prices and amounts (no payload, no hash). */
 export function solveBatch(input: ClearBatchInput): Solution {
   const P = prepare(input)
-  let prices = initialPrices(P, input.params.previousPrices)
+  let prices: bigint[]
   let amounts: Amounts
-  if (prices.filter((p) => p > 0n).length >= 3) {
+  const treeRoots: number[] = []
+  if (fastPairApplies(P)) ({ prices, amounts } = solvePairFast(P, input.params.previousPrices))
+  else if (
+    (prices = initialPrices(P, input.params.previousPrices, treeRoots)).filter((p) => p > 0n).length >= 3
+  ) {
     // Roots of the price trees (their scale) stay put: the numeraire, else the first asset of each component.
-    const roots = new Set<number>()
+    const roots = new Set<number>(treeRoots)
     const num = P.assets.indexOf(P.numeraire)
     if (num >= 0 && prices[num] > 0n) roots.add(num)
-    for (let a = 0; a < P.assets.length; a++) if (prices[a] === ROOT_PRICE) roots.add(a)
     ;({ prices, amounts } = improvePrices(P, prices, (p, a) => objectiveOf(P, p, a), roots))
   } else amounts = fillAtPrices(P, prices)
   amounts = applyMaxFills(P, prices, amounts, input.params.maxFillsPerBatch)

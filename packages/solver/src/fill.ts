@@ -187,26 +187,6 @@ function roundAndRepair(
   const n = P.orders.length
   const sold: bigint[] = new Array(n).fill(0n)
   const bought: bigint[] = new Array(n).fill(0n)
-  const setFromBought = (i: number, b: bigint) => {
-    const o = P.orders[i]
-    const pS = prices[P.sell[i]]
-    const pB = prices[P.buy[i]]
-    if (b <= 0n) {
-      sold[i] = 0n
-      bought[i] = 0n
-      return
-    }
-    if (o.kind === 'sell') {
-      // Largest sold with floor(sold·pS/pB) ≤ b.
-      let s = ((b + 1n) * pB - 1n) / pS
-      if (s > P.maxSold[i]) s = P.maxSold[i]
-      sold[i] = s
-      bought[i] = (s * pS) / pB
-    } else {
-      sold[i] = ceilDiv(b * pB, pS)
-      bought[i] = b
-    }
-  }
   for (const i of byPriority) {
     if (u[i] === 0n) continue
     const o = P.orders[i]
@@ -235,16 +215,56 @@ function roundAndRepair(
       bought[i] = 0n
     }
   }
+  repairDeficits(P, prices, sold, bought, byPriority)
+  const fee = P.feeBps === 0n ? new Array<bigint>(n).fill(0n) : sold.map((s) => feeOf(s, P.feeBps))
+  return { sold, bought, fee }
+}
+
+/**
+ * Repair of rounding deficits (README "Rounding and repair"): while an asset has Σ bought > Σ sold,
+ * cut its buyers, worst slack first. `worstFirst` lists every order that may have a non-zero fill, per
+ * buy asset in ascending slack (ties: ascending index); orders outside it must have zero fills.
+ */
+export function repairDeficits(
+  P: Prepared,
+  prices: readonly bigint[],
+  sold: bigint[],
+  bought: bigint[],
+  worstFirst: ArrayLike<number>,
+): void {
+  const setFromBought = (i: number, b: bigint) => {
+    const o = P.orders[i]
+    const pS = prices[P.sell[i]]
+    const pB = prices[P.buy[i]]
+    if (b <= 0n) {
+      sold[i] = 0n
+      bought[i] = 0n
+      return
+    }
+    if (o.kind === 'sell') {
+      // Largest sold with floor(sold·pS/pB) ≤ b.
+      let s = ((b + 1n) * pB - 1n) / pS
+      if (s > P.maxSold[i]) s = P.maxSold[i]
+      sold[i] = s
+      bought[i] = (s * pS) / pB
+    } else {
+      sold[i] = ceilDiv(b * pB, pS)
+      bought[i] = b
+    }
+  }
   const A = P.assets.length
   const buyersWorstFirst: number[][] = Array.from({ length: A }, () => [])
-  for (const i of byPriority) {
+  const filled: number[] = []
+  for (let k = 0; k < worstFirst.length; k++) {
+    const i = worstFirst[k]
     if (sold[i] === 0n) continue
     buyersWorstFirst[P.buy[i]].push(i)
+    filled.push(i)
   }
   const limit = 1000 + 10 * A
   for (let pass = 0; ; pass++) {
     const tot = new Array<bigint>(A).fill(0n)
-    for (let i = 0; i < n; i++) {
+    for (const i of filled) {
       tot[P.sell[i]] += sold[i]
       tot[P.buy[i]] -= bought[i]
     }
@@ -281,8 +301,6 @@ function roundAndRepair(
       break
     }
   }
-  const fee = P.feeBps === 0n ? new Array<bigint>(n).fill(0n) : sold.map((s) => feeOf(s, P.feeBps))
-  return { sold, bought, fee }
 }
 
 function bigMinOf(a: bigint, b: bigint): bigint {

@@ -1,11 +1,27 @@
 import { BPS } from '@allot/protocol'
 import type { Prepared } from './prepare.js'
-import { compareRatioExact, gcd, type RatioKeys, sortByRatio } from './ratio.js'
+import { compareRatioExact, gcd, type RatioKeys, sortByRatioWithTies } from './ratio.js'
 
 /** A price ratio p[base] / p[quote] = num / den (quote units per base unit), reduced. */
 export interface Ratio {
   num: bigint
   den: bigint
+}
+
+/** Filled by choosePairPrice on request: both sides sorted by ascending limit (ties: ascending index). */
+export interface PairSides {
+  S?: Uint32Array
+  B?: Uint32Array
+  /** Limits as ratios p[base]/p[quote] (fee included), for exact comparisons. */
+  keys?: RatioKeys
+  /** tieS[p] = 1 when S[p] has the same limit as S[p − 1]; likewise tieB. */
+  tieS?: Uint8Array
+  tieB?: Uint8Array
+  /** At the chosen price: eligible sellers S[0..ks), buyers B[kb..), and the sums of their sell-kind maxSold. */
+  ks?: number
+  kb?: number
+  sumS?: bigint
+  sumB?: bigint
 }
 
 /**
@@ -25,6 +41,7 @@ export function choosePairPrice(
   base: number,
   quote: number,
   prev?: Ratio,
+  sorted?: PairSides,
 ): Ratio | null {
   const fb = BPS + P.feeBps
   const sellersIdx: number[] = [] // sell base for quote: eligible when r ≥ buyAmount·(1+f) / sellAmount
@@ -44,27 +61,53 @@ export function choosePairPrice(
   for (const i of sellersIdx) approx[i] = (P.buyF[i] * fbF) / (P.sellF[i] * bpsF)
   for (const i of buyersIdx) approx[i] = (P.sellF[i] * bpsF) / (P.buyF[i] * fbF)
   if (hasPrev) approx[PREV] = Number(prev.num) / Number(prev.den)
+  // Limits as num/den (p[base]/p[quote]); without a fee the common factor 10⁴ is left out (same order,
+  // no bigint allocated per comparison).
+  const noFee = P.feeBps === 0n
   const num = (i: number): bigint => {
     if (i === PREV) return (prev as Ratio).num
     const o = P.orders[i]
+    if (noFee) return P.sell[i] === base ? o.buyAmount : o.sellAmount
     return P.sell[i] === base ? o.buyAmount * fb : o.sellAmount * BPS
   }
   const den = (i: number): bigint => {
     if (i === PREV) return (prev as Ratio).den
     const o = P.orders[i]
+    if (noFee) return P.sell[i] === base ? o.sellAmount : o.buyAmount
     return P.sell[i] === base ? o.sellAmount * BPS : o.buyAmount * fb
   }
   const keys: RatioKeys = { num, den, approx, rank: (i) => i }
-  const S = sortByRatio(keys, sellersIdx) // ascending limit
-  const B = sortByRatio(keys, buyersIdx) // ascending limit
+  const sortedS = sortByRatioWithTies(keys, sellersIdx) // ascending limit
+  const sortedB = sortByRatioWithTies(keys, buyersIdx) // ascending limit
+  const S = sortedS.order
+  const B = sortedB.order
+  const tieS = sortedS.tie
+  const tieB = sortedB.tie
+  if (sorted !== undefined) {
+    sorted.S = S
+    sorted.B = B
+    sorted.keys = keys
+    sorted.tieS = tieS
+    sorted.tieB = tieB
+  }
   const ns = S.length
   const nb = B.length
-  const cmp = (i: number, j: number) => compareRatioExact(keys, i, j)
+  // Float fast path of the exact comparison (ratio.ts margin), inlined: this loop runs once per order.
+  const hiM = 1 + 2 ** -40
+  const loM = 1 - 2 ** -40
+  const cmp = (i: number, j: number) => {
+    const a = approx[i]
+    const b = approx[j]
+    if (a < b * loM) return -1
+    if (a > b * hiM) return 1
+    return compareRatioExact(keys, i, j)
+  }
   // Distinct candidate prices in ascending order; for each, ks = #sellers with limit ≤ r and
   // kb = first buyer with limit ≥ r.
-  const cand: number[] = []
-  const candKs: number[] = []
-  const candKb: number[] = []
+  const cand = new Int32Array(ns + nb + 1)
+  const candKs = new Int32Array(ns + nb + 1)
+  const candKb = new Int32Array(ns + nb + 1)
+  let C = 0
   {
     let x = 0
     let y = 0
@@ -75,12 +118,20 @@ export function choosePairPrice(
       if (y < nb && (v < 0 || cmp(B[y], v) < 0)) v = B[y]
       if (!prevDone && (v < 0 || cmp(PREV, v) < 0)) v = PREV
       const kb = y
-      while (x < ns && cmp(S[x], v) <= 0) x++
-      while (y < nb && cmp(B[y], v) === 0) y++
+      // v is the least head, so a head ≤ v equals v; its equal run follows from the tie flags.
+      if (x < ns && (S[x] === v || cmp(S[x], v) === 0)) {
+        x++
+        while (x < ns && tieS[x] === 1) x++
+      }
+      if (y < nb && (B[y] === v || cmp(B[y], v) === 0)) {
+        y++
+        while (y < nb && tieB[y] === 1) y++
+      }
       if (!prevDone && cmp(PREV, v) === 0) prevDone = true
-      cand.push(v)
-      candKs.push(x)
-      candKb.push(kb)
+      cand[C] = v
+      candKs[C] = x
+      candKb[C] = kb
+      C++
     }
   }
   // Contributions: seller sell-kind → base (aS); seller buy-kind → quote (qS), base = q/r.
@@ -89,7 +140,7 @@ export function choosePairPrice(
   const qS = new Float64Array(ns + 1)
   for (let k = 0; k < ns; k++) {
     const i = S[k]
-    const sellKind = P.orders[i].kind === 'sell'
+    const sellKind = P.buyKind[i] === 0
     aS[k + 1] = aS[k] + (sellKind ? Number(P.maxSold[i]) : 0)
     qS[k + 1] = qS[k] + (sellKind ? 0 : P.buyF[i])
   }
@@ -97,11 +148,10 @@ export function choosePairPrice(
   const qB = new Float64Array(nb + 1)
   for (let k = nb - 1; k >= 0; k--) {
     const i = B[k]
-    const sellKind = P.orders[i].kind === 'sell'
+    const sellKind = P.buyKind[i] === 0
     aB[k] = aB[k + 1] + (sellKind ? 0 : P.buyF[i])
     qB[k] = qB[k + 1] + (sellKind ? Number(P.maxSold[i]) : 0)
   }
-  const C = cand.length
   const vol = new Float64Array(C)
   let best = 0
   for (let c = 0; c < C; c++) {
@@ -116,41 +166,46 @@ export function choosePairPrice(
   }
   if (!(best > 0)) return null
   const floor = best * (1 - 1e-6)
-  // Exact pass over the survivors: sellers' prefix sums and buyers' suffix sums (total − prefix), incrementally.
+  // Exact pass over the survivors (few in practice): sellers' prefix sums and buyers' suffix sums,
+  // started at the first survivor and moved between survivors, so bigint work is about one addition
+  // per order eligible there.
   let eaS = 0n
   let eqS = 0n
   let pa = 0
-  let eaBtot = 0n
-  let eqBtot = 0n
-  for (let k = 0; k < nb; k++) {
-    const i = B[k]
-    if (P.orders[i].kind === 'sell') eqBtot += P.maxSold[i]
-    else eaBtot += P.orders[i].buyAmount
-  }
-  let eaBpre = 0n
-  let eqBpre = 0n
-  let pb = 0
+  let eaB = 0n // buyers B[pb..nb): buy kind (base)
+  let eqB = 0n // buyers B[pb..nb): sell kind (quote)
+  let pb = -1
   let win = -1
   let wVn = 0n
   let wImb = 0n
   let wDist = 0n
+  let wSumS = 0n
+  let wSumB = 0n
   for (let c = 0; c < C; c++) {
+    if (vol[c] < floor) continue
     while (pa < candKs[c]) {
       const i = S[pa++]
-      if (P.orders[i].kind === 'sell') eaS += P.maxSold[i]
+      if (P.buyKind[i] === 0) eaS += P.maxSold[i]
       else eqS += P.orders[i].buyAmount
+    }
+    if (pb < 0) {
+      pb = candKb[c]
+      for (let k = pb; k < nb; k++) {
+        const i = B[k]
+        if (P.buyKind[i] === 0) eqB += P.maxSold[i]
+        else eaB += P.orders[i].buyAmount
+      }
     }
     while (pb < candKb[c]) {
       const i = B[pb++]
-      if (P.orders[i].kind === 'sell') eqBpre += P.maxSold[i]
-      else eaBpre += P.orders[i].buyAmount
+      if (P.buyKind[i] === 0) eqB -= P.maxSold[i]
+      else eaB -= P.orders[i].buyAmount
     }
-    if (vol[c] < floor) continue
     const cn = num(cand[c])
     const cd = den(cand[c])
     // Everything times num (r = num/den): S·num = aS·num + qS·den.
     const sn = eaS * cn + eqS * cd
-    const dn = (eaBtot - eaBpre) * cn + (eqBtot - eqBpre) * cd
+    const dn = eaB * cn + eqB * cd
     // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min would convert them)
     const vn = sn < dn ? sn : dn
     const imb = sn > dn ? sn - dn : dn - sn
@@ -177,8 +232,16 @@ export function choosePairPrice(
     wVn = vn
     wImb = imb
     wDist = dist
+    wSumS = eaS
+    wSumB = eqB
   }
   if (win < 0 || wVn === 0n) return null
+  if (sorted !== undefined) {
+    sorted.ks = candKs[win]
+    sorted.kb = candKb[win]
+    sorted.sumS = wSumS
+    sorted.sumB = wSumB
+  }
   const wn = num(cand[win])
   const wd = den(cand[win])
   const g = gcd(wn, wd)

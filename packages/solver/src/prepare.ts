@@ -1,5 +1,5 @@
 import { AllotError, BPS, feeOf } from '@allot/protocol'
-import { compareStr } from './ratio.js'
+import { compareStr, maxPriceFor } from './ratio.js'
 import type { ClearBatchInput, DroppedOrder, SolverOrder } from './types.js'
 
 const MAX_AMOUNT = (1n << 255n) - 1n
@@ -20,6 +20,10 @@ export interface Prepared {
   buy: Int32Array
   /** Largest `sold` with `sold + fee(sold)` within the order's debit allowance. */
   maxSold: bigint[]
+  /** Per asset: its price must stay below this (ratio.ts `maxPriceFor`, from its orders' largest amount). */
+  maxPrice: bigint[]
+  /** 1 for a buy-kind order (read in hot loops instead of the order object). */
+  buyKind: Uint8Array
   /** Float approximations of the amounts, for sorting hints only. */
   sellF: Float64Array
   buyF: Float64Array
@@ -183,6 +187,8 @@ export function prepare(input: ClearBatchInput): Prepared {
   const maxSold: bigint[] = new Array(n)
   const sellF = new Float64Array(n)
   const buyF = new Float64Array(n)
+  const buyKind = new Uint8Array(n)
+  const maxF = new Float64Array(assets.length)
   let lastKey = ''
   let lastIdx = -1
   const indexOf = (k: string) => {
@@ -199,7 +205,12 @@ export function prepare(input: ClearBatchInput): Prepared {
     maxSold[i] = feeBps === 0n ? allowed[i] : maxSoldFor(allowed[i], feeBps)
     sellF[i] = Number(o.sellAmount)
     buyF[i] = Number(o.buyAmount)
+    if (o.kind === 'buy') buyKind[i] = 1
+    if (sellF[i] > maxF[sell[i]]) maxF[sell[i]] = sellF[i]
+    if (buyF[i] > maxF[buy[i]]) maxF[buy[i]] = buyF[i]
   }
+  // Bits of an asset's largest amount (sold or bought), from its float (+1 covers rounding up to 2^k).
+  const maxPrice = Array.from(maxF, (f) => maxPriceFor(f < 1 ? 1 : Math.ceil(Math.log2(f)) + 1))
   return {
     feeBps,
     assets,
@@ -210,6 +221,8 @@ export function prepare(input: ClearBatchInput): Prepared {
     sell,
     buy,
     maxSold,
+    maxPrice,
+    buyKind,
     sellF,
     buyF,
     dropped,

@@ -1,10 +1,12 @@
 import { BPS } from '@allot/protocol'
 import { choosePairPrice, type Ratio } from './pair.js'
 import type { Prepared } from './prepare.js'
-import { gcd, type RatioKeys, sortByRatio } from './ratio.js'
+import { capPrices, excessBits, gcd, type RatioKeys, sortByRatio } from './ratio.js'
 
 /** Fixed-point scale of the root asset of a tree of three or more assets. */
 export const ROOT_PRICE = 1n << 96n
+/** Smallest root scale when a wide component must shrink to fit under the price cap. */
+const MIN_ROOT = 1n << 48n
 
 interface Edge {
   base: number
@@ -21,7 +23,12 @@ interface Edge {
  * key) fixes the prices: ratios along a tree never contradict each other, and every order, on a
  * tree edge or not (rings included), may then trade at the resulting uniform prices.
  */
-export function initialPrices(P: Prepared, previous?: Record<string, bigint>): bigint[] {
+export function initialPrices(
+  P: Prepared,
+  previous?: Record<string, bigint>,
+  /** Receives the root of every component of three or more assets (the search keeps them fixed). */
+  rootsOut?: number[],
+): bigint[] {
   const A = P.assets.length
   const byPair = new Map<number, number[]>()
   for (let i = 0; i < P.orders.length; i++) {
@@ -92,27 +99,46 @@ export function initialPrices(P: Prepared, previous?: Record<string, bigint>): b
     if (comp.length === 1) continue
     if (comp.length === 2) {
       const e = adj[root][0].edge
-      prices[e.base] = e.ratio.num
-      prices[e.quote] = e.ratio.den
+      ;[prices[e.base], prices[e.quote]] = capPrices(
+        [e.ratio.num, e.ratio.den],
+        [P.maxPrice[e.base], P.maxPrice[e.quote]],
+      )
       continue
     }
-    prices[root] = ROOT_PRICE
-    for (let h = 0; h < comp.length; h++) {
-      const x = comp[h]
-      for (const { to, edge } of adj[x]) {
-        if (prices[to] !== 0n) continue
-        // p[base] / p[quote] = num / den.
-        if (to === edge.base) prices[to] = max1((prices[x] * edge.ratio.num) / edge.ratio.den)
-        else prices[to] = max1((prices[x] * edge.ratio.den) / edge.ratio.num)
+    rootsOut?.push(root)
+    // Below the batch's price cap (ratio.ts `maxPriceFor`), with 16 bits of headroom for the local
+    // search's upward moves: if the walk from p[root] = 2⁹⁶ exceeds it, walk again from a root smaller
+    // by the excess, but not below 2⁴⁸ (precision of the cheap assets); assets still at or above the
+    // cap do not trade (price 0), as an outlier price would cost every other asset its precision.
+    const caps = comp.map((a) => (P.maxPrice[a] >> 16n > 1n ? P.maxPrice[a] >> 16n : P.maxPrice[a]))
+    let rootPrice = ROOT_PRICE
+    for (;;) {
+      for (const a of comp) prices[a] = 0n
+      prices[root] = rootPrice
+      for (let h = 0; h < comp.length; h++) {
+        const x = comp[h]
+        for (const { to, edge } of adj[x]) {
+          if (prices[to] !== 0n) continue
+          // p[base] / p[quote] = num / den.
+          if (to === edge.base) prices[to] = max1((prices[x] * edge.ratio.num) / edge.ratio.den)
+          else prices[to] = max1((prices[x] * edge.ratio.den) / edge.ratio.num)
+        }
       }
+      const shift = BigInt(
+        excessBits(
+          comp.map((a) => prices[a]),
+          caps,
+        ),
+      )
+      if (shift === 0n || rootPrice <= MIN_ROOT) break
+      rootPrice = rootPrice >> shift > MIN_ROOT ? rootPrice >> shift : MIN_ROOT
     }
+    comp.forEach((a, k) => {
+      if (prices[a] >= caps[k]) prices[a] = 0n
+    })
   }
-  // Prices beyond 2^160 would overflow the contract's uint256 limit checks: those assets do not trade.
-  for (let a = 0; a < A; a++) if (prices[a] >= MAX_PRICE) prices[a] = 0n
   return prices
 }
-
-const MAX_PRICE = 1n << 160n
 
 function max1(x: bigint): bigint {
   return x > 0n ? x : 1n

@@ -36,41 +36,107 @@ export function compareRatio(k: RatioKeys, i: number, j: number): number {
   return compareRatioExact(k, i, j) || k.rank(i) - k.rank(j)
 }
 
-const f64 = new Float64Array(1)
-const u32 = new Uint32Array(f64.buffer)
 const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0 // little-endian: high word at 1
 
 /** Indices `items` sorted ascending by exact ratio, ties by rank. */
 export function sortByRatio(k: RatioKeys, items: ArrayLike<number>): Uint32Array {
+  return sortByRatioWithTies(k, items).order
+}
+
+/**
+ * `sortByRatio`, plus `tie[p] = 1` exactly when order[p] has the same ratio as order[p − 1] (found by
+ * the repair pass's own comparisons, so callers need not compare neighbours again).
+ */
+export function sortByRatioWithTies(
+  k: RatioKeys,
+  items: ArrayLike<number>,
+): { order: Uint32Array; tie: Uint8Array } {
   const n = items.length
   const out = new Uint32Array(n)
-  if (n === 0) return out
-  let idxBits = 1
-  while (2 ** idxBits < n) idxBits++
-  const hiBits = Math.min(31, 52 - idxBits)
-  const shift = 2 ** (31 - hiBits)
-  const scale = 2 ** idxBits
-  const packed = new Float64Array(n)
+  const tie = new Uint8Array(n)
+  if (n === 0) return { order: out, tie }
+  // LSD radix sort (four 16-bit digits) of the floats' bit patterns — positive floats order like their
+  // bits — stable, so equal floats keep ascending position. Deterministic and exact for the floats.
+  const vals = new Float64Array(n)
   for (let p = 0; p < n; p++) {
     const x = k.approx[items[p]]
-    f64[0] = x > 0 && Number.isFinite(x) ? x : 0
-    const hi = u32[HI] & 0x7fffffff
-    packed[p] = Math.floor(hi / shift) * scale + p
+    vals[p] = x > 0 && Number.isFinite(x) ? x : 0
   }
-  packed.sort()
-  for (let p = 0; p < n; p++) out[p] = items[packed[p] % scale]
+  const w = new Uint32Array(vals.buffer)
+  let idx = new Uint32Array(n)
+  let tmp = new Uint32Array(n)
+  for (let p = 0; p < n; p++) idx[p] = p
+  // Small inputs: a comparison sort (float, then position) is cheaper than four radix passes.
+  if (n < 2048) idx.sort((a, b) => vals[a] - vals[b] || a - b)
+  const count = new Uint32Array(n < 2048 ? 0 : 65537)
+  for (let d = 0; d < (n < 2048 ? 0 : 4); d++) {
+    const off = d < 2 ? 1 - HI : HI
+    const sh = (d & 1) * 16
+    count.fill(0)
+    for (let p = 0; p < n; p++) count[((w[2 * p + off] >>> sh) & 0xffff) + 1]++
+    if (count[((w[off] >>> sh) & 0xffff) + 1] === n) continue // one digit value: nothing to do
+    for (let b = 0; b < 65536; b++) count[b + 1] += count[b]
+    for (let p = 0; p < n; p++) {
+      const q = idx[p]
+      tmp[count[(w[2 * q + off] >>> sh) & 0xffff]++] = q
+    }
+    const t = idx
+    idx = tmp
+    tmp = t
+  }
+  for (let p = 0; p < n; p++) out[p] = items[idx[p]]
   // Insertion sort with the exact comparator: linear when the float order is nearly right.
   for (let p = 1; p < n; p++) {
     const v = out[p]
     let q = p - 1
-    if (compareRatio(k, out[q], v) <= 0) continue
+    const c = compareRatioExact(k, out[q], v)
+    if (c < 0 || (c === 0 && k.rank(out[q]) < k.rank(v))) {
+      tie[p] = c === 0 ? 1 : 0
+      continue
+    }
     while (q >= 0 && compareRatio(k, out[q], v) > 0) {
       out[q + 1] = out[q]
       q--
     }
     out[q + 1] = v
+    // Rare (the float order was wrong here): flags of the moved stretch afresh; p + 1 comes next.
+    for (let r = Math.max(1, q + 1); r <= p; r++)
+      tie[r] = compareRatioExact(k, out[r - 1], out[r]) === 0 ? 1 : 0
   }
-  return out
+  return { order: out, tie }
+}
+
+/**
+ * Price cap of a batch whose largest amount has `amountBits` bits: the settlement contract multiplies
+ * amount · price · (10⁴ + fee) (< 2¹⁴) in uint256 with overflow checks, so every price must stay below
+ * 2^(242 − amountBits) — at least 2¹¹⁴ when amounts are below 2¹²⁸, never below 2.
+ */
+export function maxPriceFor(amountBits: number): bigint {
+  return 1n << BigInt(Math.max(1, 242 - amountBits))
+}
+
+/** Bit length of x > 0. */
+export function bitLength(x: bigint): number {
+  return x.toString(2).length
+}
+
+/** The power of two that brings every price of a group below its own cap (0 when all already are). */
+export function excessBits(ps: readonly bigint[], caps: readonly bigint[]): number {
+  let shift = 0
+  for (let k = 0; k < ps.length; k++) {
+    if (ps[k] >= caps[k]) shift = Math.max(shift, bitLength(ps[k]) - bitLength(caps[k]) + 1)
+  }
+  return shift
+}
+
+/**
+ * Scales a group of prices down by a common power of two (floor, at least 1) until each is below its
+ * cap; unchanged when they already are.
+ */
+export function capPrices(ps: readonly bigint[], caps: readonly bigint[]): bigint[] {
+  const shift = BigInt(excessBits(ps, caps))
+  if (shift === 0n) return [...ps]
+  return ps.map((p) => (p <= 0n ? p : p >> shift > 0n ? p >> shift : 1n))
 }
 
 export function gcd(a: bigint, b: bigint): bigint {

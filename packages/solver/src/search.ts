@@ -37,7 +37,7 @@ export function improvePrices(
           const d = prices[a] >> k
           if (d === 0n) continue
           next[a] = prices[a] + dir * d
-          if (next[a] <= 0n) continue
+          if (next[a] <= 0n || next[a] >= P.maxPrice[a] >> 1n) continue
           evals++
           const am = fillAtPrices(P, next)
           const obj = objective(next, am)

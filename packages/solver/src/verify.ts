@@ -1,6 +1,8 @@
 import { AllotError, assetIdOf, BPS, feeOf, isBytes32, keccak256Hex, resultHashOf } from '@allot/protocol'
 import type { ClearBatchInput, ClearBatchOutput, OrderFill } from './types.js'
 
+const UINT256 = 1n << 256n
+
 function fail(what: string): never {
   throw new AllotError('SOLVER_INVALID_RESULT', what)
 }
@@ -87,6 +89,9 @@ export function verifyResult(input: ClearBatchInput, out: ClearBatchOutput): voi
     }
     const pX = out.prices[o.sellAsset]
     const pY = out.prices[o.buyAsset]
+    // The contract evaluates these products in uint256 with overflow checks (README "Price cap").
+    if (o.sellAmount * pX * BPS >= UINT256 || o.buyAmount * pY * (BPS + feeBps) >= UINT256)
+      fail(`fill ${f.id}: amount · price overflows the contract's uint256 limit check`)
     if (o.sellAmount * pX * BPS < o.buyAmount * pY * (BPS + feeBps))
       fail(`fill ${f.id} is beyond its limit price`)
     if (f.fee !== feeOf(f.sold, feeBps)) fail(`fill ${f.id} has the wrong fee`)

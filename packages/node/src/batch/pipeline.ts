@@ -340,9 +340,14 @@ export class BatchPipeline {
       if (exhausted) status = 'filled'
       else if (more) status = 'resting'
       else status = sold > 0n || bought > 0n ? 'partially_filled' : 'unfilled'
-      if (!exhausted && more) await this.resting.put(id, { order: signed, sold, bought, fee })
-      else if (prev) await this.resting.del(id)
-      statuses.push(statusOf(id, status, h, { filled: sold > 0n || bought > 0n ? { sold, bought } : null }))
+      const moved = f.sold > 0n || f.bought > 0n
+      if (!exhausted && more) {
+        // A remainder that did not trade in this batch keeps its status (and the batch of its last fill).
+        if (!moved && prev) continue
+        await this.resting.put(id, { order: signed, sold, bought, fee })
+      } else if (prev) await this.resting.del(id)
+      const lastFill = moved ? h : ((await this.o.storage.orderStatus.get(id))?.batch ?? h)
+      statuses.push(statusOf(id, status, lastFill, { filled: sold > 0n || bought > 0n ? { sold, bought } : null }))
     }
     for (const d of out.dropped) {
       statuses.push(

@@ -59,6 +59,14 @@ export function randomMultiAsset(
   return { orders: list, balances, params: { numeraire: assetName(0) } }
 }
 
+/** The hidden prices `randomMultiAsset(seed, assets, …)` draws its limits around (T00 = 1). */
+export function hiddenPrices(seed: number, assets: number): Record<string, number> {
+  const r = rng(seed)
+  const out: Record<string, number> = {}
+  for (let a = 0; a < assets; a++) out[assetName(a)] = a === 0 ? 1 : 0.5 + 1.5 * r()
+  return out
+}
+
 /** Random single-pair batch (base TKA, quote TKB) with small amounts, both kinds, some fill-or-kill. */
 export function randomPair(
   seed: number,

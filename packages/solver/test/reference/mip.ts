@@ -34,7 +34,13 @@ let highsP: Promise<HighsLike> | undefined
 
 export async function solveMip(
   input: ClearBatchInput,
-  opts: { pMin?: number; pMax?: number; timeLimit?: number } = {},
+  opts: {
+    pMin?: number
+    pMax?: number
+    timeLimit?: number
+    /** Per-asset price bounds [lo, hi] (numeraire units) replacing [pMin, pMax]. */
+    bounds?: Record<string, [number, number]>
+  } = {},
 ): Promise<MipResult> {
   const highs = await (highsP ??= loadHighs())
   const pMin = opts.pMin ?? 0.05
@@ -56,8 +62,10 @@ export async function solveMip(
     const pY = pv.get(o.buyAsset)
     const sA = Number(o.sellAmount)
     const bA = Number(o.buyAmount)
-    const M = cap * pMax
-    const L = bA * pMax
+    const hiX = opts.bounds?.[o.sellAsset]?.[1] ?? pMax
+    const hiY = opts.bounds?.[o.buyAsset]?.[1] ?? pMax
+    const M = cap * hiX
+    const L = bA * hiY
     rows.push(` c${k}: ${v} - ${cap} ${pX} <= 0`)
     rows.push(` m${k}: ${v} - ${M} ${z} <= 0`)
     rows.push(` l${k}: ${sA} ${pX} - ${bA} ${pY} - ${L} ${z} >= -${L}`)
@@ -74,7 +82,11 @@ export async function solveMip(
   })
   for (const [a, terms] of [...cons].sort()) rows.push(` b_${pv.get(a)}: ${terms.join(' ')} = 0`)
   const num = input.params.numeraire
-  const bounds = assets.map((a) => (a === num ? ` ${pv.get(a)} = 1` : ` ${pMin} <= ${pv.get(a)} <= ${pMax}`))
+  const bounds = assets.map((a) => {
+    if (a === num) return ` ${pv.get(a)} = 1`
+    const [lo, hi] = opts.bounds?.[a] ?? [pMin, pMax]
+    return ` ${lo} <= ${pv.get(a)} <= ${hi}`
+  })
   const lp = [
     'Maximize',
     ` obj: ${obj.length > 0 ? obj.join(' + ') : '0 p0'}`,

@@ -1,0 +1,179 @@
+import { feeOf } from '@allot/protocol'
+import { type Amounts, eligible, repairDeficits } from './fill.js'
+import { choosePairPrice, type PairSides, type Ratio } from './pair.js'
+import type { Prepared } from './prepare.js'
+import { capPrices } from './ratio.js'
+
+/**
+ * Whether the single-pair fast path applies: two assets, every order sell-kind and partially
+ * fillable (the common case of a market; anything else takes the general path).
+ */
+export function fastPairApplies(P: Prepared): boolean {
+  if (P.assets.length !== 2) return false
+  for (let i = 0; i < P.orders.length; i++) {
+    const o = P.orders[i]
+    if (o.kind !== 'sell' || !o.partiallyFillable) return false
+  }
+  return true
+}
+
+/**
+ * Single pair, same outcome as `initialPrices` + `fillAtPrices` (the general path) without its
+ * per-order work: the price is chosen on the sides sorted once (pair.ts), the eligible orders are a
+ * prefix (sellers, ascending limit) and a suffix (buyers) of those sorted sides, found by binary
+ * search with the exact limit check; the short side fills whole, the long side by price priority
+ * with the marginal group of equal limits pro rata (⌊cap·F/Σcap⌋, remainder units one each by
+ * ascending index); rounding and the deficit repair are the general ones. Bigint work is one
+ * addition per eligible order plus the output amounts; `fastpair.test.ts` checks it equals the
+ * general path.
+ */
+export function solvePairFast(
+  P: Prepared,
+  previous?: Record<string, bigint>,
+): { prices: bigint[]; amounts: Amounts } {
+  const n = P.orders.length
+  const zero = (): { prices: bigint[]; amounts: Amounts } => ({
+    prices: [0n, 0n],
+    amounts: { sold: new Array(n).fill(0n), bought: new Array(n).fill(0n), fee: new Array(n).fill(0n) },
+  })
+  const num = P.assets.indexOf(P.numeraire)
+  // Same orientation as initialPrices: base is the non-numeraire asset (else asset 0).
+  const base = num === 0 ? 1 : 0
+  const quote = 1 - base
+  let prev: Ratio | undefined
+  const pb = previous?.[P.assets[base]]
+  const pq = previous?.[P.assets[quote]]
+  if (pb !== undefined && pq !== undefined && pb > 0n && pq > 0n) prev = { num: pb, den: pq }
+  const all: number[] = new Array(n)
+  for (let i = 0; i < n; i++) all[i] = i
+  const sides: PairSides = {}
+  const r = choosePairPrice(P, all, base, quote, prev, sides)
+  if (r === null) return zero()
+  const S = sides.S as Uint32Array
+  const B = sides.B as Uint32Array
+  const prices: bigint[] = [0n, 0n]
+  ;[prices[base], prices[quote]] = capPrices([r.num, r.den], [P.maxPrice[base], P.maxPrice[quote]])
+  // Sellers (ascending limit) eligible: a prefix; buyers (ascending limit) eligible: a suffix.
+  let lo = 0
+  let hi = S.length
+  while (lo < hi) {
+    const m = (lo + hi) >> 1
+    if (eligible(P, S[m], prices)) lo = m + 1
+    else hi = m
+  }
+  const ks = lo
+  lo = 0
+  hi = B.length
+  while (lo < hi) {
+    const m = (lo + hi) >> 1
+    if (eligible(P, B[m], prices)) hi = m
+    else lo = m + 1
+  }
+  const kb = lo
+  // Best first: sellers S[0..ks) in order, buyers B[kb..) reversed.
+  const sellers = S.subarray(0, ks)
+  const buyers = B.slice(kb).reverse()
+  let sumS = 0n
+  let sumB = 0n
+  if (sides.ks === ks && sides.kb === kb) {
+    // The price choice summed exactly these orders already.
+    sumS = sides.sumS as bigint
+    sumB = sides.sumB as bigint
+  } else {
+    for (let k = 0; k < sellers.length; k++) sumS += P.maxSold[sellers[k]]
+    for (let k = 0; k < buyers.length; k++) sumB += P.maxSold[buyers[k]]
+  }
+  const vS = sumS * prices[base]
+  const vB = sumB * prices[quote]
+  const F = vS < vB ? vS : vB
+  const sold: bigint[] = new Array(n).fill(0n)
+  const bought: bigint[] = new Array(n).fill(0n)
+  if (F === 0n) return zero()
+  // Equal limits from the sort's tie flags: sellers in S order; buyers reversed (tie with the next in B).
+  const tieS = sides.tieS as Uint8Array
+  const tieB = sides.tieB as Uint8Array
+  const nbE = buyers.length
+  const sameS = (q: number) => tieS[q + 1] === 1 // sellers[q] and sellers[q + 1]
+  const sameB = (q: number) => tieB[kb + nbE - 1 - q] === 1 // buyers[q] and buyers[q + 1]
+  const fillSide = (list: ArrayLike<number>, pS: bigint, pB: bigint, same: (q: number) => boolean) => {
+    // Orders whole while the cumulative cap stays within F: cum·pS ≤ F ⇔ cum ≤ ⌊F/pS⌋.
+    const lim = F / pS
+    let cum = 0n
+    let k = 0
+    for (; k < list.length; k++) {
+      const next = cum + P.maxSold[list[k]]
+      if (next > lim) break
+      cum = next
+    }
+    if (k === list.length) {
+      for (let q = 0; q < list.length; q++) setWhole(list[q], pS, pB)
+      return
+    }
+    // Marginal group: the orders of equal limit around list[k].
+    let g = k
+    while (g > 0 && same(g - 1)) g--
+    let h = k + 1
+    while (h < list.length && same(h - 1)) h++
+    for (let q = 0; q < g; q++) setWhole(list[q], pS, pB)
+    let groupCum = 0n
+    for (let q = 0; q < g; q++) groupCum += P.maxSold[list[q]]
+    const f = F - groupCum * pS
+    const members = Array.from(list)
+      .slice(g, h)
+      .sort((x, y) => x - y)
+    let partial = 0n
+    for (const i of members) partial += P.maxSold[i] * pS
+    if (partial <= f) {
+      // Cannot happen (k broke the cumulative bound), kept for safety: fill the group whole.
+      for (const i of members) setWhole(i, pS, pB)
+      return
+    }
+    const u = members.map((i) => (P.maxSold[i] * pS * f) / partial)
+    let rest = f
+    for (const x of u) rest -= x
+    for (let q = 0; rest > 0n; q = (q + 1) % members.length) {
+      if (u[q] < P.maxSold[members[q]] * pS) {
+        u[q] += 1n
+        rest -= 1n
+      }
+    }
+    members.forEach((i, q) => {
+      let s = u[q] / pS
+      if (s > P.maxSold[i]) s = P.maxSold[i]
+      const b = (s * pS) / pB
+      if (s > 0n && b > 0n) {
+        sold[i] = s
+        bought[i] = b
+      }
+    })
+  }
+  const setWhole = (i: number, pS: bigint, pB: bigint) => {
+    const s = P.maxSold[i]
+    const b = (s * pS) / pB
+    if (b > 0n) {
+      sold[i] = s
+      bought[i] = b
+    }
+  }
+  fillSide(sellers, prices[base], prices[quote], sameS)
+  fillSide(buyers, prices[quote], prices[base], sameB)
+  // Repair order: per side worst slack first, equal limits by ascending index.
+  const worst: number[] = []
+  // Within a group of equal limits, sellers are in ascending index (S order) and buyers in descending
+  // index (B reversed), so no group needs sorting.
+  const pushWorstFirst = (bestFirst: ArrayLike<number>, same: (q: number) => boolean, ascending: boolean) => {
+    let h = bestFirst.length
+    while (h > 0) {
+      let g = h - 1
+      while (g > 0 && same(g - 1)) g--
+      if (ascending) for (let q = g; q < h; q++) worst.push(bestFirst[q])
+      else for (let q = h - 1; q >= g; q--) worst.push(bestFirst[q])
+      h = g
+    }
+  }
+  pushWorstFirst(sellers, sameS, true)
+  pushWorstFirst(buyers, sameB, false)
+  repairDeficits(P, prices, sold, bought, worst)
+  const fee = P.feeBps === 0n ? new Array<bigint>(n).fill(0n) : sold.map((s) => feeOf(s, P.feeBps))
+  return { prices, amounts: { sold, bought, fee } }
+}

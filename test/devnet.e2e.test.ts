@@ -1,0 +1,355 @@
+/**
+ * The whole path, as a user meets it: `allot devnet up`, sealed orders in through the CLI,
+ * batches decided, unsealed, cleared, certified and settled on anvil, then `allot devnet down`.
+ * Real processes throughout; every one of them is stopped by PID in afterAll, even on failure.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { allot, allotJson } from './support/cli.js'
+
+interface DevnetJson {
+  networkId: string
+  chainId: number | string
+  rpcUrl: string
+  chainPid: number
+  settlement: string
+  tokens: { TKA: string; TKB: string }
+  nodes: { index: number; peerId: string; validator: string; api: string; metrics: string; pid: number }[]
+  accounts: { address: string; privateKey: string }[]
+}
+
+interface OrderStatus {
+  orderId: string
+  status: string
+  batch?: number | string
+  filled?: { sold: string; bought: string }
+  settlement: { txHash: string } | null
+  error?: { code: string }
+}
+
+interface BatchJson {
+  height: number | string
+  orderCount: number
+  prices: Record<string, string>
+  fills: {
+    orderId: string
+    trader: string
+    sellAsset: string
+    buyAsset: string
+    sold: string
+    bought: string
+  }[]
+  resultHash: string
+  certificate: { signers: string[] }
+  settlement: { txHash: string; status: string } | null
+}
+
+interface BalanceJson {
+  address: string
+  balances: Record<string, { escrow: string; available: string; pendingWithdrawal: string }>
+}
+
+const E18 = 10n ** 18n
+const dir = mkdtempSync(join(tmpdir(), 'allot-e2e-'))
+let devnet: DevnetJson
+
+function pids(): number[] {
+  try {
+    const d = JSON.parse(readFileSync(join(dir, 'devnet.json'), 'utf8')) as DevnetJson
+    return [d.chainPid, ...d.nodes.map((n) => n.pid)].filter((p) => typeof p === 'number')
+  } catch {
+    return []
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A batch far enough ahead that several CLI calls (a few seconds each) land before it closes. */
+async function batchAhead(margin = 20): Promise<string> {
+  const s = await allotJson<{ nodes: { height: number }[] }>(['devnet', 'status', '--dir', dir])
+  return String(Math.max(...s.nodes.map((n) => n.height)) + margin)
+}
+
+/** `order watch --json` prints one JSON object per status change, the final one last. */
+async function watchFinal(orderId: string, node: string): Promise<OrderStatus> {
+  const r = await allot(['order', 'watch', orderId, '--node', node, '--json'], { timeoutMs: 90_000 })
+  if (r.code !== 0) throw new Error(`order watch exited ${r.code}: ${r.stderr}`)
+  const lines = r.stdout.trim().split('\n')
+  return JSON.parse(lines[lines.length - 1]) as OrderStatus
+}
+
+async function waitSettled(orderId: string, node: string): Promise<OrderStatus> {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const s = await allotJson<OrderStatus>(['order', 'status', orderId, '--node', node])
+    if (s.settlement?.txHash || Date.now() > deadline) return s
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}
+
+describe('devnet end to end', () => {
+  beforeAll(async () => {
+    devnet = await allotJson<DevnetJson>(
+      ['devnet', 'up', '--dir', dir, '--validators', '4', '--batch-ms', '1000', '--accounts', '4'],
+      180_000,
+    )
+  }, 200_000)
+
+  afterAll(async () => {
+    const before = pids()
+    await allot(['devnet', 'down', '--dir', dir], { timeoutMs: 60_000 }).catch(() => undefined)
+    for (const pid of before) {
+      if (alive(pid)) process.kill(pid, 'SIGKILL')
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }, 90_000)
+
+  it('writes devnet.json as CLI.md shows, and reports every node up', async () => {
+    expect(devnet.nodes).toHaveLength(4)
+    expect(devnet.accounts).toHaveLength(4)
+    expect(devnet.settlement).toMatch(/^0x[0-9a-fA-F]{40}$/)
+    expect(devnet.tokens.TKA).toMatch(/^0x[0-9a-fA-F]{40}$/)
+    for (const n of devnet.nodes) expect(n.api).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
+    const status = await allotJson<{
+      nodes: { index: number; up: boolean; peers: number; finalized: number }[]
+    }>(['devnet', 'status', '--dir', dir])
+    expect(status.nodes.every((n) => n.up)).toBe(true)
+    expect(status.nodes.every((n) => n.finalized >= 1)).toBe(true)
+  })
+
+  it('two crossing sealed orders to different nodes fill at one uniform price and settle on chain', async () => {
+    const [alice, bob] = devnet.accounts
+    const [n0, n1] = devnet.nodes
+    const before = await allotJson<BalanceJson>(['balance', alice.address, '--node', n0.api])
+    const target = await batchAhead()
+    const a = await allotJson<{ orderId: string; targetBatch: number | string; status: string }>([
+      'order',
+      'submit',
+      '--node',
+      n0.api,
+      '--key',
+      alice.privateKey,
+      '--sell',
+      `TKA:${100n * E18}`,
+      '--buy',
+      `TKB:${90n * E18}`,
+      '--partial',
+      '--batch',
+      target,
+    ])
+    expect(a.status).toBe('pending')
+    const b = await allotJson<{ orderId: string; targetBatch: number | string }>([
+      'order',
+      'submit',
+      '--node',
+      n1.api,
+      '--key',
+      bob.privateKey,
+      '--sell',
+      `TKB:${100n * E18}`,
+      '--buy',
+      `TKA:${95n * E18}`,
+      '--partial',
+      '--batch',
+      String(a.targetBatch),
+    ])
+    expect(String(b.targetBatch)).toBe(String(a.targetBatch))
+
+    const sa = await watchFinal(a.orderId, n0.api)
+    const sb = await watchFinal(b.orderId, n1.api)
+    expect(['filled', 'partially_filled']).toContain(sa.status)
+    expect(['filled', 'partially_filled']).toContain(sb.status)
+    expect(String(sa.batch)).toBe(String(a.targetBatch))
+
+    const batch = await allotJson<BatchJson>(['batch', 'show', String(sa.batch), '--node', n2api()])
+    expect(batch.certificate.signers.length).toBeGreaterThanOrEqual(3)
+    const pA = BigInt(batch.prices.TKA ?? batch.prices[devnet.tokens.TKA.toLowerCase()])
+    const pB = BigInt(batch.prices.TKB ?? batch.prices[devnet.tokens.TKB.toLowerCase()])
+    // One uniform price: each fill's bought is floor(sold · p[sell] / p[buy]) (sell-kind orders).
+    for (const f of batch.fills) {
+      const [ps, pb] =
+        f.sellAsset === 'TKA' || f.sellAsset.toLowerCase() === devnet.tokens.TKA.toLowerCase()
+          ? [pA, pB]
+          : [pB, pA]
+      expect(BigInt(f.bought)).toBe((BigInt(f.sold) * ps) / pb)
+    }
+    // Both limits hold at that price.
+    expect(100n * pA >= 90n * pB).toBe(true)
+    expect(100n * pB >= 95n * pA).toBe(true)
+
+    // Settled on chain, and the escrow moved exactly as the fill says.
+    const settled = await waitSettled(a.orderId, n0.api)
+    expect(settled.settlement?.txHash).toMatch(/^0x[0-9a-f]{64}$/)
+    const after = await allotJson<BalanceJson>(['balance', alice.address, '--node', n0.api])
+    const sold = BigInt(settled.filled!.sold)
+    const bought = BigInt(settled.filled!.bought)
+    const tka = (x: BalanceJson) => BigInt((x.balances.TKA ?? Object.values(x.balances)[0]).escrow)
+    const tkb = (x: BalanceJson) => BigInt(x.balances.TKB.escrow)
+    expect(tka(before) - tka(after)).toBeGreaterThanOrEqual(sold)
+    expect(tkb(after) - tkb(before)).toBe(bought)
+  }, 180_000)
+
+  it('a one-shot sealed order fills against a resting --valid-batches order', async () => {
+    const [, , carol, dave] = devnet.accounts
+    const [n0, , n2] = devnet.nodes
+    const rest = await allotJson<{ orderId: string }>([
+      'order',
+      'submit',
+      '--node',
+      n2.api,
+      '--key',
+      carol.privateKey,
+      '--sell',
+      `TKA:${50n * E18}`,
+      '--buy',
+      `TKB:${40n * E18}`,
+      '--partial',
+      '--valid-batches',
+      '200',
+    ])
+    // Its first batch passes with no counterparty: the remainder rests, publicly, for later batches.
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const s = await allotJson<OrderStatus>(['order', 'status', rest.orderId, '--node', n2.api])
+      if (s.status === 'resting') break
+      if (Date.now() > deadline) throw new Error(`order never rested: ${JSON.stringify(s)}`)
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    const oneShot = await allotJson<{ orderId: string }>([
+      'order',
+      'submit',
+      '--node',
+      n0.api,
+      '--key',
+      dave.privateKey,
+      '--sell',
+      `TKB:${50n * E18}`,
+      '--buy',
+      `TKA:${45n * E18}`,
+      '--partial',
+    ])
+    const s1 = await watchFinal(oneShot.orderId, n0.api)
+    expect(['filled', 'partially_filled']).toContain(s1.status)
+    const s2 = await allotJson<OrderStatus>(['order', 'status', rest.orderId, '--node', n0.api])
+    expect(['filled', 'partially_filled', 'resting']).toContain(s2.status)
+    expect(BigInt(s2.filled?.sold ?? '0')).toBeGreaterThan(0n)
+    expect(String(s2.batch)).toBe(String(s1.batch))
+  }, 180_000)
+
+  it('a cancelled order never fills', async () => {
+    const [alice] = devnet.accounts
+    const n0 = devnet.nodes[0]
+    const target = await batchAhead(25)
+    const o = await allotJson<{ orderId: string }>([
+      'order',
+      'submit',
+      '--node',
+      n0.api,
+      '--key',
+      alice.privateKey,
+      '--sell',
+      `TKA:${E18}`,
+      '--buy',
+      `TKB:1`,
+      '--batch',
+      target,
+    ])
+    const c = await allot([
+      'order',
+      'cancel',
+      o.orderId,
+      '--node',
+      n0.api,
+      '--key',
+      alice.privateKey,
+      '--json',
+    ])
+    expect(c.code).toBe(0)
+    const s = await watchFinal(o.orderId, devnet.nodes[1].api)
+    expect(s.status).toBe('cancelled')
+    expect(s.filled ?? null).toBeNull()
+  }, 120_000)
+
+  it('refuses an order from an account without funds, and a malformed amount, with their codes', async () => {
+    const broke = '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba'
+    const r = await allot([
+      'order',
+      'submit',
+      '--node',
+      devnet.nodes[0].api,
+      '--key',
+      broke,
+      '--sell',
+      'TKA:1000',
+      '--buy',
+      'TKB:1',
+      '--json',
+    ])
+    expect(r.code).toBe(1)
+    expect(r.stderr + r.stdout).toMatch(/ORDER_INSUFFICIENT_(BOND|BALANCE)/)
+    const z = await allot([
+      'order',
+      'submit',
+      '--node',
+      devnet.nodes[0].api,
+      '--key',
+      devnet.accounts[0].privateKey,
+      '--sell',
+      'TKA:0',
+      '--buy',
+      'TKB:1',
+      '--json',
+    ])
+    expect(z.code).toBe(1)
+    expect(z.stderr + z.stdout).toMatch(/ORDER_BAD_AMOUNT/)
+  }, 60_000)
+
+  it('fault drill: with one of four validators killed, batches keep finalizing; restarted, it catches up', async () => {
+    const statusOf = () =>
+      allotJson<{ nodes: { index: number; up: boolean; finalized: number }[] }>([
+        'devnet',
+        'status',
+        '--dir',
+        dir,
+      ])
+    const k = await allot(['devnet', 'kill', '3', '--dir', dir])
+    expect(k.code).toBe(0)
+    const s0 = await statusOf()
+    expect(s0.nodes[3].up).toBe(false)
+    const f0 = Math.max(...s0.nodes.filter((n) => n.up).map((n) => n.finalized))
+    await new Promise((r) => setTimeout(r, 5000))
+    const s1 = await statusOf()
+    expect(Math.max(...s1.nodes.filter((n) => n.up).map((n) => n.finalized))).toBeGreaterThan(f0)
+    const r = await allot(['devnet', 'restart', '3', '--dir', dir], { timeoutMs: 60_000 })
+    expect(r.code).toBe(0)
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const s = await statusOf()
+      const top = Math.max(...s.nodes.slice(0, 3).map((n) => n.finalized))
+      if (s.nodes[3].up && s.nodes[3].finalized >= top - 1) break
+      if (Date.now() > deadline) throw new Error(`node 3 did not catch up: ${JSON.stringify(s)}`)
+      await new Promise((res) => setTimeout(res, 1000))
+    }
+  }, 150_000)
+
+  it('devnet down stops every process it started, by PID', async () => {
+    const before = pids()
+    expect(before.length).toBe(5)
+    const r = await allot(['devnet', 'down', '--dir', dir])
+    expect(r.code).toBe(0)
+    for (const pid of before) expect(alive(pid)).toBe(false)
+  }, 60_000)
+})
+
+function n2api(): string {
+  return devnet.nodes[2].api
+}
