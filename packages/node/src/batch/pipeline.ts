@@ -347,7 +347,9 @@ export class BatchPipeline {
         await this.resting.put(id, { order: signed, sold, bought, fee })
       } else if (prev) await this.resting.del(id)
       const lastFill = moved ? h : ((await this.o.storage.orderStatus.get(id))?.batch ?? h)
-      statuses.push(statusOf(id, status, lastFill, { filled: sold > 0n || bought > 0n ? { sold, bought } : null }))
+      statuses.push(
+        statusOf(id, status, lastFill, { filled: sold > 0n || bought > 0n ? { sold, bought } : null }),
+      )
     }
     for (const d of out.dropped) {
       statuses.push(
