@@ -26,8 +26,8 @@ export async function withClient<T>(node: string, f: (c: AllotClient) => Promise
 }
 
 export async function loadCliKey(ref: string) {
-  const isHex = /^(0x)?[0-9a-fA-F]{64}$/.test(ref)
-  return loadSecpKey(ref, isHex ? undefined : (process.env.ALLOT_KEY_PASSWORD ?? (await keyPassword('key'))))
+  const password = keyNeedsPassword(ref) ? (process.env.ALLOT_KEY_PASSWORD ?? (await keyPassword('key'))) : undefined
+  return loadSecpKey(ref, password)
 }
 
 /** `ASSET:amount` (CLI.md); the amount is a decimal string in the asset's smallest unit. */
