@@ -26,7 +26,9 @@ export async function withClient<T>(node: string, f: (c: AllotClient) => Promise
 }
 
 export async function loadCliKey(ref: string) {
-  const password = keyNeedsPassword(ref) ? (process.env.ALLOT_KEY_PASSWORD ?? (await keyPassword('key'))) : undefined
+  const password = keyNeedsPassword(ref)
+    ? (process.env.ALLOT_KEY_PASSWORD ?? (await keyPassword('key')))
+    : undefined
   return loadSecpKey(ref, password)
 }
 
@@ -95,7 +97,7 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
   order
     .command('submit')
     .description(
-      'check, sign and submit an order (until sealing lands: a plain-payload envelope, docs/node.md)',
+      'check, sign and submit an order (sealed to the target batch key when the network seals, docs/sealing.md)',
     )
     .requiredOption('--node <api-multiaddr>', "the node's API multiaddr (…/p2p/<peer id>)")
     .requiredOption('--key <key>', 'trader key: keystore file or (devnets) raw hex')
