@@ -74,7 +74,7 @@ function alive(pid: number): boolean {
 }
 
 /** A batch far enough ahead that several CLI calls (a few seconds each) land before it closes. */
-async function batchAhead(margin = 20): Promise<string> {
+async function batchAhead(margin = 30): Promise<string> {
   const s = await allotJson<{ nodes: { height: number }[] }>(['devnet', 'status', '--dir', dir])
   return String(Math.max(...s.nodes.map((n) => n.height)) + margin)
 }

@@ -8,6 +8,7 @@ import {
   decodeApiResponse,
   encode,
   type Height,
+  type Hex,
   MAX_ORDER_GOSSIP_BYTES,
   type NodeInfo,
   type OrderCancel,
@@ -112,6 +113,8 @@ export class AllotNode {
   private finalizedHeight = 0n
   private settledHeight = 0n
   private heightSource: (() => Height) | undefined
+  private decidedOrderSource: ((id: Hex) => Promise<Uint8Array | undefined>) | undefined
+  private batchKeySource: ((h: Height) => Promise<Uint8Array | undefined>) | undefined
 
   constructor(private readonly o: NodeOptions) {
     this.genesis = o.genesis
@@ -201,6 +204,7 @@ export class AllotNode {
       storage: this.storage,
       balances,
       info: () => this.info(),
+      batchKey: (h) => this.batchKeySource?.(h) ?? Promise.resolve(undefined),
       publishOrder: (bytes) => this.publishOrder(bytes),
       publishCancel: (c) => this.publishCancel(c),
     })
@@ -211,13 +215,19 @@ export class AllotNode {
       errorFrame: errorResponse,
       codeOf: (f) => (f[0] === 0 ? (decodeApiResponse(f) as { code?: string }).code : undefined),
     })
-    await this.registerProtocol(SYNC_PROTOCOL, createSyncHandler(this.mempool, this.storage), {
-      maxRequestBytes: SYNC_MAX_REQUEST_BYTES,
-      deadlineMs: this.o.apiDeadlineMs ?? 10_000,
-      maxInboundStreams: 16,
-      errorFrame: syncErrorFrame,
-      codeOf: (f) => (f[0] === 0 ? (decode(syncResponseCodec, f) as { code?: string }).code : undefined),
-    })
+    await this.registerProtocol(
+      SYNC_PROTOCOL,
+      createSyncHandler(this.mempool, this.storage, {
+        decidedOrder: async (id) => this.decidedOrderSource?.(id),
+      }),
+      {
+        maxRequestBytes: SYNC_MAX_REQUEST_BYTES,
+        deadlineMs: this.o.apiDeadlineMs ?? 10_000,
+        maxInboundStreams: 16,
+        errorFrame: syncErrorFrame,
+        codeOf: (f) => (f[0] === 0 ? (decode(syncResponseCodec, f) as { code?: string }).code : undefined),
+      },
+    )
 
     this.host.addEventListener('peer:connect', (ev) => {
       m?.peers.set(this.host.getPeers().length)
@@ -300,9 +310,19 @@ export class AllotNode {
       .catch((e) => this.logger.warn({ err: (e as Error).message }, 'publish failed'))
   }
 
+  /** The batch pipeline serves the envelopes of decided orders to peers catching up over sync. */
+  setDecidedOrderSource(f: (id: Hex) => Promise<Uint8Array | undefined>): void {
+    this.decidedOrderSource = f
+  }
+
   /** Consensus names the height the network works on (shown in `info`); until then the genesis clock does. */
   setHeightSource(f: () => Height): void {
     this.heightSource = f
+  }
+
+  /** The sealing service answers PK_h for the API's `batchKey` (sealing on). */
+  setBatchKeySource(f: (h: Height) => Promise<Uint8Array | undefined>): void {
+    this.batchKeySource = f
   }
 
   /** The settlement adapter reports the last height settled on chain (shown in `info`). */
@@ -333,6 +353,7 @@ export class AllotNode {
       })),
       listenAddrs: this.apiAddrs().slice(0, 32),
       mempoolSize: this.mempool.size,
+      sealing: g.sealing.enabled,
     }
   }
 

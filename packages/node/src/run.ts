@@ -1,13 +1,35 @@
-import { type Address, type Hex, type PrivateKey, toHex } from '@allot/protocol'
+import {
+  type Address,
+  AllotError,
+  decode,
+  encode,
+  type Hex,
+  type KeyShare,
+  keyShareCodec,
+  type PrivateKey,
+  toHex,
+  type ValidatorEpoch,
+} from '@allot/protocol'
+import { fetchCertificate, fetchEnvelopes } from './api/index.js'
 import {
   BatchPipeline,
+  type ChainView,
   contractChainView,
   contractSettler,
   type BatchPipeline as Pipeline,
 } from './batch/index.js'
 import { domainOf } from './config/index.js'
-import { ConsensusSchedule, ConsensusService, proposerOf } from './consensus/index.js'
+import {
+  ConsensusSchedule,
+  ConsensusService,
+  keyVerifier,
+  proposerOf,
+  verifyCertificate,
+} from './consensus/index.js'
+import { recoverAddressFast } from './crypto/index.js'
+import { topicOf } from './network/index.js'
 import { type AllotNode, createNode, type NodeOptions } from './node.js'
+import { levelSealingStore, SealingService, sealingOpener } from './sealing/index.js'
 import { BatchSubmitter, ChainBalanceReader, type ChainClients, connectChain } from './settlement/index.js'
 
 export interface RunNodeOptions extends NodeOptions {
@@ -15,13 +37,27 @@ export interface RunNodeOptions extends NodeOptions {
   confirmations?: number
   /** How long a validator that did not propose a batch waits before settling it itself. */
   settleTakeoverMs?: number
+  /**
+   * Sealing (genesis `sealing.enabled`): an epoch of batch keys to add at start (the devnet's dealt
+   * first epoch: public part plus this validator's shares), kept in the node's store from then on.
+   */
+  sealingEpoch?: ValidatorEpoch
+  /** The pipeline's balances when there is no RPC URL (in-process tests); default: nothing available. */
+  chainView?: ChainView
+  /** How long a decided batch waits for t+1 key shares before its processing fails. Default 30 s. */
+  unsealDeadlineMs?: number
 }
+
+/** Largest KeyShare message on the unseal topic (an encoded share is ~150 bytes). */
+const MAX_KEY_SHARE_BYTES = 512
 
 /** A running node with everything a validator needs: chain reader, consensus, the batch pipeline, settlement. */
 export interface RunningNode {
   node: AllotNode
   consensus?: ConsensusService
   pipeline?: Pipeline
+  /** The sealing service (sealing on): batch keys, released and collected shares. */
+  sealing?: SealingService
   chain?: ChainClients
   /** The height consensus works on, the last certified and the last settled batch. */
   progress(): { height: bigint; finalized: bigint; settled: bigint }
@@ -65,6 +101,38 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
   const node = await createNode({ ...o, schedule, bonds: o.bonds ?? reader, balances: o.balances ?? reader })
   await node.start()
 
+  // Sealing: the validator index order is the sorted validator set (consensus's order too); share i
+  // of every dealt or generated epoch belongs to the i-th address of it.
+  const validators = g.validators.map((v) => v.address.toLowerCase() as Address).sort()
+  let sealing: SealingService | undefined
+  if (g.sealing.enabled) {
+    const unsealTopic = topicOf(g.networkId, 'unseal')
+    const s = new SealingService({
+      domain: domainOf(g),
+      validators,
+      store: levelSealingStore(node.storage),
+      validatorKey: o.validatorKey,
+      publishShare: async (ks) => {
+        await node.gossip.publish(unsealTopic, encode(keyShareCodec, ks)).catch(() => 0)
+      },
+    })
+    await s.start()
+    const e = o.sealingEpoch
+    if (e && !(await s.batchKey(e.public.startHeight))) await s.addEpoch(e)
+    node.gossip.subscribe<KeyShare>(unsealTopic, {
+      maxBytes: MAX_KEY_SHARE_BYTES,
+      // A share that fails its checks (signer, index, Feldman commitments) is rejected: the peer pays.
+      validate: async (data) => {
+        const ks = decode(keyShareCodec, data, MAX_KEY_SHARE_BYTES)
+        const v = s.onShare(ks)
+        if (!v.accepted) throw new AllotError(v.code, v.message)
+        return ks
+      },
+    })
+    node.setBatchKeySource((h) => s.batchKey(h))
+    sealing = s
+  }
+
   let consensus: ConsensusService | undefined
   let pipeline: BatchPipeline | undefined
   let chainRef = 0n
@@ -86,8 +154,8 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
       )
       chainRefTimer.unref()
     }
-    const validators = g.validators.map((v) => v.address.toLowerCase() as Address).sort()
     let svc: ConsensusService | undefined
+    const certVerifier = keyVerifier(domainOf(g), recoverAddressFast)
     pipeline = new BatchPipeline({
       genesis: g,
       domain: domainOf(g),
@@ -96,7 +164,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
       chain:
         reader && chain
           ? contractChainView(reader, chain, g.settlement)
-          : { available: async () => 0n, settledHeightAt: async () => 0n },
+          : (o.chainView ?? { available: async () => 0n, settledHeightAt: async () => 0n }),
       attest: (h, r) => svc!.attest(h, r),
       settler:
         chain && reader
@@ -112,13 +180,47 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
           : undefined,
       logger: node.logger.child({ service: 'batch' }),
       onSettled: (h) => node.setSettledHeight(h),
+      opener: sealing ? sealingOpener(sealing, { deadlineMs: o.unsealDeadlineMs }) : undefined,
+      peers: {
+        // Ask each connected peer in turn until one answers (a restarted node catching up).
+        envelopes: async (ids) => {
+          for (const peer of node.host.getPeers()) {
+            const got = await fetchEnvelopes(node.host, peer, ids).catch(() => [])
+            if (got.length >= ids.length) return got
+          }
+          return []
+        },
+        certificate: async (h) => {
+          for (const peer of node.host.getPeers()) {
+            const cert = await fetchCertificate(node.host, peer, h).catch(() => undefined)
+            if (cert) return cert
+          }
+          return undefined
+        },
+      },
+      verifyCertificate: (cert) => verifyCertificate(cert, validators, certVerifier.result).ok,
     })
     await pipeline.start()
+    const bp = pipeline
+    node.setDecidedOrderSource((id) => bp.decidedOrder(id))
     const p = pipeline
     svc = consensus = new ConsensusService(node, {
       validatorKey: key,
       chainRef: () => chainRef,
-      onDecided: (d) => void p.decided(d.content, proposerOf(validators, d.height, d.round)).catch(() => {}),
+      onDecided: (d) => {
+        // The decision is persisted and this validator's share of sk_h released first (alongside the
+        // pipeline, whose opener waits for t+1 shares): never a share of an undecided batch.
+        if (sealing)
+          void sealing
+            .onDecided(d.height)
+            .catch((e) =>
+              node.logger.error(
+                { height: String(d.height), err: (e as Error).message },
+                'share release failed',
+              ),
+            )
+        void p.decided(d.content, proposerOf(validators, d.height, d.round)).catch(() => {})
+      },
       onCertified: (cert) => void p.certified(cert).catch(() => {}),
     })
     await consensus.start()
@@ -133,6 +235,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
     node,
     consensus,
     pipeline,
+    sealing,
     chain,
     progress: () => ({
       height: consensus?.height ?? node.schedule.currentHeight(),

@@ -1,6 +1,7 @@
 import type { Address, Hex } from './bytes.js'
 import {
   address,
+  bool,
   bytes,
   bytes32,
   decode,
@@ -114,6 +115,8 @@ export const nodeInfoCodec = struct('NodeInfo', {
   assets: list(assetInfoCodec, 1024),
   listenAddrs: list(str(256), 32),
   mempoolSize: u32,
+  /** The network takes sealed orders only (genesis `sealing.enabled`): clients seal to batchKey(h). */
+  sealing: bool,
 })
 export type NodeInfo = Infer<typeof nodeInfoCodec>
 

@@ -24,6 +24,7 @@ import {
   payloadHashOf,
   type SealedOrder,
   sealedOrderDigest,
+  sealOrder,
   signDigest,
   signOrder,
 } from '@allot/protocol'
@@ -173,7 +174,8 @@ export class AllotClient {
 
   /**
    * Checks an order against the network (known assets, amounts > 0), builds it, signs it and
-   * submits it. Until sealing lands the envelope carries the plain signed order (docs/node.md).
+   * submits it. On a sealing network (info.sealing) the signed order is sealed to the target
+   * batch's key PK_h (fetched with batchKey); otherwise the envelope carries it plain (docs/node.md).
    */
   async submitOrder(
     spec: OrderSpec,
@@ -181,7 +183,13 @@ export class AllotClient {
   ): Promise<{ orderId: Hex; targetBatch: Height; status: 'pending' }> {
     const info = await this.info()
     const order = buildOrder(info, spec, addressOf(key))
-    return this.submit(sealPlain({ chainId: info.chainId, verifyingContract: info.settlement }, order, key))
+    const domain = { chainId: info.chainId, verifyingContract: info.settlement }
+    if (!info.sealing) return this.submit(sealPlain(domain, order, key))
+    const pk = await this.batchKey(order.firstBatch)
+    const signedOrder = { order, signature: signOrder(domain, order, key) }
+    return this.submit(
+      sealOrder({ domain, signedOrder, batchPublicKey: pk, traderKey: key, nonce: order.nonce }),
+    )
   }
 
   async cancel(orderId: Hex, key: PrivateKey): Promise<{ orderId: Hex }> {

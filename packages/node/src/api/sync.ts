@@ -1,6 +1,7 @@
 import {
   AllotError,
   API_LIMITS,
+  type BatchCertificate,
   batchCertificateCodec,
   batchContentCodec,
   decode,
@@ -29,6 +30,8 @@ export function syncErrorFrame(code: string, message: string): Uint8Array {
 export interface SyncServerOptions {
   /** Requests per peer per second (a token bucket; over it: API_RATE_LIMITED). */
   perPeerPerSecond?: number
+  /** Envelopes of orders already decided into a batch (no longer in the mempool), for peers catching up. */
+  decidedOrder?: (id: Hex) => Promise<Uint8Array | undefined>
 }
 
 /** `/allot/sync/1` (DESIGN.md "Wire"): orders by id, an id inventory, decided batches by height range. */
@@ -51,18 +54,24 @@ export function createSyncHandler(mempool: Mempool, storage: NodeStorage, o: Syn
       if (e instanceof AllotError) return syncErrorFrame(e.code, e.message)
       throw e
     }
-    const res = await answerSync(mempool, storage, req)
+    const res = await answerSync(mempool, storage, req, o.decidedOrder)
     return encode(syncResponseCodec, res, SYNC_MAX_RESPONSE_BYTES)
   }
 }
 
-async function answerSync(mempool: Mempool, storage: NodeStorage, req: SyncRequest): Promise<SyncResponse> {
+async function answerSync(
+  mempool: Mempool,
+  storage: NodeStorage,
+  req: SyncRequest,
+  decidedOrder?: (id: Hex) => Promise<Uint8Array | undefined>,
+): Promise<SyncResponse> {
   switch (req.kind) {
     case 'ordersById': {
       const orders: Hex[] = []
       for (const id of req.ids) {
         const e = mempool.get(id.toLowerCase() as Hex)
-        if (e) orders.push(toHex(e.bytes))
+        const bytes = e?.bytes ?? (await decidedOrder?.(id.toLowerCase() as Hex))
+        if (bytes) orders.push(toHex(bytes))
       }
       return { kind: 'orders', orders }
     }
@@ -115,6 +124,47 @@ async function syncRequest(
   const res = decode(syncResponseCodec, raw, SYNC_MAX_RESPONSE_BYTES)
   if (res.kind === 'error') throw new AllotError(res.code, res.message)
   return res
+}
+
+/** The raw envelopes a peer holds for these ids (live or decided); the caller checks each against its id. */
+export async function fetchEnvelopes(
+  host: Libp2p,
+  peer: PeerId,
+  ids: Hex[],
+  o: SyncClientOptions = {},
+): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = []
+  for (let i = 0; i < ids.length; i += API_LIMITS.maxSyncIds) {
+    const res = await syncRequest(
+      host,
+      peer,
+      { kind: 'ordersById', ids: ids.slice(i, i + API_LIMITS.maxSyncIds) },
+      o.deadlineMs ?? 10_000,
+    )
+    if (res.kind !== 'orders') throw new AllotError('WIRE_MALFORMED', 'unexpected sync answer')
+    for (const h of res.orders) out.push(Buffer.from(h.slice(2), 'hex'))
+  }
+  return out
+}
+
+/** A peer's certificate of a decided height, if it has one (the caller verifies it). */
+export async function fetchCertificate(
+  host: Libp2p,
+  peer: PeerId,
+  height: bigint,
+  o: SyncClientOptions = {},
+): Promise<BatchCertificate | undefined> {
+  const res = await syncRequest(
+    host,
+    peer,
+    { kind: 'batches', from: height, to: height },
+    o.deadlineMs ?? 10_000,
+  )
+  if (res.kind !== 'batches') throw new AllotError('WIRE_MALFORMED', 'unexpected sync answer')
+  const b = res.batches.find((x) => x.height === height)
+  return b?.certificate
+    ? decode(batchCertificateCodec, Buffer.from(b.certificate.slice(2), 'hex'))
+    : undefined
 }
 
 /** Fetches the named orders from a peer and feeds them through intake (signatures checked as ever). */

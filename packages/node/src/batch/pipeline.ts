@@ -9,10 +9,12 @@ import {
   bytes,
   type ClearingResult,
   decodeSealedOrder,
+  fromHex,
   type Hex,
   list,
   type NetworkDomain,
   type OrderStatus,
+  orderIdOf,
   resultHashOf,
   type SignedOrder,
   signedOrderCodec,
@@ -68,6 +70,17 @@ export interface BatchPipelineOptions {
   onAlarm?: (kind: 'result-mismatch', height: bigint) => void
   /** Told when a batch is seen settled on chain. */
   onSettled?: (height: bigint) => void
+  /**
+   * Catch-up for a node that missed part of a batch's life (a restart): envelopes of decided orders it
+   * lacks, and the certificate of a height whose attestations it did not see. Both are checked here
+   * (each envelope against its id, the certificate against the validator set) before use.
+   */
+  peers?: {
+    envelopes(ids: Hex[]): Promise<Uint8Array[]>
+    certificate(height: bigint): Promise<BatchCertificate | undefined>
+  }
+  /** Checks a certificate's signatures (consensus `verifyCertificate` with the network's domain). */
+  verifyCertificate?: (cert: BatchCertificate) => boolean
 }
 
 /** A resting remainder: public since its first batch, it may fill until its lastBatch. */
@@ -98,6 +111,7 @@ export class BatchPipeline {
   private queue: Promise<void> = Promise.resolve()
   private readonly resting: Repository<Hex, Resting>
   private readonly batchOrders: Repository<bigint, Hex[]>
+  private readonly decidedOrders: Repository<Hex, Hex>
   private readonly assets: Set<AssetId>
   private readonly resources: Set<string>
   private settledPoll: NodeJS.Timeout | undefined
@@ -109,6 +123,7 @@ export class BatchPipeline {
     const sub = (name: string) => o.storage.db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' })
     this.resting = new Repository(sub('resting'), hexKey, restingCodec)
     this.batchOrders = new Repository(sub('batch-orders'), heightKey, batchOrdersCodec)
+    this.decidedOrders = new Repository(sub('decided-orders'), hexKey, bytes(8192))
     this.assets = new Set(o.genesis.assets.map((a) => a.id))
     this.resources = new Set(o.genesis.assets.filter((a) => a.kind === 'resource').map((a) => a.id as string))
   }
@@ -139,17 +154,23 @@ export class BatchPipeline {
    * from the mempool now, synchronously (the orders leave it once decided); the rest is queued, in height order.
    */
   decided(content: BatchContent, proposer: Address): Promise<void> {
-    const envelopes: Uint8Array[] = []
-    let missing: Hex | undefined
+    const envelopes = new Map<Hex, Uint8Array>()
     for (const id of content.orderIds) {
       const e = this.o.mempool.get(id)
-      if (!e) missing ??= id
-      else envelopes.push(e.bytes)
+      if (e) envelopes.set(id, e.bytes)
     }
-    const run = this.queue.then(() => {
-      if (missing)
-        throw new AllotError('BATCH_MISSING_ORDER', `decided order ${missing} is not in the mempool`)
-      return this.process(content, proposer, envelopes)
+    const run = this.queue.then(async () => {
+      const missing = content.orderIds.filter((id) => !envelopes.has(id))
+      if (missing.length > 0) await this.fetchEnvelopes(missing, envelopes)
+      const absent = content.orderIds.find((id) => !envelopes.has(id))
+      if (absent)
+        throw new AllotError('BATCH_MISSING_ORDER', `decided order ${absent} is held by no peer we asked`)
+      await this.process(
+        content,
+        proposer,
+        content.orderIds.map((id) => envelopes.get(id) as Uint8Array),
+      )
+      this.awaitCertificate(content.height)
     })
     this.queue = run.catch((e) =>
       this.o.logger.error(
@@ -158,6 +179,42 @@ export class BatchPipeline {
       ),
     )
     return run
+  }
+
+  /** The envelope of an order decided into a batch here (served to peers catching up). */
+  async decidedOrder(id: Hex): Promise<Uint8Array | undefined> {
+    const raw = await this.decidedOrders.get(id)
+    return raw === undefined ? undefined : fromHex(raw)
+  }
+
+  private async fetchEnvelopes(ids: Hex[], into: Map<Hex, Uint8Array>): Promise<void> {
+    if (!this.o.peers) return
+    const want = new Set(ids)
+    for (const bytes of await this.o.peers.envelopes(ids).catch(() => [] as Uint8Array[])) {
+      try {
+        const id = orderIdOf(decodeSealedOrder(bytes))
+        if (want.has(id)) into.set(id, bytes)
+      } catch {
+        // a peer's junk is ignored; another peer may answer
+      }
+    }
+  }
+
+  /**
+   * A height whose attestations we did not see (we were down, or late) never certifies from gossip:
+   * after a grace period, ask peers for its certificate and adopt it once its signatures check out.
+   */
+  private awaitCertificate(h: bigint): void {
+    if (!this.o.peers || !this.o.verifyCertificate) return
+    const grace = Math.max(1000, 2 * this.o.genesis.batchIntervalMs)
+    const t = setTimeout(async () => {
+      if (h <= this.lastCertified && (await this.o.storage.results.get(h))) return
+      const cert = await this.o.peers?.certificate(h).catch(() => undefined)
+      if (cert && cert.height === h && this.o.verifyCertificate?.(cert))
+        await this.certified(cert).catch(() => {})
+      else if (this.results.has(h)) this.awaitCertificate(h)
+    }, grace)
+    t.unref()
   }
 
   private async process(content: BatchContent, proposer: Address, bytes: Uint8Array[]): Promise<void> {
@@ -171,6 +228,7 @@ export class BatchPipeline {
       h,
       bytes.map((b) => toHex(b)),
     )
+    await this.o.storage.write(content.orderIds.map((id, i) => this.decidedOrders.putOp(id, toHex(bytes[i]))))
 
     // 2. Open them (unsealing), and check what only the plaintext shows.
     const { opened, invalid } = await (this.o.opener ?? plainOpener).open(h, envelopes)

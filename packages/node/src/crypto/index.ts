@@ -19,6 +19,7 @@ import {
   type SealPrimitives,
   type Signature,
 } from '@allot/protocol'
+import { secp256k1 } from '@noble/curves/secp256k1.js'
 
 /** The subset of the addon's API we use (see @types/secp256k1). */
 interface NativeSecp256k1 {
@@ -29,6 +30,8 @@ interface NativeSecp256k1 {
     output: Uint8Array,
   ): Uint8Array
   ecdsaRecover(sig: Uint8Array, recid: number, msg32: Uint8Array, compressed: boolean): Uint8Array
+  /** seckey·G, compressed (33 bytes) when `compressed`; throws on an invalid key. */
+  publicKeyCreate(seckey: Uint8Array, compressed: boolean, output?: Uint8Array): Uint8Array
 }
 
 function loadNative(): { lib: NativeSecp256k1 | null; error?: string } {
@@ -73,6 +76,17 @@ function nativeEcdh(lib: NativeSecp256k1): EcdhFn {
     )
   }
 }
+
+/** sk·G as a 33-byte compressed point (the devnet dealer's commitments); throws on an invalid key. */
+export const publicKeyFast: (sk: Uint8Array) => Uint8Array = native.lib
+  ? ((lib: NativeSecp256k1) => (sk: Uint8Array) => {
+      try {
+        return lib.publicKeyCreate(sk, true, new Uint8Array(33))
+      } catch (e) {
+        throw new AllotError('SEAL_BAD_PARAMS', `invalid secret key: ${(e as Error).message}`)
+      }
+    })(native.lib)
+  : (sk) => secp256k1.getPublicKey(sk, true)
 
 /** priv·pub as a 33-byte compressed point; throws on an invalid point or key (like noble). */
 export const ecdhFast: EcdhFn = native.lib ? nativeEcdh(native.lib) : nobleEcdh

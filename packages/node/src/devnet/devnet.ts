@@ -6,6 +6,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Address, Hex } from 'viem'
 import { AllotClient } from '../api/index.js'
 import { type Genesis, genesisToJson, loadOrCreatePeerKey, parseGenesis } from '../config/index.js'
+import { dealDevnetEpoch, devnetEpochLength, writeEpochFiles } from '../sealing/index.js'
 import {
   ANVIL_DEFAULT_KEYS,
   anvilBinaryPath,
@@ -179,7 +180,23 @@ export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
       say(`account ${i} ${a.address}: 1,000,000 TKA and TKB minted and deposited`)
     }
 
-    // 5. Genesis.
+    // 5. The first sealing epoch, from a trusted dealer (docs/sealing.md): n validators, t = f, one
+    // key per batch for six hours of batches. Shamir index i is the i-th validator in sorted-address order.
+    const sortedValidators = validators.map((v) => v.toLowerCase() as Address).sort()
+    const epochLength = devnetEpochLength(o.batchMs)
+    const dealt = dealDevnetEpoch({ startHeight: 1n, length: epochLength, n, t: f })
+    const sharesFile = (i: number) => join(p.keys, `shares-${i}.json`)
+    const epochFile = join(o.dir, 'epoch-0.json')
+    writeEpochFiles(dealt, sortedValidators, epochFile, (index) =>
+      sharesFile(validators.findIndex((v) => v.toLowerCase() === sortedValidators[index - 1])),
+    )
+    const hours = ((epochLength * o.batchMs) / 3_600_000).toFixed(1)
+    say(
+      `sealing: the first epoch (batches 1..${epochLength}, about ${hours} h at ${o.batchMs} ms) comes from a ` +
+        `TRUSTED DEALER (this tool saw every batch key; devnets only); t = ${f}: ${f + 1} validators' shares open a batch`,
+    )
+
+    // 6. Genesis (its time after the dealing, so batch 1 is not already late).
     const ports = await freePorts(2 * n)
     const p2pPort = (i: number) => ports[2 * i]
     const metricsPort = (i: number) => ports[2 * i + 1]
@@ -204,11 +221,11 @@ export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
         { symbol: 'TKB', kind: 'token', address: tkb, decimals: 18 },
         { symbol: 'TKC', kind: 'resource', class: 'cpu.vcore-hour', decimals: 0 },
       ],
-      sealing: { enabled: false },
+      sealing: { enabled: true },
     })
     writeJson(p.genesis, genesisToJson(genesis))
 
-    // 6. Validators, as background processes.
+    // 7. Validators, as background processes.
     const launch: LaunchFile = { nodes: [] }
     const nodes: DevnetFile['nodes'] = []
     for (let i = 0; i < n; i++) {
@@ -225,6 +242,10 @@ export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
         p.validatorKey(i),
         '--rpc-url',
         rpcUrl,
+        '--sealing-epoch',
+        epochFile,
+        '--sealing-shares',
+        sharesFile(i),
         '--metrics-port',
         String(metricsPort(i)),
         ...Array.from({ length: n }, (_, j) => j)

@@ -1,3 +1,6 @@
+export { dealDevnetEpoch, devnetEpochLength } from './deal.js'
+export { type EpochFile, readSealingEpoch, type SharesFile, writeEpochFiles } from './files.js'
+export { type SealingOpenerOptions, sealingOpener } from './opener.js'
 export {
   memorySealingStore,
   SealingService,

@@ -51,6 +51,7 @@ export const registerDevnetCommands: RegisterCommands = (program: Command) => {
         `  contract  ${file.settlement}`,
         `  tokens    TKA ${file.tokens.TKA}  TKB ${file.tokens.TKB}`,
         ...file.nodes.map((n) => `  node ${n.index}    ${n.api}`),
+        `  sealing   on; its first epoch (${o.dir}/epoch-0.json) comes from a TRUSTED DEALER: devnet only, the tool saw every batch key`,
         '  accounts (devnet keys, funded with 1,000,000 TKA and TKB in escrow each):',
         ...file.accounts.map((a) => `    ${a.address}  ${a.privateKey}`),
         `stop it with: allot devnet down --dir ${o.dir}`,

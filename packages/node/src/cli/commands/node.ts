@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http'
+import { type Address, AllotError } from '@allot/protocol'
 import type { Command } from 'commander'
 import { pino } from 'pino'
 import { keyNeedsPassword, loadGenesis, loadSecpKey } from '../../config/index.js'
 import { createNodeMetrics, createRegistry } from '../../metrics/index.js'
 import { runNode } from '../../run.js'
+import { readSealingEpoch } from '../../sealing/index.js'
 import type { RegisterCommands } from './index.js'
 import { keyPassword } from './keys.js'
 
@@ -19,6 +21,8 @@ interface StartOptions {
   logLevel: string
   verifyThreads?: string
   verifyBackend?: 'noble' | 'native'
+  sealingEpoch?: string
+  sealingShares?: string
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v]
@@ -39,6 +43,8 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
     .option('--log-level <level>', 'pino log level', 'info')
     .option('--verify-threads <n>', 'signature worker threads (default: the cores available)')
     .option('--verify-backend <backend>', 'signature backend: noble | native', 'noble')
+    .option('--sealing-epoch <file>', 'a dealt sealing epoch to add (devnets: epoch-0.json, docs/sealing.md)')
+    .option('--sealing-shares <file>', "this validator's shares of --sealing-epoch (keys/shares-<i>.json)")
     .action(async (o: StartOptions) => {
       const logger = pino({ level: o.logLevel })
       const genesis = loadGenesis(o.genesis)
@@ -46,6 +52,16 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
         ? loadSecpKey(
             o.validatorKey,
             keyNeedsPassword(o.validatorKey) ? await keyPassword('validator key') : undefined,
+          )
+        : undefined
+      if (o.sealingShares && !o.sealingEpoch)
+        throw new AllotError('CLI_BAD_FLAG', '--sealing-shares needs --sealing-epoch')
+      // Shamir index order: the sorted validator set (run.ts).
+      const sealingEpoch = o.sealingEpoch
+        ? readSealingEpoch(
+            o.sealingEpoch,
+            o.sealingShares,
+            genesis.validators.map((v) => v.address.toLowerCase() as Address).sort(),
           )
         : undefined
       const registry = createRegistry()
@@ -57,6 +73,7 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
         bootstrap: o.bootstrap,
         validatorKey,
         rpcUrl: o.rpcUrl,
+        sealingEpoch,
         metrics,
         logger,
         verifier: {

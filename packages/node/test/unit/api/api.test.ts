@@ -41,6 +41,7 @@ const info: NodeInfo = {
   ],
   listenAddrs: [],
   mempoolSize: 0,
+  sealing: false,
 }
 const key = privateKeyFromHex(`0x${'42'.repeat(32)}`)
 

@@ -1,0 +1,59 @@
+import { AllotError, type Hex } from '@allot/protocol'
+import type { BatchOpener, InvalidOrder, OpenedOrder } from '../batch/unseal.js'
+import type { SealingService } from './service.js'
+
+export interface SealingOpenerOptions {
+  /** How long to wait for t+1 valid shares of a decided batch before giving up on it. */
+  deadlineMs?: number
+  /** Poll interval while waiting for shares. */
+  pollMs?: number
+  /** Called while waiting (every `pollMs`): the node may ask peers for shares it missed. */
+  onWaiting?: (height: bigint) => void
+}
+
+/**
+ * The BatchOpener of a sealing network: waits (up to the deadline) until the sealing service holds
+ * t+1 valid released shares of sk_h, then opens every order of batch h. Only the pipeline calls it,
+ * and only for a decided batch (run.ts) — and shares of h leave a validator only once h is decided
+ * (SealingService.onDecided), so nothing opens before the decision.
+ */
+export function sealingOpener(svc: SealingService, o: SealingOpenerOptions = {}): BatchOpener {
+  const deadlineMs = o.deadlineMs ?? 30_000
+  const pollMs = o.pollMs ?? 25
+  return {
+    async open(height, orders) {
+      const until = Date.now() + deadlineMs
+      while (!svc.secretKey(height)) {
+        if (Date.now() > until) {
+          throw new AllotError(
+            'SEAL_NOT_ENOUGH_SHARES',
+            `batch ${height}: no t+1 valid shares in ${deadlineMs} ms`,
+          )
+        }
+        o.onWaiting?.(height)
+        await new Promise((r) => setTimeout(r, pollMs))
+      }
+      const sealed: { orderId: Hex; sealed: (typeof orders)[number]['envelope'] }[] = []
+      const opened: OpenedOrder[] = []
+      const invalid: InvalidOrder[] = []
+      for (const { id, envelope } of orders) {
+        if (envelope.payload.kind === 'sealed') sealed.push({ orderId: id, sealed: envelope })
+        else
+          invalid.push({
+            id,
+            trader: envelope.trader,
+            code: 'ORDER_PLAIN_REFUSED',
+            message: 'plain order on a sealing network',
+          })
+      }
+      const byId = new Map(orders.map((x) => [x.id, x.envelope]))
+      for (const u of svc.unseal(height, sealed)) {
+        if (u.result.ok)
+          opened.push({ id: u.orderId, envelope: byId.get(u.orderId)!, signed: u.result.order })
+        else
+          invalid.push({ id: u.orderId, trader: u.trader, code: u.result.reason, message: u.result.message })
+      }
+      return { opened, invalid }
+    },
+  }
+}
