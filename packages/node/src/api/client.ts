@@ -15,6 +15,7 @@ import {
   encodeApiRequest,
   type Height,
   type Hex,
+  isAllotError,
   type NetworkDomain,
   type NodeInfo,
   type Order,
@@ -178,6 +179,21 @@ export class AllotClient {
    * batch's key PK_h (fetched with batchKey); otherwise the envelope carries it plain (docs/node.md).
    */
   async submitOrder(
+    spec: OrderSpec,
+    key: PrivateKey,
+  ): Promise<{ orderId: Hex; targetBatch: Height; status: 'pending' }> {
+    // Without a named batch the order targets the first open one; should that close while the order is
+    // built and sealed (a busy client, a short interval), it is sealed again for the next open batch.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.sealAndSubmit(spec, key)
+      } catch (e) {
+        if (spec.batch !== undefined || attempt >= 2 || !isAllotError(e, 'ORDER_TARGET_CLOSED')) throw e
+      }
+    }
+  }
+
+  private async sealAndSubmit(
     spec: OrderSpec,
     key: PrivateKey,
   ): Promise<{ orderId: Hex; targetBatch: Height; status: 'pending' }> {

@@ -22,6 +22,9 @@ export function sealingOpener(svc: SealingService, o: SealingOpenerOptions = {})
   const pollMs = o.pollMs ?? 25
   return {
     async open(height, orders) {
+      // An empty batch has nothing to open: no key needed (a validator catching up on batches whose
+      // shares it never saw gets through the empty ones at once).
+      if (orders.length === 0) return { opened: [], invalid: [] }
       const until = Date.now() + deadlineMs
       while (!svc.secretKey(height)) {
         if (Date.now() > until) {
