@@ -228,6 +228,12 @@ describe('sealed bids on a 4-validator network (n = 4, t = 1)', () => {
     expect(sb.filled?.sold).toBe(sa.filled?.bought)
     for (const s of [sa, sb]) expect((s.filled?.bought ?? 0n) * 10n >= (s.filled?.sold ?? 1n) * 9n).toBe(true)
     expect((sa.filled?.sold ?? 0n) > 0n).toBe(true)
+    // The garbled order's batch may be decided after the crossing pair's (it was submitted last).
+    await waitFor(
+      async () => !transient.has((await client.status(garbled.orderId)).status),
+      20_000,
+      `order ${garbled.orderId} final`,
+    )
     const sg = await client.status(garbled.orderId)
     expect(sg.status).toBe('rejected')
     expect(sg.error?.code).toMatch(/^SEAL_/)
@@ -235,7 +241,7 @@ describe('sealed bids on a 4-validator network (n = 4, t = 1)', () => {
     expect(violations).toEqual([])
     // Shares of h came from at least t+1 = 2 validators, each signed by the validator it names.
     expect(new Set(sharesSeen.filter((s) => s.height === h).map((s) => s.validator)).size).toBeGreaterThan(1)
-  }, 30_000)
+  }, 60_000)
 
   it('a validator will not release its share of an undecided batch', async () => {
     const s = nodes[0].sealing!
