@@ -92,9 +92,6 @@ const restingCodec = struct('RestingOrder', {
 })
 type Resting = { order: SignedOrder; sold: bigint; bought: bigint; fee: bigint }
 
-/** The envelopes of a decided batch, kept for unsealing, catch-up and status. */
-const batchOrdersCodec = list(bytes(8192), 1_000_000)
-
 /**
  * The life of a decided batch (DESIGN.md steps 3–6): open its orders, clear it with the solver on the
  * deterministic balance view, sign the result, gather a quorum of matching signatures into the
@@ -110,7 +107,6 @@ export class BatchPipeline {
   >()
   private queue: Promise<void> = Promise.resolve()
   private readonly resting: Repository<Hex, Resting>
-  private readonly batchOrders: Repository<bigint, Hex[]>
   private readonly decidedOrders: Repository<Hex, Hex>
   private readonly assets: Set<AssetId>
   private readonly resources: Set<string>
@@ -122,7 +118,6 @@ export class BatchPipeline {
   constructor(private readonly o: BatchPipelineOptions) {
     const sub = (name: string) => o.storage.db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' })
     this.resting = new Repository(sub('resting'), hexKey, restingCodec)
-    this.batchOrders = new Repository(sub('batch-orders'), heightKey, batchOrdersCodec)
     this.decidedOrders = new Repository(sub('decided-orders'), hexKey, bytes(8192))
     this.assets = new Set(o.genesis.assets.map((a) => a.id))
     this.resources = new Set(o.genesis.assets.filter((a) => a.kind === 'resource').map((a) => a.id as string))
@@ -220,14 +215,8 @@ export class BatchPipeline {
   private async process(content: BatchContent, proposer: Address, bytes: Uint8Array[]): Promise<void> {
     const h = content.height
     const log = this.o.logger.child({ height: h.toString() })
-    await this.o.storage.batches.put(h, content)
-
-    // 1. The decided envelopes, kept with the batch (for unsealing, catch-up and statuses).
+    // 1. The decided envelopes (consensus stored the content), kept by id for peers catching up.
     const envelopes = content.orderIds.map((id, i) => ({ id, envelope: decodeSealedOrder(bytes[i]) }))
-    await this.batchOrders.put(
-      h,
-      bytes.map((b) => toHex(b)),
-    )
     await this.o.storage.write(content.orderIds.map((id, i) => this.decidedOrders.putOp(id, toHex(bytes[i]))))
 
     // 2. Open them (unsealing), and check what only the plaintext shows.

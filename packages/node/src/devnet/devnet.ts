@@ -17,9 +17,10 @@ import {
   depositToEscrow,
   mintTestToken,
   requireWallet,
+  stopPid,
 } from '../settlement/index.js'
 import { type DevnetFile, type LaunchFile, paths, readDevnet, readLaunch, writeJson } from './layout.js'
-import { freePorts, isAlive, killProcess, spawnBackground, stopProcess, waitFor } from './processes.js'
+import { freePorts, isAlive, killProcess, spawnBackground, waitFor } from './processes.js'
 
 export interface DevnetUpOptions {
   dir: string
@@ -66,8 +67,8 @@ async function stopAll(dir: string): Promise<number> {
   if (!existsSync(paths(dir).devnet)) return 0
   const d = readDevnet(dir)
   const pids = d.nodes.map((n) => n.pid)
-  await Promise.all(pids.map((p) => stopProcess(p)))
-  if (d.chainPid) await stopProcess(d.chainPid)
+  await Promise.all(pids.map((p) => stopPid(p)))
+  if (d.chainPid) await stopPid(d.chainPid)
   return pids.length + (d.chainPid ? 1 : 0)
 }
 
@@ -365,7 +366,7 @@ export async function devnetRestart(dir: string, index: number): Promise<{ index
   const n = d.nodes.find((x) => x.index === index)
   const l = readLaunch(dir).nodes.find((x) => x.index === index)
   if (!n || !l) throw new AllotError('CLI_BAD_FLAG', `no validator ${index} in ${dir}`)
-  if (isAlive(n.pid)) await stopProcess(n.pid)
+  if (isAlive(n.pid)) await stopPid(n.pid)
   const cmd = nodeCommand(l.args)
   const proc = spawnBackground(cmd.command, cmd.args, { logFile: l.logFile })
   n.pid = proc.pid

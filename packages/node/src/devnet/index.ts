@@ -9,11 +9,9 @@ export {
 } from './devnet.js'
 export { type DevnetFile, type DevnetNode, paths as devnetPaths, readDevnet } from './layout.js'
 export {
-  freePort,
   freePorts,
   isAlive,
   killProcess,
   spawnBackground,
-  stopProcess,
   waitFor,
 } from './processes.js'

@@ -1,21 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, mkdirSync, openSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { dirname } from 'node:path'
-
-/** A free TCP port on 127.0.0.1, found by binding port 0 (never a fixed port that may be taken). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
-  })
-}
+import { freePort } from '../settlement/index.js'
 
 /** Distinct free ports (bound one after another, so no two are the same). */
 export async function freePorts(n: number): Promise<number[]> {
@@ -63,27 +49,6 @@ export function isAlive(pid: number | undefined): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** Stops a process by PID: SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
-export async function stopProcess(pid: number | undefined, graceMs = 5000): Promise<void> {
-  if (!pid || !isAlive(pid)) return
-  try {
-    process.kill(pid, 'SIGTERM')
-  } catch {
-    return
-  }
-  const deadline = Date.now() + graceMs
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) return
-    await sleep(50)
-  }
-  try {
-    process.kill(pid, 'SIGKILL')
-  } catch {
-    return
-  }
-  while (isAlive(pid)) await sleep(20)
-}
 
 export function killProcess(pid: number | undefined): void {
   if (!pid || !isAlive(pid)) return

@@ -104,6 +104,8 @@ export async function stopPid(pid: number, graceMs = 3000): Promise<void> {
     if (!signal(pid, 0)) return
   }
   signal(pid, 'SIGKILL')
+  // Return only once it is gone, so a caller that stopped it may rely on that.
+  while (signal(pid, 0)) await new Promise((r) => setTimeout(r, 20))
 }
 
 /** Starts anvil on 127.0.0.1 and waits until its RPC answers. */
