@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { AllotError, decryptKeystore, type PrivateKey, privateKeyFromHex } from '@allot/protocol'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey as Libp2pPrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 
 /**
  * Loads a secp256k1 key (a trader's or a validator's): an Ethereum keystore v3 file (password from
@@ -45,15 +46,33 @@ export function keyNeedsPassword(ref: string): boolean {
  */
 export async function loadOrCreatePeerKey(dataDir: string): Promise<Libp2pPrivateKey> {
   const path = join(dataDir, 'peer-key')
-  if (existsSync(path)) {
-    try {
-      return privateKeyFromProtobuf(readFileSync(path))
-    } catch (e) {
-      throw new AllotError('KEY_BAD_KEYSTORE', `bad peer key ${path}: ${(e as Error).message}`)
-    }
+  return existsSync(path) ? loadPeerKeyFile(path) : createPeerKeyFile(path)
+}
+
+/** A network identity kept in a file of its own (`node start --network-key`): libp2p's protobuf form. */
+export function loadPeerKeyFile(path: string): Libp2pPrivateKey {
+  let bytes: Uint8Array
+  try {
+    bytes = readFileSync(path)
+  } catch (e) {
+    throw new AllotError('KEY_BAD_KEYSTORE', `cannot read network key ${path}: ${(e as Error).message}`)
   }
-  mkdirSync(dataDir, { recursive: true })
+  try {
+    return privateKeyFromProtobuf(bytes)
+  } catch (e) {
+    throw new AllotError('KEY_BAD_KEYSTORE', `bad network key ${path}: ${(e as Error).message}`)
+  }
+}
+
+/** Draws a new Ed25519 network identity and writes it to `path` (owner-only). */
+export async function createPeerKeyFile(path: string): Promise<Libp2pPrivateKey> {
+  mkdirSync(dirname(path), { recursive: true })
   const key = await generateKeyPair('Ed25519')
   writeFileSync(path, privateKeyToProtobuf(key), { mode: 0o600 })
   return key
+}
+
+/** The peer id (base58 string) a network identity key stands for. */
+export function peerIdOfKey(key: Libp2pPrivateKey): string {
+  return peerIdFromPrivateKey(key).toString()
 }

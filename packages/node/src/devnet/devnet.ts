@@ -5,7 +5,7 @@ import { AllotError, addressOf, randomPrivateKey, toHex } from '@allot/protocol'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Address, Hex } from 'viem'
 import { AllotClient } from '../api/index.js'
-import { type Genesis, genesisToJson, loadOrCreatePeerKey, parseGenesis } from '../config/index.js'
+import { createPeerKeyFile, type Genesis, genesisToJson, parseGenesis } from '../config/index.js'
 import { dealDevnetEpoch, devnetEpochLength, writeEpochFiles } from '../sealing/index.js'
 import {
   ANVIL_DEFAULT_KEYS,
@@ -72,6 +72,13 @@ async function stopAll(dir: string): Promise<number> {
   return pids.length + (d.chainPid ? 1 : 0)
 }
 
+function checkSizes(o: { validators: number; accounts: number }): void {
+  if (o.validators < 1) throw new AllotError('CLI_BAD_FLAG', '--validators must be at least 1')
+  if (o.accounts < 1 || o.accounts > ANVIL_DEFAULT_KEYS.length - 1) {
+    throw new AllotError('CLI_BAD_FLAG', `--accounts must be between 1 and ${ANVIL_DEFAULT_KEYS.length - 1}`)
+  }
+}
+
 export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
   const say = o.progress ?? (() => {})
   const p = paths(o.dir)
@@ -86,10 +93,7 @@ export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
     await stopAll(o.dir)
   }
   if (o.reset) rmSync(o.dir, { recursive: true, force: true })
-  if (o.validators < 1) throw new AllotError('CLI_BAD_FLAG', '--validators must be at least 1')
-  if (o.accounts < 1 || o.accounts > ANVIL_DEFAULT_KEYS.length - 1) {
-    throw new AllotError('CLI_BAD_FLAG', `--accounts must be between 1 and ${ANVIL_DEFAULT_KEYS.length - 1}`)
-  }
+  checkSizes(o)
   mkdirSync(p.logs, { recursive: true })
   mkdirSync(p.keys, { recursive: true })
 
@@ -122,109 +126,24 @@ export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
       if (!(await rpcReady(rpcUrl))) throw new AllotError('DEVNET_CHAIN', `no chain answers at ${rpcUrl}`)
     }
 
-    // 2. Keys: validator keys (on-chain identities) and network identities (peer ids).
+    // 2–6. Keys, contracts, funded accounts, the first sealing epoch and the genesis.
     const n = o.validators
-    const f = Math.floor((n - 1) / 3)
-    const validatorKeys = Array.from({ length: n }, () => randomPrivateKey())
-    const validators = validatorKeys.map((k) => addressOf(k))
-    for (const [i, k] of validatorKeys.entries())
-      writeFileSync(p.validatorKey(i), `${toHex(k)}\n`, { mode: 0o600 })
-    const peerIds: string[] = []
-    for (let i = 0; i < n; i++) {
-      const key = await loadOrCreatePeerKey(p.nodeData(i))
-      peerIds.push(peerIdFromPrivateKey(key).toString())
-    }
-    say(`generated ${n} validator keys (f = ${f}, quorum ${2 * f + 1})`)
-
-    // 3. Contracts: two test tokens and the settlement contract.
-    const deployer = await connectChain({
-      rpcUrl,
-      privateKey: ANVIL_DEFAULT_KEYS[0] as Hex,
-      pollingIntervalMs: 50,
-    })
-    const chainId = deployer.chain.id
-    const tka = await deployTestToken(deployer, { name: 'Test Token A', symbol: 'TKA', decimals: 18 })
-    const tkb = await deployTestToken(deployer, { name: 'Test Token B', symbol: 'TKB', decimals: 18 })
-    const settlement = await deploySettlement(deployer, {
-      validators: validators as Address[],
-      quorum: 2 * f + 1,
-      feeBps: 0,
-      escapeBlocks: 1_000_000,
-      bondToken: tka,
-      invalidOrderFee: E18 / 10n,
-      feeAccount: deployer.account!.address.toLowerCase() as Address,
-    })
-    say(`deployed AllotSettlement ${settlement}, TKA ${tka}, TKB ${tkb}`)
-
-    // Validators pay the gas of settling: give each 100 ETH from the deployer.
-    const { walletClient, account } = requireWallet(deployer)
-    for (const v of validators) {
-      const hash = await walletClient.sendTransaction({ account, to: v as Address, value: 100n * E18 })
-      await deployer.publicClient.waitForTransactionReceipt({ hash })
-    }
-
-    // 4. Funded trader accounts: anvil's default accounts 1..N (they hold ETH for gas).
-    const accounts = ANVIL_DEFAULT_KEYS.slice(1, 1 + o.accounts).map((k) => ({
-      address: addressOf(Uint8Array.from(Buffer.from(k.slice(2), 'hex'))),
-      privateKey: k,
-    }))
-    for (const [i, a] of accounts.entries()) {
-      for (const token of [tka, tkb])
-        await mintTestToken(deployer, token, a.address as Address, ACCOUNT_FUNDS)
-      const trader = await connectChain({
-        rpcUrl,
-        chainId,
-        privateKey: a.privateKey as Hex,
-        pollingIntervalMs: 50,
-      })
-      for (const token of [tka, tkb]) await depositToEscrow(trader, settlement, token, ACCOUNT_FUNDS)
-      say(`account ${i} ${a.address}: 1,000,000 TKA and TKB minted and deposited`)
-    }
-
-    // 5. The first sealing epoch, from a trusted dealer (docs/sealing.md): n validators, t = f, one
-    // key per batch for six hours of batches. Shamir index i is the i-th validator in sorted-address order.
-    const sortedValidators = validators.map((v) => v.toLowerCase() as Address).sort()
-    const epochLength = devnetEpochLength(o.batchMs)
-    const dealt = dealDevnetEpoch({ startHeight: 1n, length: epochLength, n, t: f })
-    const sharesFile = (i: number) => join(p.keys, `shares-${i}.json`)
-    const epochFile = join(o.dir, 'epoch-0.json')
-    writeEpochFiles(dealt, sortedValidators, epochFile, (index) =>
-      sharesFile(validators.findIndex((v) => v.toLowerCase() === sortedValidators[index - 1])),
-    )
-    const hours = ((epochLength * o.batchMs) / 3_600_000).toFixed(1)
-    say(
-      `sealing: the first epoch (batches 1..${epochLength}, about ${hours} h at ${o.batchMs} ms) comes from a ` +
-        `TRUSTED DEALER (this tool saw every batch key; devnets only); t = ${f}: ${f + 1} validators' shares open a batch`,
-    )
-
-    // 6. Genesis (its time after the dealing, so batch 1 is not already late).
     const ports = await freePorts(2 * n)
     const p2pPort = (i: number) => ports[2 * i]
     const metricsPort = (i: number) => ports[2 * i + 1]
-    const multiaddr = (i: number) => `/ip4/127.0.0.1/tcp/${p2pPort(i)}/p2p/${peerIds[i]}`
-    const genesis: Genesis = parseGenesis({
-      networkId: `devnet-${Date.now().toString(36)}`,
-      chainId: String(chainId),
-      settlement,
-      genesisTime: Date.now(),
-      validators: validators.map((address, i) => ({ address, peerId: peerIds[i], multiaddr: multiaddr(i) })),
-      batchIntervalMs: o.batchMs,
-      intakeCutoffMs: Math.max(50, Math.floor(o.batchMs / 5)),
-      inclusionGraceMs: Math.max(100, Math.floor(o.batchMs / 2)),
-      timeouts: { proposeMs: o.batchMs, prevoteMs: 500, precommitMs: 500, deltaMs: 250, capMs: 10_000 },
-      bond: { token: 'TKA', minBond: E18.toString(), invalidOrderFee: (E18 / 10n).toString() },
-      feeBps: 0,
-      maxOrdersPerBatch: 10_000,
-      maxFillsPerBatch: DEFAULT_MAX_FILLS_PER_BATCH,
-      perTraderMaxOrdersPerBatch: 100,
-      assets: [
-        { symbol: 'TKA', kind: 'token', address: tka, decimals: 18 },
-        { symbol: 'TKB', kind: 'token', address: tkb, decimals: 18 },
-        { symbol: 'TKC', kind: 'resource', class: 'cpu.vcore-hour', decimals: 0 },
-      ],
-      sealing: { enabled: true },
+    const net = await provisionNetwork({
+      dir: o.dir,
+      rpcUrl,
+      validators: n,
+      accounts: o.accounts,
+      batchMs: o.batchMs,
+      multiaddr: (i, peerId) => `/ip4/127.0.0.1/tcp/${p2pPort(i)}/p2p/${peerId}`,
+      // The node finds its identity in its data directory (`loadOrCreatePeerKey`).
+      peerKeyFile: (i) => join(p.nodeData(i), 'peer-key'),
+      say,
     })
-    writeJson(p.genesis, genesisToJson(genesis))
+    const { genesis, chainId, settlement, tokens, validators, peerIds, accounts } = net
+    const multiaddr = (i: number) => genesis.validators[i].multiaddr
 
     // 7. Validators, as background processes.
     const launch: LaunchFile = { nodes: [] }
@@ -244,9 +163,9 @@ export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
         '--rpc-url',
         rpcUrl,
         '--sealing-epoch',
-        epochFile,
+        net.epochFile,
         '--sealing-shares',
-        sharesFile(i),
+        net.sharesFile(i),
         '--metrics-port',
         String(metricsPort(i)),
         ...Array.from({ length: n }, (_, j) => j)
@@ -272,7 +191,7 @@ export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
       rpcUrl,
       chainPid,
       settlement,
-      tokens: { TKA: tka, TKB: tkb },
+      tokens,
       nodes,
       accounts,
     }
@@ -304,6 +223,261 @@ export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
     for (const pid of started.reverse()) killProcess(pid)
     throw e
   }
+}
+
+export interface ProvisionOptions {
+  dir: string
+  rpcUrl: string
+  validators: number
+  accounts: number
+  batchMs: number
+  /** Where validator i is reached by the others (its genesis multiaddr), given its peer id. */
+  multiaddr: (i: number, peerId: string) => string
+  /** Where validator i's network identity (libp2p key) is written. */
+  peerKeyFile: (i: number) => string
+  say: (line: string) => void
+}
+
+export interface ProvisionedNetwork {
+  genesis: Genesis
+  chainId: number
+  settlement: string
+  tokens: DevnetFile['tokens']
+  /** Validator addresses, in validator index order. */
+  validators: string[]
+  peerIds: string[]
+  accounts: DevnetFile['accounts']
+  epochFile: string
+  sharesFile: (i: number) => string
+  validatorKeyFile: (i: number) => string
+}
+
+/**
+ * Everything a devnet's validators need before they start, on a chain that answers at `rpcUrl`:
+ * validator keys and network identities, the test tokens and the settlement contract, funded trader
+ * accounts with their deposits, the first sealing epoch (trusted dealer) and the genesis — written
+ * under `dir` (`keys/`, `epoch-0.json`, `genesis.json`). Shared by `devnet up` and `devnet init`.
+ */
+export async function provisionNetwork(o: ProvisionOptions): Promise<ProvisionedNetwork> {
+  checkSizes(o)
+  const say = o.say
+  const p = paths(o.dir)
+  mkdirSync(p.keys, { recursive: true })
+  const rpcUrl = o.rpcUrl
+
+  // Keys: validator keys (on-chain identities) and network identities (peer ids).
+  const n = o.validators
+  const f = Math.floor((n - 1) / 3)
+  const validatorKeys = Array.from({ length: n }, () => randomPrivateKey())
+  const validators = validatorKeys.map((k) => addressOf(k))
+  for (const [i, k] of validatorKeys.entries())
+    writeFileSync(p.validatorKey(i), `${toHex(k)}\n`, { mode: 0o600 })
+  const peerIds: string[] = []
+  for (let i = 0; i < n; i++) {
+    const key = await createPeerKeyFile(o.peerKeyFile(i))
+    peerIds.push(peerIdFromPrivateKey(key).toString())
+  }
+  say(`generated ${n} validator keys (f = ${f}, quorum ${2 * f + 1})`)
+
+  // Contracts: three test tokens and the settlement contract.
+  const deployer = await connectChain({
+    rpcUrl,
+    privateKey: ANVIL_DEFAULT_KEYS[0] as Hex,
+    pollingIntervalMs: 50,
+  })
+  const chainId = deployer.chain.id
+  const tka = await deployTestToken(deployer, { name: 'Test Token A', symbol: 'TKA', decimals: 18 })
+  const tkb = await deployTestToken(deployer, { name: 'Test Token B', symbol: 'TKB', decimals: 18 })
+  const tkc = await deployTestToken(deployer, { name: 'Test Token C', symbol: 'TKC', decimals: 18 })
+  const tokens = { TKA: tka, TKB: tkb, TKC: tkc }
+  const settlement = await deploySettlement(deployer, {
+    validators: validators as Address[],
+    quorum: 2 * f + 1,
+    feeBps: 0,
+    escapeBlocks: 1_000_000,
+    bondToken: tka,
+    invalidOrderFee: E18 / 10n,
+    feeAccount: deployer.account!.address.toLowerCase() as Address,
+  })
+  say(`deployed AllotSettlement ${settlement}, TKA ${tka}, TKB ${tkb}, TKC ${tkc}`)
+
+  // Validators pay the gas of settling: give each 100 ETH from the deployer.
+  const { walletClient, account } = requireWallet(deployer)
+  for (const v of validators) {
+    const hash = await walletClient.sendTransaction({ account, to: v as Address, value: 100n * E18 })
+    await deployer.publicClient.waitForTransactionReceipt({ hash })
+  }
+
+  // Funded trader accounts: anvil's default accounts 1..N (they hold ETH for gas).
+  const accounts = ANVIL_DEFAULT_KEYS.slice(1, 1 + o.accounts).map((k) => ({
+    address: addressOf(Uint8Array.from(Buffer.from(k.slice(2), 'hex'))),
+    privateKey: k,
+  }))
+  for (const [i, a] of accounts.entries()) {
+    for (const token of [tka, tkb, tkc])
+      await mintTestToken(deployer, token, a.address as Address, ACCOUNT_FUNDS)
+    const trader = await connectChain({
+      rpcUrl,
+      chainId,
+      privateKey: a.privateKey as Hex,
+      pollingIntervalMs: 50,
+    })
+    for (const token of [tka, tkb, tkc]) await depositToEscrow(trader, settlement, token, ACCOUNT_FUNDS)
+    say(`account ${i} ${a.address}: 1,000,000 TKA, TKB and TKC minted and deposited`)
+  }
+
+  // The first sealing epoch, from a trusted dealer (docs/sealing.md): n validators, t = f, one
+  // key per batch for six hours of batches. Shamir index i is the i-th validator in sorted-address order.
+  const sortedValidators = validators.map((v) => v.toLowerCase() as Address).sort()
+  const epochLength = devnetEpochLength(o.batchMs)
+  const dealt = dealDevnetEpoch({ startHeight: 1n, length: epochLength, n, t: f })
+  const sharesFile = (i: number) => join(p.keys, `shares-${i}.json`)
+  const epochFile = join(o.dir, 'epoch-0.json')
+  writeEpochFiles(dealt, sortedValidators, epochFile, (index) =>
+    sharesFile(validators.findIndex((v) => v.toLowerCase() === sortedValidators[index - 1])),
+  )
+  const hours = ((epochLength * o.batchMs) / 3_600_000).toFixed(1)
+  say(
+    `sealing: the first epoch (batches 1..${epochLength}, about ${hours} h at ${o.batchMs} ms) comes from a ` +
+      `TRUSTED DEALER (this tool saw every batch key; devnets only); t = ${f}: ${f + 1} validators' shares open a batch`,
+  )
+
+  // Genesis (its time after the dealing, so batch 1 is not already late).
+  const multiaddr = (i: number) => o.multiaddr(i, peerIds[i])
+  const genesis: Genesis = parseGenesis({
+    networkId: `devnet-${Date.now().toString(36)}`,
+    chainId: String(chainId),
+    settlement,
+    genesisTime: Date.now(),
+    validators: validators.map((address, i) => ({ address, peerId: peerIds[i], multiaddr: multiaddr(i) })),
+    batchIntervalMs: o.batchMs,
+    intakeCutoffMs: Math.max(50, Math.floor(o.batchMs / 5)),
+    inclusionGraceMs: Math.max(100, Math.floor(o.batchMs / 2)),
+    timeouts: { proposeMs: o.batchMs, prevoteMs: 500, precommitMs: 500, deltaMs: 250, capMs: 10_000 },
+    bond: { token: 'TKA', minBond: E18.toString(), invalidOrderFee: (E18 / 10n).toString() },
+    feeBps: 0,
+    maxOrdersPerBatch: 10_000,
+    maxFillsPerBatch: DEFAULT_MAX_FILLS_PER_BATCH,
+    perTraderMaxOrdersPerBatch: 100,
+    assets: [
+      { symbol: 'TKA', kind: 'token', address: tka, decimals: 18 },
+      { symbol: 'TKB', kind: 'token', address: tkb, decimals: 18 },
+      { symbol: 'TKC', kind: 'token', address: tkc, decimals: 18 },
+      { symbol: 'CPU', kind: 'resource', class: 'cpu.vcore-hour', decimals: 0 },
+    ],
+    sealing: { enabled: true },
+  })
+  writeJson(p.genesis, genesisToJson(genesis))
+
+  return {
+    genesis,
+    chainId,
+    settlement,
+    tokens,
+    validators,
+    peerIds,
+    accounts,
+    epochFile,
+    sharesFile,
+    validatorKeyFile: (i) => p.validatorKey(i),
+  }
+}
+
+export interface DevnetInitOptions {
+  dir: string
+  /** RPC URL of a running chain with anvil's default accounts (e.g. the compose file's anvil). */
+  chain: string
+  validators: number
+  accounts: number
+  batchMs: number
+  /** Host of validator i as the others reach it: `{i}` is replaced by the index (compose: `validator-{i}`). */
+  hostTemplate: string
+  /** The P2P port each validator listens on: one for all (separate hosts) or one per validator. */
+  p2pPorts: number[]
+  progress?: (line: string) => void
+}
+
+/** What `devnet init` wrote, for whoever starts the validators (`<dir>/init.json`). */
+export interface DevnetInitFile {
+  networkId: string
+  chainId: number
+  rpcUrl: string
+  settlement: string
+  tokens: DevnetFile['tokens']
+  genesis: string
+  epoch: string
+  validators: {
+    index: number
+    address: string
+    peerId: string
+    multiaddr: string
+    listen: string
+    validatorKey: string
+    networkKey: string
+    sealingShares: string
+  }[]
+  accounts: DevnetFile['accounts']
+}
+
+/**
+ * Prepares a devnet on a chain that is already running, without starting any process: what the
+ * compose file's one-shot `init` service runs. Each validator then starts with `allot node start
+ * --network-key keys/network-<i>.key --bootstrap-from-genesis …` (docs/devnet.md).
+ */
+export async function devnetInit(o: DevnetInitOptions): Promise<DevnetInitFile> {
+  const say = o.progress ?? (() => {})
+  const p = paths(o.dir)
+  const initFile = join(o.dir, 'init.json')
+  if (existsSync(initFile) || existsSync(p.genesis)) {
+    throw new AllotError('DEVNET_EXISTS', `${o.dir} already holds a devnet's genesis: use an empty directory`)
+  }
+  if (o.p2pPorts.length !== 1 && o.p2pPorts.length !== o.validators) {
+    throw new AllotError('CLI_BAD_FLAG', `--p2p-port takes one port or one per validator (${o.validators})`)
+  }
+  if (!(await rpcReady(o.chain))) throw new AllotError('DEVNET_CHAIN', `no chain answers at ${o.chain}`)
+  const port = (i: number) => o.p2pPorts[o.p2pPorts.length === 1 ? 0 : i]
+  const host = (i: number) => o.hostTemplate.replaceAll('{i}', String(i))
+  const networkKey = (i: number) => join(p.keys, `network-${i}.key`)
+  const net = await provisionNetwork({
+    dir: o.dir,
+    rpcUrl: o.chain,
+    validators: o.validators,
+    accounts: o.accounts,
+    batchMs: o.batchMs,
+    multiaddr: (i, peerId) => `${hostAddr(host(i))}/tcp/${port(i)}/p2p/${peerId}`,
+    peerKeyFile: networkKey,
+    say,
+  })
+  const file: DevnetInitFile = {
+    networkId: net.genesis.networkId,
+    chainId: net.chainId,
+    rpcUrl: o.chain,
+    settlement: net.settlement,
+    tokens: net.tokens,
+    genesis: p.genesis,
+    epoch: net.epochFile,
+    validators: net.validators.map((address, i) => ({
+      index: i,
+      address,
+      peerId: net.peerIds[i],
+      multiaddr: net.genesis.validators[i].multiaddr,
+      listen: `/ip4/0.0.0.0/tcp/${port(i)}`,
+      validatorKey: net.validatorKeyFile(i),
+      networkKey: networkKey(i),
+      sealingShares: net.sharesFile(i),
+    })),
+    accounts: net.accounts,
+  }
+  writeJson(initFile, file)
+  say(`wrote ${p.genesis}, ${net.epochFile}, keys in ${p.keys} and ${initFile}`)
+  return file
+}
+
+/** A multiaddr prefix for a host: an IPv4 literal or a DNS name (compose service names). */
+function hostAddr(host: string): string {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) return `/ip4/${host}`
+  if (host.includes(':')) return `/ip6/${host}`
+  return `/dns4/${host}`
 }
 
 export interface NodeStatus {

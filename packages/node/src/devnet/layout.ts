@@ -10,7 +10,7 @@ export interface DevnetFile {
   /** null when the devnet uses an external chain (`--chain <rpc-url>`). */
   chainPid: number | null
   settlement: string
-  tokens: { TKA: string; TKB: string }
+  tokens: { TKA: string; TKB: string; TKC: string }
   nodes: DevnetNode[]
   accounts: { address: string; privateKey: string }[]
 }

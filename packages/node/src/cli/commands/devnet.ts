@@ -1,6 +1,13 @@
 import { AllotError } from '@allot/protocol'
 import type { Command } from 'commander'
-import { devnetDown, devnetKill, devnetRestart, devnetStatus, devnetUp } from '../../devnet/index.js'
+import {
+  devnetDown,
+  devnetInit,
+  devnetKill,
+  devnetRestart,
+  devnetStatus,
+  devnetUp,
+} from '../../devnet/index.js'
 import type { RegisterCommands } from './index.js'
 
 function intFlag(v: string, flag: string, min = 0): number {
@@ -49,12 +56,62 @@ export const registerDevnetCommands: RegisterCommands = (program: Command) => {
         `devnet ${file.networkId} is up (${o.dir}/devnet.json)`,
         `  chain     ${file.rpcUrl} (chain id ${file.chainId})`,
         `  contract  ${file.settlement}`,
-        `  tokens    TKA ${file.tokens.TKA}  TKB ${file.tokens.TKB}`,
+        `  tokens    TKA ${file.tokens.TKA}  TKB ${file.tokens.TKB}  TKC ${file.tokens.TKC}`,
         ...file.nodes.map((n) => `  node ${n.index}    ${n.api}`),
         `  sealing   on; its first epoch (${o.dir}/epoch-0.json) comes from a TRUSTED DEALER: devnet only, the tool saw every batch key`,
-        '  accounts (devnet keys, funded with 1,000,000 TKA and TKB in escrow each):',
+        '  accounts (devnet keys, funded with 1,000,000 TKA, TKB and TKC in escrow each):',
         ...file.accounts.map((a) => `    ${a.address}  ${a.privateKey}`),
         `stop it with: allot devnet down --dir ${o.dir}`,
+      ].join('\n')
+      out(o.json === true, file, human)
+    })
+
+  devnet
+    .command('init')
+    .description(
+      'prepare a devnet on a running chain without starting processes: keys, contracts, deposits, genesis (compose)',
+    )
+    .requiredOption('--chain <rpc-url>', "RPC URL of a running chain with anvil's default accounts")
+    .option('--dir <dir>', 'where to write genesis.json, epoch-0.json, keys/ and init.json', '.devnet')
+    .option('--validators <n>', 'number of validators', '4')
+    .option('--batch-ms <ms>', 'batch interval', '1000')
+    .option('--accounts <n>', 'funded trader accounts', '4')
+    .option(
+      '--host-template <host>',
+      'host of validator i as the others reach it; {i} is its index',
+      'validator-{i}',
+    )
+    .option(
+      '--p2p-port <ports>',
+      'P2P port: one for every validator, or a comma-separated port per validator',
+      '9000',
+    )
+    .option('--json', 'print init.json on stdout')
+    .action(async (o) => {
+      const p2pPorts = String(o.p2pPort)
+        .split(',')
+        .map((v) => intFlag(v.trim(), '--p2p-port', 1))
+      const file = await devnetInit({
+        dir: o.dir,
+        chain: o.chain,
+        validators: intFlag(o.validators, '--validators', 1),
+        batchMs: intFlag(o.batchMs, '--batch-ms', 100),
+        accounts: intFlag(o.accounts, '--accounts', 1),
+        hostTemplate: o.hostTemplate,
+        p2pPorts,
+        progress: progress(),
+      })
+      const human = [
+        `devnet ${file.networkId} prepared in ${o.dir} (nothing started)`,
+        `  contract  ${file.settlement}`,
+        `  genesis   ${file.genesis}`,
+        `  sealing   first epoch ${file.epoch} from a TRUSTED DEALER: devnet only`,
+        ...file.validators.map(
+          (v) =>
+            `  validator ${v.index}: allot node start --genesis ${file.genesis} --data <dir> --listen ${v.listen} ` +
+            `--validator-key ${v.validatorKey} --network-key ${v.networkKey} --sealing-epoch ${file.epoch} ` +
+            `--sealing-shares ${v.sealingShares} --bootstrap-from-genesis --rpc-url ${file.rpcUrl}`,
+        ),
       ].join('\n')
       out(o.json === true, file, human)
     })

@@ -2,7 +2,14 @@ import { createServer, type Server } from 'node:http'
 import { type Address, AllotError } from '@allot/protocol'
 import type { Command } from 'commander'
 import { pino } from 'pino'
-import { keyNeedsPassword, loadGenesis, loadSecpKey } from '../../config/index.js'
+import {
+  keyNeedsPassword,
+  loadGenesis,
+  loadOrCreatePeerKey,
+  loadPeerKeyFile,
+  loadSecpKey,
+  peerIdOfKey,
+} from '../../config/index.js'
 import { createNodeMetrics, createRegistry } from '../../metrics/index.js'
 import { runNode } from '../../run.js'
 import { readSealingEpoch } from '../../sealing/index.js'
@@ -15,6 +22,8 @@ interface StartOptions {
   listen: string[]
   validatorKey?: string
   bootstrap?: string[]
+  bootstrapFromGenesis?: boolean
+  networkKey?: string
   rpcUrl?: string
   metricsPort?: string
   metricsHost: string
@@ -37,6 +46,11 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
     .option('--listen <multiaddr>', 'listen address (repeatable)', collect, [])
     .option('--validator-key <keystore>', 'validator key: keystore file or (devnets) raw hex')
     .option('--bootstrap <multiaddr>', 'bootstrap peer (repeatable)', collect, [])
+    .option('--bootstrap-from-genesis', "bootstrap from every genesis validator's multiaddr but our own")
+    .option(
+      '--network-key <file>',
+      'network identity (libp2p key file); default: <data>/peer-key, created once',
+    )
     .option('--rpc-url <url>', 'chain JSON-RPC endpoint')
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://<metrics-host>:<port>/metrics')
     .option('--metrics-host <host>', 'metrics bind address', '127.0.0.1')
@@ -64,13 +78,20 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
             genesis.validators.map((v) => v.address.toLowerCase() as Address).sort(),
           )
         : undefined
+      const peerKey = o.networkKey ? loadPeerKeyFile(o.networkKey) : await loadOrCreatePeerKey(o.data)
+      const bootstrap = [...(o.bootstrap ?? [])]
+      if (o.bootstrapFromGenesis) {
+        const self = peerIdOfKey(peerKey)
+        for (const v of genesis.validators) if (v.peerId !== self) bootstrap.push(v.multiaddr)
+      }
       const registry = createRegistry()
       const metrics = createNodeMetrics(registry)
       const running = await runNode({
         genesis,
         dataDir: o.data,
         listen: o.listen.length > 0 ? o.listen : ['/ip4/127.0.0.1/tcp/0'],
-        bootstrap: o.bootstrap,
+        bootstrap,
+        peerKey,
         validatorKey,
         rpcUrl: o.rpcUrl,
         sealingEpoch,
