@@ -3,10 +3,13 @@
  * batches decided, unsealed, cleared, certified and settled on anvil, then `allot devnet down`.
  * Real processes throughout; every one of them is stopped by PID in afterAll, even on failure.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AllotClient, buildOrder } from '@allot/node'
+import { addressOf, type Hex, isAllotError, privateKeyFromHex, sealOrder, signOrder } from '@allot/protocol'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { connectChain, readTokenBalance, settlementAbi } from '../packages/node/src/settlement/index.js'
 import { allot, allotJson } from './support/cli.js'
 
 interface DevnetJson {
@@ -15,7 +18,7 @@ interface DevnetJson {
   rpcUrl: string
   chainPid: number
   settlement: string
-  tokens: { TKA: string; TKB: string }
+  tokens: { TKA: string; TKB: string; TKC: string }
   nodes: { index: number; peerId: string; validator: string; api: string; metrics: string; pid: number }[]
   accounts: { address: string; privateKey: string }[]
 }
@@ -54,6 +57,7 @@ interface BalanceJson {
 const E18 = 10n ** 18n
 const dir = mkdtempSync(join(tmpdir(), 'allot-e2e-'))
 let devnet: DevnetJson
+let failed = false
 
 function pids(): number[] {
   try {
@@ -87,6 +91,24 @@ async function watchFinal(orderId: string, node: string): Promise<OrderStatus> {
   return JSON.parse(lines[lines.length - 1]) as OrderStatus
 }
 
+async function withClient<T>(node: string, f: (c: AllotClient) => Promise<T>): Promise<T> {
+  const c = await AllotClient.connect(node, { timeoutMs: 30_000 })
+  try {
+    return await f(c)
+  } finally {
+    await c.close()
+  }
+}
+
+/** A batch `ahead` heights past the first open one, as the node sees it. */
+function openBatchAhead(node: string, ahead: number): Promise<bigint> {
+  return withClient(node, async (c) => (await c.info()).openBatch + BigInt(ahead))
+}
+
+function key(a: { privateKey: string }) {
+  return privateKeyFromHex(a.privateKey)
+}
+
 async function waitSettled(orderId: string, node: string): Promise<OrderStatus> {
   const deadline = Date.now() + 60_000
   for (;;) {
@@ -104,7 +126,17 @@ describe('devnet end to end', () => {
     )
   }, 200_000)
 
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') failed = true
+  })
+
   afterAll(async () => {
+    if (failed) {
+      // Keep what the processes logged: a failure on a busy CI machine is read from these.
+      const keep = join(tmpdir(), `allot-e2e-failed-logs-${Date.now()}`)
+      cpSync(join(dir, 'logs'), keep, { recursive: true })
+      process.stderr.write(`devnet logs kept in ${keep}\n`)
+    }
     const before = pids()
     await allot(['devnet', 'down', '--dir', dir], { timeoutMs: 60_000 }).catch(() => undefined)
     for (const pid of before) {
@@ -198,6 +230,153 @@ describe('devnet end to end', () => {
     expect(tkb(after) - tkb(before)).toBe(bought)
   }, 180_000)
 
+  it('a ring of three orders over three tokens clears in one batch at consistent prices', async () => {
+    const [alice, bob, carol] = devnet.accounts
+    // TKA → TKB → TKC → TKA: no two orders cross, only the ring does. Submitted through AllotClient
+    // (in this process, to three nodes), so that all three surely make the same batch.
+    const legs = [
+      { who: alice, node: devnet.nodes[0].api, sell: 'TKA', buy: 'TKB' },
+      { who: bob, node: devnet.nodes[1].api, sell: 'TKB', buy: 'TKC' },
+      { who: carol, node: devnet.nodes[2].api, sell: 'TKC', buy: 'TKA' },
+    ]
+    const target = await openBatchAhead(legs[0].node, 4)
+    const ids = await Promise.all(
+      legs.map((l) =>
+        withClient(l.node, async (c) => {
+          const spec = { sell: l.sell, sellAmount: 100n * E18, buy: l.buy, buyAmount: 90n * E18 }
+          const r = await c.submitOrder({ ...spec, partiallyFillable: true, batch: target }, key(l.who))
+          return r.orderId as string
+        }),
+      ),
+    )
+    const statuses = await Promise.all(ids.map((id, i) => watchFinal(id, legs[i].node)))
+    for (const s of statuses) {
+      expect(['filled', 'partially_filled']).toContain(s.status)
+      expect(String(s.batch)).toBe(String(target))
+      expect(BigInt(s.filled?.sold ?? '0')).toBeGreaterThan(0n)
+    }
+    const batch = await allotJson<BatchJson>(['batch', 'show', String(target), '--node', devnet.nodes[3].api])
+    const price = (sym: string) => BigInt(batch.prices[sym])
+    for (const sym of ['TKA', 'TKB', 'TKC']) expect(price(sym)).toBeGreaterThan(0n)
+    const ours = batch.fills.filter((f) => ids.includes(f.orderId))
+    expect(ours).toHaveLength(3)
+    for (const f of ours) {
+      // One price vector: each fill at floor(sold · p[sell] / p[buy]), within its limit (100 for ≥ 90).
+      expect(BigInt(f.bought)).toBe((BigInt(f.sold) * price(f.sellAsset)) / price(f.buyAsset))
+      expect(100n * price(f.sellAsset)).toBeGreaterThanOrEqual(90n * price(f.buyAsset))
+    }
+    // Conservation, asset by asset: nothing bought that was not sold.
+    for (const sym of ['TKA', 'TKB', 'TKC']) {
+      const sold = batch.fills.filter((f) => f.sellAsset === sym).reduce((a, f) => a + BigInt(f.sold), 0n)
+      const bought = batch.fills.filter((f) => f.buyAsset === sym).reduce((a, f) => a + BigInt(f.bought), 0n)
+      expect(bought).toBeLessThanOrEqual(sold)
+    }
+    const settled = await waitSettled(ids[0], devnet.nodes[0].api)
+    expect(settled.settlement?.txHash).toMatch(/^0x[0-9a-f]{64}$/)
+  }, 180_000)
+
+  it('a resource offer and a resource bid clear, and the lease is recorded on chain', async () => {
+    const [, bob, , dave] = devnet.accounts
+    const target = await openBatchAhead(devnet.nodes[0].api, 4)
+    const [offer, bid] = await Promise.all([
+      // The provider offers 10 vcore-hours at ≥ 5 TKB each; the consumer buys 4 at ≤ 10 TKB each.
+      withClient(devnet.nodes[0].api, (c) =>
+        c.submitOrder(
+          {
+            sell: 'CPU',
+            sellAmount: 10n,
+            buy: 'TKB',
+            buyAmount: 50n * E18,
+            partiallyFillable: true,
+            batch: target,
+          },
+          key(dave),
+        ),
+      ),
+      withClient(devnet.nodes[1].api, (c) =>
+        c.submitOrder(
+          { sell: 'TKB', sellAmount: 40n * E18, buy: 'CPU', buyAmount: 4n, kind: 'buy', batch: target },
+          key(bob),
+        ),
+      ),
+    ])
+    const sBid = await watchFinal(bid.orderId, devnet.nodes[1].api)
+    expect(sBid.status).toBe('filled')
+    expect(sBid.filled?.bought).toBe('4')
+    const sOffer = await allotJson<OrderStatus>([
+      'order',
+      'status',
+      offer.orderId,
+      '--node',
+      devnet.nodes[0].api,
+    ])
+    expect(sOffer.filled?.sold).toBe('4')
+    const settled = await waitSettled(bid.orderId, devnet.nodes[1].api)
+    expect(settled.settlement?.txHash).toMatch(/^0x[0-9a-f]{64}$/)
+
+    const chain = await connectChain({ rpcUrl: devnet.rpcUrl, pollingIntervalMs: 100 })
+    const leases = await chain.publicClient.getContractEvents({
+      address: devnet.settlement as Hex,
+      abi: settlementAbi(),
+      eventName: 'LeaseRecorded',
+      args: { height: target },
+      fromBlock: 0n,
+    })
+    expect(leases).toHaveLength(1)
+    const lease = leases[0].args as { provider: string; consumer: string; quantity: bigint; payment: bigint }
+    expect(lease.provider.toLowerCase()).toBe(dave.address.toLowerCase())
+    expect(lease.consumer.toLowerCase()).toBe(bob.address.toLowerCase())
+    expect(lease.quantity).toBe(4n)
+    expect(lease.payment).toBe(BigInt(sBid.filled?.sold ?? '0'))
+    // The consumer paid within its limit (≤ 10 TKB a unit), the provider got at least its ask (≥ 5).
+    expect(lease.payment).toBeLessThanOrEqual(40n * E18)
+    expect(lease.payment).toBeGreaterThanOrEqual(20n * E18)
+  }, 180_000)
+
+  it('a withdrawal and a deposit through the CLI move real tokens between wallet and escrow', async () => {
+    const dave = devnet.accounts[3]
+    const node = devnet.nodes[2].api
+    const chain = await connectChain({ rpcUrl: devnet.rpcUrl, pollingIntervalMs: 100 })
+    const tkc = devnet.tokens.TKC as Hex
+    const wallet = () => readTokenBalance(chain, tkc, dave.address as Hex)
+    const escrow = async () =>
+      BigInt((await allotJson<BalanceJson>(['balance', dave.address, '--node', node])).balances.TKC.escrow)
+    const flags = ['--token', 'TKC', '--key', dave.privateKey, '--node', node]
+    const w0 = await wallet()
+    const e0 = await escrow()
+
+    const req = await allotJson<{ pendingWithdrawal: string; txHash: string }>([
+      'withdraw',
+      'request',
+      '--amount',
+      String(10n * E18),
+      ...flags,
+    ])
+    expect(req.pendingWithdrawal).toBe(String(10n * E18))
+    // Claimable once a batch that saw the request has settled: retry until then.
+    let claim: { amount: string; txHash: string } | undefined
+    const deadline = Date.now() + 90_000
+    while (!claim) {
+      const r = await allot(['withdraw', 'claim', ...flags, '--json'])
+      if (r.code === 0) claim = JSON.parse(r.stdout)
+      else if (Date.now() > deadline) throw new Error(`claim never succeeded: ${r.stderr}`)
+      else await new Promise((res) => setTimeout(res, 2000))
+    }
+    expect(claim.amount).toBe(String(10n * E18))
+    expect((await wallet()) - w0).toBe(10n * E18)
+    expect(e0 - (await escrow())).toBe(10n * E18)
+
+    const dep = await allotJson<{ amount: string; escrow: string }>([
+      'deposit',
+      '--amount',
+      String(4n * E18),
+      ...flags,
+    ])
+    expect(dep.amount).toBe(String(4n * E18))
+    expect((await wallet()) - w0).toBe(6n * E18)
+    expect(BigInt(dep.escrow)).toBe(e0 - 6n * E18)
+  }, 150_000)
+
   it('a one-shot sealed order fills against a resting --valid-batches order', async () => {
     const [, , carol, dave] = devnet.accounts
     const [n0, , n2] = devnet.nodes
@@ -248,7 +427,7 @@ describe('devnet end to end', () => {
   it('a cancelled order never fills', async () => {
     const [alice] = devnet.accounts
     const n0 = devnet.nodes[0]
-    const target = await batchAhead(25)
+    const target = await batchAhead(40)
     const o = await allotJson<{ orderId: string }>([
       'order',
       'submit',
@@ -313,6 +492,40 @@ describe('devnet end to end', () => {
     expect(z.stderr + z.stdout).toMatch(/ORDER_BAD_AMOUNT/)
   }, 60_000)
 
+  it('refuses a sealed order whose envelope signature is not the trader’s, with its code', async () => {
+    const key = privateKeyFromHex(devnet.accounts[0].privateKey)
+    const client = await AllotClient.connect(devnet.nodes[1].api)
+    try {
+      const info = await client.info()
+      const domain = { chainId: info.chainId, verifyingContract: info.settlement }
+      const order = buildOrder(
+        info,
+        { sell: 'TKA', sellAmount: E18, buy: 'TKB', buyAmount: E18 },
+        addressOf(key),
+      )
+      const sealed = sealOrder({
+        domain,
+        signedOrder: { order, signature: signOrder(domain, order, key) },
+        batchPublicKey: await client.batchKey(order.firstBatch),
+        traderKey: key,
+        nonce: order.nonce,
+      })
+      // One bit of s flipped: the signature no longer recovers to the trader.
+      const s = sealed.signature.s
+      const flipped = `${s.slice(0, -1)}${(Number.parseInt(s.slice(-1), 16) ^ 1).toString(16)}` as Hex
+      const err = await client.submit({ ...sealed, signature: { ...sealed.signature, s: flipped } }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(isAllotError(err, 'ORDER_BAD_SIGNATURE')).toBe(true)
+      // The same order, signed properly, is accepted: the node lost nothing by refusing the forgery.
+      const ok = await client.submit(sealed)
+      expect(ok.status).toBe('pending')
+    } finally {
+      await client.close()
+    }
+  }, 60_000)
+
   it('fault drill: with one of four validators killed, batches keep finalizing; restarted, it catches up', async () => {
     const statusOf = () =>
       allotJson<{ nodes: { index: number; up: boolean; finalized: number }[] }>([
@@ -326,12 +539,46 @@ describe('devnet end to end', () => {
     const s0 = await statusOf()
     expect(s0.nodes[3].up).toBe(false)
     const f0 = Math.max(...s0.nodes.filter((n) => n.up).map((n) => n.finalized))
-    await new Promise((r) => setTimeout(r, 5000))
+    // Orders keep filling with one validator down: a crossing pair, to two of the three left.
+    const [alice, bob] = devnet.accounts
+    const target = await openBatchAhead(devnet.nodes[0].api, 4)
+    const pair = await Promise.all([
+      withClient(devnet.nodes[0].api, (c) =>
+        c.submitOrder(
+          {
+            sell: 'TKA',
+            sellAmount: 10n * E18,
+            buy: 'TKB',
+            buyAmount: 9n * E18,
+            partiallyFillable: true,
+            batch: target,
+          },
+          key(alice),
+        ),
+      ),
+      withClient(devnet.nodes[1].api, (c) =>
+        c.submitOrder(
+          {
+            sell: 'TKB',
+            sellAmount: 10n * E18,
+            buy: 'TKA',
+            buyAmount: 9n * E18,
+            partiallyFillable: true,
+            batch: target,
+          },
+          key(bob),
+        ),
+      ),
+    ])
+    for (const [i, o] of pair.entries()) {
+      const st = await watchFinal(o.orderId, devnet.nodes[i].api)
+      expect(['filled', 'partially_filled']).toContain(st.status)
+    }
     const s1 = await statusOf()
     expect(Math.max(...s1.nodes.filter((n) => n.up).map((n) => n.finalized))).toBeGreaterThan(f0)
     const r = await allot(['devnet', 'restart', '3', '--dir', dir], { timeoutMs: 60_000 })
     expect(r.code).toBe(0)
-    const deadline = Date.now() + 60_000
+    const deadline = Date.now() + 90_000
     for (;;) {
       const s = await statusOf()
       const top = Math.max(...s.nodes.slice(0, 3).map((n) => n.finalized))
@@ -339,7 +586,23 @@ describe('devnet end to end', () => {
       if (Date.now() > deadline) throw new Error(`node 3 did not catch up: ${JSON.stringify(s)}`)
       await new Promise((res) => setTimeout(res, 1000))
     }
-  }, 150_000)
+    // Nothing acknowledged was lost: the restarted validator knows how the drill's orders ended.
+    for (const o of pair) {
+      const st = await allotJson<OrderStatus>(['order', 'status', o.orderId, '--node', devnet.nodes[3].api])
+      expect(['filled', 'partially_filled']).toContain(st.status)
+    }
+    // No batch settled twice.
+    const chain = await connectChain({ rpcUrl: devnet.rpcUrl, pollingIntervalMs: 100 })
+    const settledEvents = await chain.publicClient.getContractEvents({
+      address: devnet.settlement as Hex,
+      abi: settlementAbi(),
+      eventName: 'BatchSettled',
+      fromBlock: 0n,
+    })
+    const heights = settledEvents.map((e) => String((e.args as { height: bigint }).height))
+    expect(heights.length).toBeGreaterThan(0)
+    expect(new Set(heights).size).toBe(heights.length)
+  }, 240_000)
 
   it('devnet down stops every process it started, by PID', async () => {
     const before = pids()

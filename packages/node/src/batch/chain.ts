@@ -15,8 +15,33 @@ export function contractChainView(
   settlement: Address,
 ): ChainView {
   const settledAt = new Map<bigint, Promise<bigint>>()
+  const requestsAt = new Map<bigint, Promise<bigint | null>>()
   return {
     available: (trader, asset: AssetId, chainRef) => reader.availableBalance(trader, asset, chainRef),
+    withdrawalAwaitingSettlement(chainRef) {
+      // Chain state at or below the confirmed head does not change: cache it.
+      let p = requestsAt.get(chainRef)
+      if (!p) {
+        p = (async () => {
+          const { lastChainRef } = await readProgress(clients, settlement, chainRef)
+          if (lastChainRef >= chainRef) return null
+          const logs = await clients.publicClient.getLogs({
+            address: settlement,
+            event: WITHDRAWAL_REQUESTED,
+            fromBlock: lastChainRef + 1n,
+            toBlock: chainRef,
+          })
+          let last: bigint | null = null
+          for (const l of logs)
+            if (l.blockNumber !== null && (last === null || l.blockNumber > last)) last = l.blockNumber
+          return last
+        })()
+        p.catch(() => requestsAt.delete(chainRef))
+        if (requestsAt.size > 1024) requestsAt.delete(requestsAt.keys().next().value as bigint)
+        requestsAt.set(chainRef, p)
+      }
+      return p
+    },
     settledHeightAt(chainRef) {
       // State at a block at or below the confirmed head does not change: cache it.
       let p = settledAt.get(chainRef)
@@ -32,6 +57,9 @@ export function contractChainView(
 }
 
 const BATCH_SETTLED = parseAbiItem('event BatchSettled(uint256 indexed height, bytes32 resultHash)')
+const WITHDRAWAL_REQUESTED = parseAbiItem(
+  'event WithdrawalRequested(address indexed account, address indexed token, uint256 amount, uint64 requestBlock)',
+)
 
 /** Settles through the submitter (proposer first, others after a take-over delay) and follows BatchSettled. */
 export function contractSettler(

@@ -11,7 +11,6 @@ import {
   decodeSealedOrder,
   fromHex,
   type Hex,
-  list,
   type NetworkDomain,
   type OrderStatus,
   orderIdOf,
@@ -40,6 +39,12 @@ export interface ChainView {
   available(trader: Address, asset: AssetId, chainRef: bigint): Promise<bigint>
   /** The contract's last settled height as of block `chainRef`. */
   settledHeightAt(chainRef: bigint): Promise<bigint>
+  /**
+   * The block of the latest withdrawal request at or before `chainRef` that no settled batch has served yet
+   * (the contract's last settled chainRef is below it, as of `chainRef`), or null. Such a request is
+   * claimable only once a batch with a later chainRef settles (docs/settlement.md "Withdrawals").
+   */
+  withdrawalAwaitingSettlement?(chainRef: bigint): Promise<bigint | null>
 }
 
 /** Submits certified batches on chain; absent on nodes that do not settle. */
@@ -103,11 +108,20 @@ export class BatchPipeline {
   private readonly early = new Map<bigint, BatchCertificate>()
   private readonly results = new Map<
     bigint,
-    { result: ClearingResult; out: ClearBatchOutput; proposer: Address; signed: Map<Hex, SignedOrder> }
+    {
+      result: ClearingResult
+      out: ClearBatchOutput
+      proposer: Address
+      signed: Map<Hex, SignedOrder>
+      /** Sent to the contract: it moves something, or it serves a pending withdrawal. */
+      settle: boolean
+    }
   >()
   private queue: Promise<void> = Promise.resolve()
   private readonly resting: Repository<Hex, Resting>
   private readonly decidedOrders: Repository<Hex, Hex>
+  /** Heights settled although nothing moved in them: they served a withdrawal (restart keeps `prevHeight`). */
+  private readonly settleOnly: Repository<bigint, Hex>
   private readonly assets: Set<AssetId>
   private readonly resources: Set<string>
   private settledPoll: NodeJS.Timeout | undefined
@@ -119,6 +133,7 @@ export class BatchPipeline {
     const sub = (name: string) => o.storage.db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' })
     this.resting = new Repository(sub('resting'), hexKey, restingCodec)
     this.decidedOrders = new Repository(sub('decided-orders'), hexKey, bytes(8192))
+    this.settleOnly = new Repository(sub('settle-only'), heightKey, bytes(32))
     this.assets = new Set(o.genesis.assets.map((a) => a.id))
     this.resources = new Set(o.genesis.assets.filter((a) => a.kind === 'resource').map((a) => a.id as string))
   }
@@ -131,6 +146,9 @@ export class BatchPipeline {
       if ((view.fills.length > 0 || view.settlement) && h > this.lastSettlementNeeded)
         this.lastSettlementNeeded = h
     }
+    const lastSettleOnly = await this.settleOnly.last()
+    if (lastSettleOnly && lastSettleOnly[0] > this.lastSettlementNeeded)
+      this.lastSettlementNeeded = lastSettleOnly[0]
     if (this.o.settler) {
       this.settledPoll = setInterval(
         () => void this.pollSettled(),
@@ -265,11 +283,13 @@ export class BatchPipeline {
       ].sort((a, b) => (a.orderId < b.orderId ? -1 : 1)),
     }
     const resultHash = resultHashOf(result)
-    const needsSettlement = result.fills.length > 0 || result.penalties.length > 0
-    if (needsSettlement) this.lastSettlementNeeded = h
+    const moves = result.fills.length > 0 || result.penalties.length > 0
+    const settle = moves || (await this.servesWithdrawal(content.chainRef, h))
+    if (settle) this.lastSettlementNeeded = h
+    if (settle && !moves) await this.settleOnly.put(h, '0x')
     const signed = new Map<Hex, SignedOrder>()
     for (const o of solverOrders) if (o.signed) signed.set(o.id as Hex, o.signed)
-    this.results.set(h, { result, out, proposer, signed })
+    this.results.set(h, { result, out, proposer, signed, settle })
     for (const r of rejected) {
       await this.o.storage.orderStatus.put(
         r.id,
@@ -288,6 +308,23 @@ export class BatchPipeline {
       this.early.delete(h)
       await this.certified(early)
     }
+  }
+
+  /**
+   * Whether batch h, empty of fills, must still be settled: a withdrawal request seen at its chainRef waits
+   * for a settled batch with a later chainRef, and no batch before h (certified, not yet settled at chainRef)
+   * that will be settled has one. Every input is the chain at chainRef or a result every validator computed,
+   * so every validator decides alike — which matters, since `prevHeight` of later results depends on it.
+   */
+  private async servesWithdrawal(chainRef: bigint, h: bigint): Promise<boolean> {
+    const request = await this.o.chain.withdrawalAwaitingSettlement?.(chainRef)
+    if (request === undefined || request === null) return false
+    const settled = await this.o.chain.settledHeightAt(chainRef)
+    for (let k = settled + 1n; k < h; k++) {
+      const r = this.results.get(k)
+      if (r?.settle && r.result.chainRef >= request) return false
+    }
+    return true
   }
 
   private solverOrder(id: Hex, signed: SignedOrder, sold: bigint, bought: bigint, fee: bigint): SolverOrder {
@@ -368,7 +405,7 @@ export class BatchPipeline {
     }
     if (!(await this.o.storage.certificates.get(h))) await this.o.storage.certificates.put(h, cert)
     if (h > this.lastCertified) this.lastCertified = h
-    const { result, out, proposer, signed: signedById } = mine
+    const { result, out, proposer, signed: signedById, settle } = mine
     const content = await this.o.storage.batches.get(h)
 
     // Fills, remainders and statuses.
@@ -430,8 +467,8 @@ export class BatchPipeline {
     this.o.logger.info({ height: h.toString(), fills: view.fills.length }, 'batch certified')
     this.prune(h)
 
-    // Settlement: only batches that move something are sent (each names the previous one).
-    if (this.o.settler && (result.fills.length > 0 || result.penalties.length > 0)) {
+    // Settlement: only batches that move something, or serve a withdrawal, are sent (each names the previous one).
+    if (this.o.settler && settle) {
       void this.o.settler
         .settle(result, cert, proposer)
         .then((r) => (r ? this.markSettled(h, r.txHash) : undefined))
