@@ -29,7 +29,14 @@ import {
 import { recoverAddressFast } from './crypto/index.js'
 import { topicOf } from './network/index.js'
 import { type AllotNode, createNode, type NodeOptions } from './node.js'
-import { levelSealingStore, SealingService, sealingOpener } from './sealing/index.js'
+import {
+  type EpochDkg,
+  levelSealingStore,
+  SealingService,
+  sealingOpener,
+  wireEpochDkg,
+  wireKeyShareFetch,
+} from './sealing/index.js'
 import { BatchSubmitter, ChainBalanceReader, type ChainClients, connectChain } from './settlement/index.js'
 
 export interface RunNodeOptions extends NodeOptions {
@@ -58,6 +65,8 @@ export interface RunningNode {
   pipeline?: Pipeline
   /** The sealing service (sealing on): batch keys, released and collected shares. */
   sealing?: SealingService
+  /** The validators' DKG of later epochs (sealing on). */
+  dkg?: EpochDkg
   chain?: ChainClients
   /** The height consensus works on, the last certified and the last settled batch. */
   progress(): { height: bigint; finalized: bigint; settled: bigint }
@@ -105,6 +114,8 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
   // of every dealt or generated epoch belongs to the i-th address of it.
   const validators = g.validators.map((v) => v.address.toLowerCase() as Address).sort()
   let sealing: SealingService | undefined
+  let dkg: EpochDkg | undefined
+  let fetchMissingShares: ((h: bigint) => void) | undefined
   if (g.sealing.enabled) {
     const unsealTopic = topicOf(g.networkId, 'unseal')
     const s = new SealingService({
@@ -130,6 +141,8 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
       },
     })
     node.setBatchKeySource((h) => s.batchKey(h))
+    dkg = await wireEpochDkg(node, s, g, validators, o.validatorKey)
+    fetchMissingShares = await wireKeyShareFetch(node, s, g)
     sealing = s
   }
 
@@ -180,7 +193,9 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
           : undefined,
       logger: node.logger.child({ service: 'batch' }),
       onSettled: (h) => node.setSettledHeight(h),
-      opener: sealing ? sealingOpener(sealing, { deadlineMs: o.unsealDeadlineMs }) : undefined,
+      opener: sealing
+        ? sealingOpener(sealing, { deadlineMs: o.unsealDeadlineMs, onWaiting: fetchMissingShares })
+        : undefined,
       peers: {
         // Ask each connected peer in turn until one answers (a restarted node catching up).
         envelopes: async (ids) => {
@@ -236,6 +251,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
     consensus,
     pipeline,
     sealing,
+    dkg,
     chain,
     progress: () => ({
       height: consensus?.height ?? node.schedule.currentHeight(),

@@ -69,7 +69,35 @@ export interface Genesis {
   maxFillsPerBatch: number
   perTraderMaxOrdersPerBatch: number
   assets: GenesisAsset[]
-  sealing: { enabled: boolean }
+  sealing: SealingParams
+}
+
+/**
+ * Sealing (docs/sealing.md). The DKG fields are optional: absent, they follow from the batch interval
+ * (sealing/dkg.ts `dkgScheduleOf`). Short values let tests and devnets cross epoch boundaries quickly.
+ */
+export interface SealingParams {
+  enabled: boolean
+  /** Heights of every epoch the validators' DKG makes. */
+  epochLength?: number
+  /** Heights each DKG phase (deal, complain, answer) lasts. */
+  dkgPhaseHeights?: number
+  /** The DKG of the next epoch begins this many heights before the current one ends (≥ 3 phases). */
+  dkgLeadHeights?: number
+}
+
+function sealingParams(v: unknown): SealingParams {
+  const s = obj(v ?? { enabled: false }, 'sealing')
+  const out: SealingParams = { enabled: s.enabled === true }
+  if (s.epochLength !== undefined) out.epochLength = int(s.epochLength, 'sealing.epochLength', 1, 100_000)
+  if (s.dkgPhaseHeights !== undefined)
+    out.dkgPhaseHeights = int(s.dkgPhaseHeights, 'sealing.dkgPhaseHeights', 1, 1_000_000)
+  if (s.dkgLeadHeights !== undefined) {
+    out.dkgLeadHeights = int(s.dkgLeadHeights, 'sealing.dkgLeadHeights', 3, 10_000_000)
+    if (out.dkgPhaseHeights !== undefined && out.dkgLeadHeights < 3 * out.dkgPhaseHeights)
+      bad('sealing.dkgLeadHeights must leave room for the three DKG phases (3 · dkgPhaseHeights)')
+  }
+  return out
 }
 
 function bad(message: string): never {
@@ -171,7 +199,7 @@ export function parseGenesis(json: unknown): Genesis {
     maxFillsPerBatch: int(g.maxFillsPerBatch, 'maxFillsPerBatch', 1),
     perTraderMaxOrdersPerBatch: int(g.perTraderMaxOrdersPerBatch, 'perTraderMaxOrdersPerBatch', 1),
     assets,
-    sealing: { enabled: obj(g.sealing ?? { enabled: false }, 'sealing').enabled === true },
+    sealing: sealingParams(g.sealing),
   }
   if (genesis.intakeCutoffMs >= genesis.batchIntervalMs) bad('intakeCutoffMs must be below batchIntervalMs')
   const seen = new Set<string>()

@@ -71,11 +71,17 @@ export type ShareVerdict =
   | { accepted: true; ready: boolean }
   | { accepted: false; code: string; message: string }
 
+/** Heights whose released shares a node keeps to serve peers. */
+const HELD_HEIGHTS = 512
+
 export class SealingService {
   private readonly epochs: StoredEpoch[] = []
   private readonly shares = new Map<bigint, Map<number, IndexedShare>>()
   private readonly secretKeys = new Map<bigint, Uint8Array>()
+  /** Valid released shares as received, per height (recent heights only): served to peers that missed them. */
+  private readonly held = new Map<bigint, Map<number, KeyShare>>()
   private readonly myIndex: number | null
+  private generator?: { onHeight(height: bigint): Promise<void> }
 
   constructor(private readonly o: SealingServiceOptions) {
     if (o.validatorKey) {
@@ -92,8 +98,18 @@ export class SealingService {
 
   async stop(): Promise<void> {}
 
-  /** Adds a dealt (devnet) or DKG-generated epoch. */
+  /**
+   * The generator of later epochs (the validators' DKG, sealing/dkg.ts): told of every decided
+   * height, it starts the next epoch's DKG within its lead of the keyed heights' end and adds the
+   * result here (addEpoch) — before the boundary, so batches roll over without a gap.
+   */
+  attachEpochGenerator(g: { onHeight(height: bigint): Promise<void> }): void {
+    this.generator = g
+  }
+
+  /** Adds a dealt (devnet) or DKG-generated epoch (once: an epoch already held at that start is kept). */
   async addEpoch(e: StoredEpoch): Promise<void> {
+    if (this.epochs.some((x) => x.public.startHeight === e.public.startHeight)) return
     if (e.public.n !== this.o.validators.length) {
       throw new AllotError(
         'SEAL_BAD_PARAMS',
@@ -106,6 +122,11 @@ export class SealingService {
 
   private epochOf(height: bigint): StoredEpoch | undefined {
     return this.epochs.find((e) => epochContains(e.public, height))
+  }
+
+  /** The epochs this node holds (public part and, on a validator, its shares), oldest first. */
+  async epochsHeld(): Promise<StoredEpoch[]> {
+    return [...this.epochs].sort((a, b) => (a.public.startHeight < b.public.startHeight ? -1 : 1))
   }
 
   /** PK_h (33 bytes), what clients seal to; undefined when no epoch covers h. For the API's `batchKey`. */
@@ -136,6 +157,8 @@ export class SealingService {
    * topic. Order matters — the decision is durable before any share leaves.
    */
   async onDecided(height: bigint): Promise<KeyShare | undefined> {
+    // The DKG's clock (not awaited: its phases must not hold up the share release).
+    void this.generator?.onHeight(height)
     await this.o.store.markDecided(height)
     if (this.myIndex === null) return undefined
     const ks = await this.releaseShare(height)
@@ -167,11 +190,32 @@ export class SealingService {
       const s = verifyKeyShare(this.o.domain, ks, batchCommitments(e.public, ks.height), this.o.validators)
       if (!byIndex) this.shares.set(ks.height, (byIndex = new Map()))
       byIndex.set(s.index, s)
+      this.hold(ks)
       return { accepted: true, ready: this.isReady(ks.height) }
     } catch (err) {
       if (err instanceof AllotError) return { accepted: false, code: err.code, message: err.message }
       throw err
     }
+  }
+
+  private hold(ks: KeyShare): void {
+    let m = this.held.get(ks.height)
+    if (!m) {
+      this.held.set(ks.height, (m = new Map()))
+      // Keep the most recent heights only (a restarted peer catches up on recent batches); heights
+      // arrive in about ascending order, so the first inserted is about the oldest.
+      if (this.held.size > HELD_HEIGHTS) this.held.delete(this.held.keys().next().value as bigint)
+    }
+    if (!m.has(ks.index)) m.set(ks.index, ks)
+  }
+
+  /**
+   * The valid released shares of sk_h this node holds (for the key-shares protocol: a peer that missed
+   * them on gossip asks instead of waiting). Released shares are public once out: serving them reveals
+   * nothing the unseal topic did not.
+   */
+  heldShares(height: bigint): KeyShare[] {
+    return [...(this.held.get(height)?.values() ?? [])]
   }
 
   private isReady(height: bigint): boolean {

@@ -65,6 +65,22 @@ export interface DkgAnswer {
   shares: Hex[]
 }
 
+/**
+ * Faster curve arithmetic for large epochs (the node passes libsecp256k1): every function must
+ * compute exactly what the noble path computes. Without it, noble serves (about a millisecond per
+ * point multiplication: an epoch of 10,000 heights would take minutes to check).
+ */
+export interface DkgCurveOps {
+  /** C_j = a_j·G for each coefficient, 33-byte compressed hex. */
+  commit(coeffs: readonly bigint[]): Hex[]
+  /** share·G = Σ_j index^j·C_j; false on any invalid point (a deal is not parsed on arrival with ops). */
+  checkShare(commitments: readonly Hex[], index: number, share: bigint): boolean
+  /** Σ points, 33-byte compressed hex. */
+  sum(points: readonly Hex[]): Hex
+}
+
+const POINT_HEX = /^0x0[23][0-9a-f]{64}$/
+
 export interface DkgConfig {
   /** This participant's 1-based index. */
   index: number
@@ -73,6 +89,7 @@ export interface DkgConfig {
   startHeight: bigint
   length: number
   rng?: Rng
+  ops?: DkgCurveOps
 }
 
 export interface DkgResult {
@@ -96,7 +113,10 @@ export class DkgParticipant {
   readonly length: number
   private readonly rng: Rng
   private phase: Phase = 'idle'
-  private readonly deals = new Map<number, Point[][]>()
+  /** Deals as received (hex); parsed points too on the noble path. */
+  private readonly deals = new Map<number, Hex[][]>()
+  private readonly dealPoints = new Map<number, Point[][]>()
+  private readonly ops: DkgCurveOps | undefined
   private readonly malformedDeals = new Map<number, string>()
   private readonly received = new Map<number, bigint[]>()
   /** complaints.get(dealer) = set of complainers. */
@@ -104,8 +124,12 @@ export class DkgParticipant {
   /** answers.get(dealer).get(complainer) = revealed shares, or null when they failed to parse. */
   private readonly answers = new Map<number, Map<number, bigint[] | null>>()
   private readonly myComplaints = new Set<number>()
+  /** Dealers whose private shares to us passed the check at the deal deadline. */
+  private readonly validFrom = new Set<number>()
   /** What we dealt, dealtShares[j-1] = our shares for participant j: kept to answer complaints. */
   private dealtShares: bigint[][] | null = null
+  /** Watching only (observe()): no deal, no complaints, no answers. */
+  private observer = false
 
   constructor(c: DkgConfig) {
     checkThreshold(c.n, c.t)
@@ -121,6 +145,7 @@ export class DkgParticipant {
     this.startHeight = c.startHeight
     this.length = c.length
     this.rng = c.rng ?? defaultRng
+    this.ops = c.ops
   }
 
   get currentPhase(): Phase {
@@ -135,7 +160,7 @@ export class DkgParticipant {
     const shares: bigint[][] = Array.from({ length: this.n }, () => [])
     for (let k = 0; k < this.length; k++) {
       const coeffs = randomPolynomial(randomScalar(this.rng), this.t, this.rng)
-      commitments.push(commitPolynomial(coeffs).map(pointToHex))
+      commitments.push(this.ops ? this.ops.commit(coeffs) : commitPolynomial(coeffs).map(pointToHex))
       for (let j = 1; j <= this.n; j++) shares[j - 1].push(evalPoly(coeffs, BigInt(j)))
     }
     this.dealtShares = shares
@@ -146,6 +171,23 @@ export class DkgParticipant {
     for (const m of out)
       if (m.type === 'deal' || (m.type === 'shares' && m.to === this.index)) this.receive(m)
     return out.filter((m) => !(m.type === 'shares' && m.to === this.index))
+  }
+
+  /**
+   * Follows the DKG without dealing: a node that is not a validator, or a validator that joined too
+   * late to deal (its deal would reach the others after their deal deadline, and they would disagree
+   * on whether it dealt). It never complains (it may lack shares only because it was late) and so
+   * learns QUAL and the public part from broadcast data alone — and its own shares too when every
+   * qualified dealer's arrived and check out (finishPublic).
+   */
+  observe(): void {
+    if (this.phase !== 'idle') throw new AllotError('SEAL_DKG_PHASE', 'DKG already started')
+    this.phase = 'deal'
+    this.observer = true
+  }
+
+  get observing(): boolean {
+    return this.observer
   }
 
   /**
@@ -182,17 +224,23 @@ export class DkgParticipant {
         if (this.deals.has(m.dealer) || this.malformedDeals.has(m.dealer)) {
           // A second, different deal is equivocation on the broadcast channel: the dealer is out.
           this.deals.delete(m.dealer)
+          this.dealPoints.delete(m.dealer)
           this.malformedDeals.set(m.dealer, 'two deals')
           return
         }
         try {
           if (!Array.isArray(m.commitments) || m.commitments.length !== this.length)
             throw new Error('epoch length')
-          const pts = m.commitments.map((c) => {
+          for (const c of m.commitments) {
             if (!Array.isArray(c) || c.length !== this.t + 1) throw new Error('threshold')
-            return c.map((p) => pointFromHex(p, 'SEAL_BAD_COMMITMENT'))
-          })
-          this.deals.set(m.dealer, pts)
+            if (this.ops && !c.every((p) => typeof p === 'string' && POINT_HEX.test(p)))
+              throw new Error('not a compressed point')
+          }
+          if (!this.ops) {
+            const pts = m.commitments.map((c) => c.map((p) => pointFromHex(p, 'SEAL_BAD_COMMITMENT')))
+            this.dealPoints.set(m.dealer, pts)
+          }
+          this.deals.set(m.dealer, m.commitments)
         } catch (e) {
           this.malformedDeals.set(m.dealer, `malformed deal: ${(e as Error).message}`)
         }
@@ -223,7 +271,15 @@ export class DkgParticipant {
   }
 
   private sharesValid(dealer: number, to: number, shares: readonly bigint[]): boolean {
-    const pts = this.deals.get(dealer)
+    const ops = this.ops
+    if (ops) {
+      const hex = this.deals.get(dealer)
+      if (!hex) return false
+      for (let k = 0; k < this.length; k++)
+        if (shares[k] >= CURVE_ORDER || !ops.checkShare(hex[k], to, shares[k])) return false
+      return true
+    }
+    const pts = this.dealPoints.get(dealer)
     if (!pts) return false
     for (let k = 0; k < this.length; k++) {
       if (shares[k] >= CURVE_ORDER || !mulBase(shares[k]).equals(expectedSharePoint(pts[k], to))) return false
@@ -236,9 +292,11 @@ export class DkgParticipant {
     if (this.phase !== 'deal') throw new AllotError('SEAL_DKG_PHASE', `endDealPhase in phase ${this.phase}`)
     this.phase = 'complain'
     const out: DkgMessage[] = []
+    if (this.observer) return out
     for (const dealer of this.deals.keys()) {
       const s = this.received.get(dealer)
-      if (!s || !this.sharesValid(dealer, this.index, s)) {
+      if (s && this.sharesValid(dealer, this.index, s)) this.validFrom.add(dealer)
+      else {
         this.myComplaints.add(dealer)
         out.push({ type: 'complaint', from: this.index, against: dealer })
       }
@@ -285,17 +343,11 @@ export class DkgParticipant {
         disqualified,
       })
     }
-    const commitments: Hex[][] = []
+    const commitments = this.combine(qual)
     const shares: Hex[] = []
     for (let k = 0; k < this.length; k++) {
-      const c: Point[] = []
       let s = 0n
-      for (const d of qual) {
-        const pts = this.deals.get(d) as Point[][]
-        for (let j = 0; j <= this.t; j++) c[j] = c[j] ? c[j].add(pts[k][j]) : pts[k][j]
-        s = modN(s + (mySharesFrom.get(d) as bigint[])[k])
-      }
-      commitments.push(c.map(pointToHex))
+      for (const d of qual) s = modN(s + (mySharesFrom.get(d) as bigint[])[k])
       shares.push(scalarToHex(s))
     }
     return {
@@ -304,6 +356,94 @@ export class DkgParticipant {
       public: { startHeight: this.startHeight, length: this.length, n: this.n, t: this.t, commitments },
       shares,
     }
+  }
+
+  /**
+   * Answer phase over, for any participant including an observer: QUAL and the public part from
+   * broadcast data only (the same for every honest participant), and this participant's shares when
+   * it holds valid ones from every qualified dealer — null otherwise (an observer, or a validator that
+   * joined late: it takes part in no unsealing of this epoch). Throws SEAL_DKG_FAILED with fewer
+   * than t+1 qualified dealers.
+   */
+  finishPublic(): Omit<DkgResult, 'shares'> & { shares: Hex[] | null } {
+    if (this.phase !== 'answer') throw new AllotError('SEAL_DKG_PHASE', `finish in phase ${this.phase}`)
+    this.phase = 'done'
+    const disqualified: { dealer: number; reason: string }[] = []
+    const qual: number[] = []
+    for (let d = 1; d <= this.n; d++) {
+      const reason = this.publicReason(d)
+      if (reason) disqualified.push({ dealer: d, reason })
+      else qual.push(d)
+    }
+    if (qual.length < this.t + 1) {
+      throw new AllotError('SEAL_DKG_FAILED', `only ${qual.length} qualified dealers, need ${this.t + 1}`, {
+        disqualified,
+      })
+    }
+    const mine = new Map<number, bigint[]>()
+    for (const d of qual) {
+      // A valid public answer to our complaint, else the private shares if they check out (an
+      // observer never checked them at the deal deadline).
+      // (A qualified dealer's answers were checked by publicReason; private shares at the deal deadline.)
+      const answered = this.myComplaints.has(d) ? this.answers.get(d)?.get(this.index) : undefined
+      if (answered) mine.set(d, answered)
+      else {
+        const s = this.received.get(d)
+        if (s && (this.validFrom.has(d) || this.sharesValid(d, this.index, s))) mine.set(d, s)
+      }
+    }
+    const complete = mine.size === qual.length
+    const commitments = this.combine(qual)
+    const shares: Hex[] = []
+    for (let k = 0; complete && k < this.length; k++) {
+      let s = 0n
+      for (const d of qual) s = modN(s + (mine.get(d) as bigint[])[k])
+      shares.push(scalarToHex(s))
+    }
+    return {
+      qual,
+      disqualified,
+      public: { startHeight: this.startHeight, length: this.length, n: this.n, t: this.t, commitments },
+      shares: complete ? shares : null,
+    }
+  }
+
+  /** The epoch's commitments: per height and coefficient, the sum over the qualified dealers'. */
+  private combine(qual: readonly number[]): Hex[][] {
+    const out: Hex[][] = []
+    const ops = this.ops
+    for (let k = 0; k < this.length; k++) {
+      if (ops) {
+        const row: Hex[] = []
+        for (let j = 0; j <= this.t; j++)
+          row.push(ops.sum(qual.map((d) => (this.deals.get(d) as Hex[][])[k][j])))
+        out.push(row)
+        continue
+      }
+      const c: Point[] = []
+      for (const d of qual) {
+        const pts = this.dealPoints.get(d) as Point[][]
+        for (let j = 0; j <= this.t; j++) c[j] = c[j] ? c[j].add(pts[k][j]) : pts[k][j]
+      }
+      out.push(c.map(pointToHex))
+    }
+    return out
+  }
+
+  /** GJKR step 3 from broadcast data only: why dealer d is out, or null. */
+  private publicReason(d: number): string | null {
+    const bad = this.malformedDeals.get(d)
+    if (bad) return bad
+    if (!this.deals.has(d)) return 'no deal'
+    const complainers = this.complaints.get(d) ?? new Set<number>()
+    if (complainers.size > this.t) return `${complainers.size} complaints (more than t = ${this.t})`
+    const answered = this.answers.get(d)
+    for (const j of complainers) {
+      const a = answered?.get(j)
+      if (a === undefined) return `complaint of ${j} unanswered`
+      if (a === null || !this.sharesValid(d, j, a)) return `answer to ${j} fails the commitments`
+    }
+    return null
   }
 
   /** GJKR step 3: the public reason dealer d is out, or null (then mySharesFrom gets our shares from it). */

@@ -3,6 +3,7 @@
  * epochs for devnets, the DKG for every other epoch, and ECIES-sealed orders. Pure: no I/O.
  */
 export * from './dkg.js'
+export * from './dkg-wire.js'
 export * from './ecies.js'
 export * from './epoch.js'
 export * from './feldman.js'
