@@ -1,50 +1,54 @@
 /**
- * Multi-asset (10 assets, rings occur naturally): solver time and traded value beside the exact
- * HiGHS MIP (test/reference/mip.ts) on the same instance, where HiGHS finishes within its limit.
- * Goal: ≥ 99% of the optimum and ≥ 10× faster than HiGHS. 200 / 2,000 / 20,000 orders, plus small
- * instances HiGHS can finish, to show the gap at all.
+ * Multi-asset (random limits ±5% around hidden prices, rings occur naturally): solver time and surplus
+ * (its objective) beside the like-for-like reference (test/reference/surplus.ts: best surplus over every
+ * vertex of the limit arrangement plus a pattern search, exact fills at each price vector) where it runs
+ * within ~60 s, and the time HiGHS takes on the traded-value MIP of the same instance (test/reference/mip.ts)
+ * as the speed yardstick. Goal: ≥ 99% of the optimum and ≥ 10× faster than HiGHS. 10 assets with
+ * 200 / 2,000 / 20,000 orders (no reference: 10 assets have 10⁸ spanning trees), plus small instances.
  */
 import '@allot/protocol/polyfill'
 import { clearBatch, verifyResult } from '../src/index.js'
-import { hiddenPrices, randomMultiAsset } from '../test/reference/instances.js'
-import { solveMip, tradedValue } from '../test/reference/mip.js'
+import { randomMultiAsset } from '../test/reference/instances.js'
+import { solveMip } from '../test/reference/mip.js'
+import { solverSurplus, surplusReference } from '../test/reference/surplus.js'
 
-const cases: [number, number, number, number][] = [
-  // seed, assets, orders, HiGHS time limit (s)
-  [101, 4, 12, 20],
-  [102, 6, 24, 20],
-  [103, 10, 200, 20],
-  [104, 10, 2_000, 0],
-  [105, 10, 20_000, 0],
+const cases: [number, number, number, boolean, number][] = [
+  // seed, assets, orders, run the surplus reference, HiGHS time limit (s; 0 = not run)
+  [101, 4, 12, true, 20],
+  [102, 6, 24, true, 20],
+  [106, 7, 30, true, 20],
+  [103, 10, 200, false, 20],
+  [104, 10, 2_000, false, 0],
+  [105, 10, 20_000, false, 0],
 ]
 // Warm-up on another instance: JIT compilation is not charged to the first case (as in single-pair).
 clearBatch(randomMultiAsset(1, 6, 60, 0.05))
-for (const [seed, assets, orders, limit] of cases) {
+for (const [seed, assets, orders, withRef, limit] of cases) {
   const input = randomMultiAsset(seed, assets, orders, 0.05)
-  const t = performance.now()
-  const out = clearBatch(input)
-  const ms = performance.now() - t
+  let ms = Number.POSITIVE_INFINITY
+  let out = clearBatch(input)
+  for (let k = 0; k < 2; k++) {
+    const t = performance.now()
+    out = clearBatch(input)
+    ms = Math.min(ms, performance.now() - t)
+  }
   verifyResult(input, out)
-  const mine = tradedValue(input, out.prices, out.fills)
+  const mine = solverSurplus(input, out)
   const fills = out.fills.filter((f) => f.sold > 0n).length
-  let ref = 'HiGHS not run (no finish expected within 60 s: 200 orders already do not)'
+  let ref = 'reference not run (10 assets: 10⁸ spanning trees)'
+  if (withRef) {
+    const r = surplusReference(input)
+    ref = `reference ${r.value.toExponential(4)} (${r.vertices} vertices, ${r.evals} evaluations, ${(r.ms / 1000).toFixed(1)} s${r.truncated ? ', truncated' : ''}) | solver/reference ${((100 * mine) / r.value).toFixed(2)}%`
+  }
+  let highs = 'HiGHS not run'
   if (limit > 0) {
     const mip = await solveMip(input, { timeLimit: limit })
-    ref =
+    highs =
       mip.status === 'Optimal'
-        ? `HiGHS optimum ${mip.value.toExponential(4)} in ${mip.ms.toFixed(0)} ms | solver/optimum ${((100 * mine) / mip.value).toFixed(1)}% | speed ${(mip.ms / ms).toFixed(0)}× faster`
-        : `HiGHS: ${mip.status} after ${mip.ms.toFixed(0)} ms`
-    // The same MIP with every price within ±10% of the hidden prices the limits were drawn around
-    // (limits ±5%): closes the degenerate optima at the box bound (README "Quality").
-    const bounds: Record<string, [number, number]> = {}
-    for (const [a, p] of Object.entries(hiddenPrices(seed, assets))) bounds[a] = [p / 1.1, p * 1.1]
-    const tight = await solveMip(input, { timeLimit: limit, bounds })
-    ref +=
-      tight.status === 'Optimal'
-        ? ` | HiGHS ±10% box: ${tight.value.toExponential(4)} in ${tight.ms.toFixed(0)} ms, solver ${((100 * mine) / tight.value).toFixed(1)}%, ${(tight.ms / ms).toFixed(0)}× faster`
-        : ` | HiGHS ±10% box: ${tight.status} after ${tight.ms.toFixed(0)} ms`
+        ? `HiGHS traded-value MIP ${mip.ms.toFixed(0)} ms, solver ${(mip.ms / ms).toFixed(0)}× faster`
+        : `HiGHS traded-value MIP: ${mip.status} after ${mip.ms.toFixed(0)} ms`
   }
   console.log(
-    `multi-asset ${assets} assets ${String(orders).padStart(6)} orders: solver ${ms.toFixed(1).padStart(8)} ms, ${fills} fills, traded value ${mine.toExponential(4)}, surplus ${out.objective} | ${ref}`,
+    `multi-asset ${assets} assets ${String(orders).padStart(6)} orders: solver ${ms.toFixed(1).padStart(8)} ms, ${fills} fills, surplus ${mine.toExponential(4)} | ${ref} | ${highs}`,
   )
 }

@@ -61,7 +61,13 @@ function objectiveOf(P: Prepared, prices: readonly bigint[], a: Amounts): bigint
  * `maxFillsPerBatch` rule: when more orders would fill, keep the ones whose sold value
  * (sold · p[sell]) is largest, ties by ascending id, and clear again among those only.
  */
-function applyMaxFills(P: Prepared, prices: readonly bigint[], a: Amounts, max: number | undefined): Amounts {
+function applyMaxFills(
+  P: Prepared,
+  prices: readonly bigint[],
+  a: Amounts,
+  max: number | undefined,
+  optimize: boolean,
+): Amounts {
   if (max === undefined) return a
   const filled: number[] = []
   for (let i = 0; i < P.orders.length; i++) if (a.sold[i] > 0n) filled.push(i)
@@ -74,7 +80,7 @@ function applyMaxFills(P: Prepared, prices: readonly bigint[], a: Amounts, max: 
   })
   const active = new Array<boolean>(P.orders.length).fill(false)
   for (const i of filled.slice(0, Math.max(0, max))) active[i] = true
-  return fillAtPrices(P, prices, active)
+  return fillAtPrices(P, prices, active, optimize)
 }
 
 /** Prices and amounts (no payload, no hash). */
@@ -83,17 +89,19 @@ export function solveBatch(input: ClearBatchInput): Solution {
   let prices: bigint[]
   let amounts: Amounts
   const treeRoots: number[] = []
+  let multi = false
   if (fastPairApplies(P)) ({ prices, amounts } = solvePairFast(P, input.params.previousPrices))
   else if (
     (prices = initialPrices(P, input.params.previousPrices, treeRoots)).filter((p) => p > 0n).length >= 3
   ) {
     // Roots of the price trees (their scale) stay put: the numeraire, else the first asset of each component.
+    multi = true
     const roots = new Set<number>(treeRoots)
     const num = P.assets.indexOf(P.numeraire)
     if (num >= 0 && prices[num] > 0n) roots.add(num)
     ;({ prices, amounts } = improvePrices(P, prices, (p, a) => objectiveOf(P, p, a), roots))
   } else amounts = fillAtPrices(P, prices)
-  amounts = applyMaxFills(P, prices, amounts, input.params.maxFillsPerBatch)
+  amounts = applyMaxFills(P, prices, amounts, input.params.maxFillsPerBatch, multi)
   // Only traded assets keep a price.
   const traded = new Array<boolean>(P.assets.length).fill(false)
   for (let i = 0; i < P.orders.length; i++) {

@@ -157,6 +157,19 @@ export function solvePairFast(
   }
   fillSide(sellers, prices[base], prices[quote], sameS)
   fillSide(buyers, prices[quote], prices[base], sameB)
+  // No rounding deficit (the usual case): the repair's first pass would find nothing to do.
+  let totBase = 0n
+  let totQuote = 0n
+  for (let q = 0; q < sellers.length; q++) {
+    totBase += sold[sellers[q]]
+    totQuote -= bought[sellers[q]]
+  }
+  for (let q = 0; q < buyers.length; q++) {
+    totQuote += sold[buyers[q]]
+    totBase -= bought[buyers[q]]
+  }
+  const fee = P.feeBps === 0n ? new Array<bigint>(n).fill(0n) : sold.map((s) => feeOf(s, P.feeBps))
+  if (totBase >= 0n && totQuote >= 0n) return { prices, amounts: { sold, bought, fee } }
   // Repair order: per side worst slack first, equal limits by ascending index.
   const worst: number[] = []
   // Within a group of equal limits, sellers are in ascending index (S order) and buyers in descending
@@ -174,6 +187,6 @@ export function solvePairFast(
   pushWorstFirst(sellers, sameS, true)
   pushWorstFirst(buyers, sameB, false)
   repairDeficits(P, prices, sold, bought, worst)
-  const fee = P.feeBps === 0n ? new Array<bigint>(n).fill(0n) : sold.map((s) => feeOf(s, P.feeBps))
-  return { prices, amounts: { sold, bought, fee } }
+  const repairedFee = P.feeBps === 0n ? fee : sold.map((s) => feeOf(s, P.feeBps))
+  return { prices, amounts: { sold, bought, fee: repairedFee } }
 }

@@ -28,7 +28,13 @@ export function eligible(P: Prepared, i: number, prices: readonly bigint[]): boo
  * asset) and any rounding deficit is repaired by cutting buyers of the short asset.
  * `active[i] = false` keeps order i out.
  */
-export function fillAtPrices(P: Prepared, prices: readonly bigint[], active?: ArrayLike<boolean>): Amounts {
+export function fillAtPrices(
+  P: Prepared,
+  prices: readonly bigint[],
+  active?: ArrayLike<boolean>,
+  /** Then raise the surplus of the routing to its maximum at these prices (README step 3b). */
+  optimize = false,
+): Amounts {
   const n = P.orders.length
   const A = P.assets.length
   const u: bigint[] = new Array(n).fill(0n)
@@ -113,6 +119,7 @@ export function fillAtPrices(P: Prepared, prices: readonly bigint[], active?: Ar
       for (const key of cycle) x = bigMinOf(x, resid.get(key) as bigint)
       push(cycle, x)
     }
+    if (optimize) maximiseSurplus(P, prices, A, arcKeys, arcOrders, cap, out_, flow)
     // 3. Each arc's flow goes to its orders best slack first; the marginal group of equal slack
     //    shares pro rata (floor, remainder units by ascending id); a fill-or-kill order fills whole
     //    (ascending id) only while the partially fillable ones cannot take the flow alone.
@@ -299,6 +306,178 @@ export function repairDeficits(
       sold.fill(0n)
       bought.fill(0n)
       break
+    }
+  }
+}
+
+/**
+ * Gains are integers of at most 2^g with g = 51 − bits(V·m) (V assets on arcs, m arcs): one Bellman–Ford
+ * round scans 2m residual edges, so it extends a walk by at most 2m of them, and after V rounds every
+ * distance is at most 2·V·m·2^g < 2⁵², an integer exact in a double (integer arithmetic, the same on every machine). Below MIN_GAIN_BITS of
+ * resolution the step is skipped.
+ */
+const MIN_GAIN_BITS = 20
+
+/**
+ * Max-surplus circulation at fixed prices (README "Fills at given prices", 3b). Each arc (sell → buy)
+ * is a chain of segments, one per order, best slack first, with capacity its cap (value units)
+ * and gain ⌊wᵢ·2^g⌋, wᵢ = 1 − buyAmount·(10⁴+f)·p[buy] / (sellAmount·10⁴·p[sell]) — order i's surplus
+ * per unit of value, so the surplus of a circulation is about Σ gain·flow / 2^g / p[numeraire]. Gains
+ * fall along an arc (concave), so an arc's flow always fills its best segments first (segments
+ * [0, head) full, head partly). Starting from the routing of steps 1–2, positive-gain cycles of the
+ * residual graph (longest-path Bellman–Ford, ascending arcs) carry their bottleneck until none is left
+ * or a fixed bound of pushes is reached: the surplus only rises, and every decision is an exact
+ * integer comparison.
+ */
+function maximiseSurplus(
+  P: Prepared,
+  prices: readonly bigint[],
+  A: number,
+  arcKeys: readonly number[],
+  arcOrders: ReadonlyMap<number, number[]>,
+  cap: readonly bigint[],
+  out_: Uint8Array,
+  flow: Map<number, bigint>,
+): void {
+  const fb = BPS + P.feeBps
+  const m = arcKeys.length
+  // One segment per order (equal-slack orders have equal gains, so merging them changes nothing; step 3
+  // shares an arc's flow pro rata anyway). Arc e: its orders best first; segments [0, head) full,
+  // `fill` in segment head. Gains are computed when first needed (most orders never are).
+  const lists: number[][] = []
+  const head = new Int32Array(m)
+  const fill: bigint[] = new Array(m)
+  for (let e = 0; e < m; e++) {
+    const list = (arcOrders.get(arcKeys[e]) as number[]).filter((i) => !out_[i])
+    lists.push(list)
+    let f = flow.get(arcKeys[e]) as bigint
+    let h = 0
+    while (h < list.length && f >= cap[list[h]]) f -= cap[list[h++]]
+    head[e] = h
+    fill[e] = h < list.length ? f : 0n
+  }
+  const fromOf = new Int32Array(m)
+  const toOf = new Int32Array(m)
+  for (let e = 0; e < m; e++) {
+    fromOf[e] = Math.floor(arcKeys[e] / A)
+    toOf[e] = arcKeys[e] % A
+  }
+  // Rounds: one per asset that has an arc (the others never relax).
+  const onArc = new Uint8Array(A)
+  for (let e = 0; e < m; e++) onArc[fromOf[e]] = onArc[toOf[e]] = 1
+  let V = 0
+  for (let a = 0; a < A; a++) V += onArc[a]
+  const gainBits = 51 - (32 - Math.clz32(V * m))
+  if (V * m >= 2 ** 31 || gainBits < MIN_GAIN_BITS) return
+  const GAIN_BITS = BigInt(gainBits)
+  const gainOf = new Map<number, number>()
+  const gain = (i: number): number => {
+    let g = gainOf.get(i)
+    if (g === undefined) {
+      const o = P.orders[i]
+      const d = o.sellAmount * BPS * prices[P.sell[i]]
+      const x = ((d - o.buyAmount * fb * prices[P.buy[i]]) << GAIN_BITS) / d
+      g = x > 0n ? Number(x) : 0
+      gainOf.set(i, g)
+    }
+    return g
+  }
+  // Residual edge 2e: forward on arc e (segment head); 2e + 1: backward (the last segment with flow).
+  const NONE = Number.NEGATIVE_INFINITY
+  const fwGain = new Float64Array(m)
+  const bwGain = new Float64Array(m)
+  const bwSeg = (e: number) => (fill[e] > 0n ? head[e] : head[e] - 1)
+  const refresh = (e: number) => {
+    const h = head[e]
+    fwGain[e] = h < lists[e].length ? gain(lists[e][h]) : NONE
+    const b = bwSeg(e)
+    bwGain[e] = b >= 0 ? -gain(lists[e][b]) : NONE
+  }
+  for (let e = 0; e < m; e++) refresh(e)
+  const dist = new Float64Array(A)
+  const pred = new Int32Array(A)
+  const tail = (r: number) => ((r & 1) === 0 ? fromOf[r >> 1] : toOf[r >> 1])
+  const mark = new Int32Array(A).fill(-1)
+  // A cycle of the predecessor graph through the walk back from x, or null. Such a cycle has a positive
+  // gain (exact integer relaxations); it is checked again below.
+  const cycleFrom = (x: number, stamp: number): number[] | null => {
+    let y = x
+    for (let s = 0; s <= V; s++) {
+      if (mark[y] === stamp) {
+        const cycle: number[] = []
+        let z = y
+        do {
+          const r = pred[z]
+          cycle.push(r)
+          z = tail(r)
+        } while (z !== y && cycle.length <= V)
+        return z === y ? cycle : null
+      }
+      mark[y] = stamp
+      if (pred[y] < 0) return null
+      y = tail(pred[y])
+    }
+    return null
+  }
+  const maxPushes = 4 * (m + 10)
+  let stamp = 0
+  for (let pushes = 0; pushes < maxPushes; pushes++) {
+    dist.fill(0)
+    pred.fill(-1)
+    let cycle: number[] | null = null
+    for (let round = 0; round < V && cycle === null; round++) {
+      let last = -1
+      for (let e = 0; e < m; e++) {
+        const a = fromOf[e]
+        const b = toOf[e]
+        if (fwGain[e] !== NONE && dist[a] + fwGain[e] > dist[b]) {
+          dist[b] = dist[a] + fwGain[e]
+          pred[b] = 2 * e
+          last = b
+        }
+        if (bwGain[e] !== NONE && dist[b] + bwGain[e] > dist[a]) {
+          dist[a] = dist[b] + bwGain[e]
+          pred[a] = 2 * e + 1
+          last = a
+        }
+      }
+      if (last < 0) break
+      cycle = cycleFrom(last, stamp++)
+    }
+    if (cycle === null) return
+    let total = 0
+    let push = -1n
+    for (const r of cycle) {
+      const e = r >> 1
+      let room: bigint
+      if ((r & 1) === 0) {
+        total += fwGain[e]
+        room = cap[lists[e][head[e]]] - fill[e]
+      } else {
+        total += bwGain[e]
+        room = fill[e] > 0n ? fill[e] : cap[lists[e][head[e] - 1]]
+      }
+      if (push < 0n || room < push) push = room
+    }
+    if (!(total > 0) || push <= 0n) return
+    for (const r of cycle) {
+      const e = r >> 1
+      if ((r & 1) === 0) {
+        fill[e] += push
+        if (fill[e] === cap[lists[e][head[e]]]) {
+          head[e]++
+          fill[e] = 0n
+        }
+        flow.set(arcKeys[e], (flow.get(arcKeys[e]) as bigint) + push)
+      } else {
+        if (fill[e] === 0n) {
+          head[e]--
+          fill[e] = cap[lists[e][head[e]]]
+        }
+        fill[e] -= push
+        flow.set(arcKeys[e], (flow.get(arcKeys[e]) as bigint) - push)
+      }
+      refresh(e)
     }
   }
 }

@@ -168,41 +168,47 @@ export function choosePairPrice(
   const floor = best * (1 - 1e-6)
   // Exact pass over the survivors (few in practice): sellers' prefix sums and buyers' suffix sums,
   // started at the first survivor and moved between survivors, so bigint work is about one addition
-  // per order eligible there.
+  // per order eligible there. After each surviving limit c, the balance point of the open gap up to
+  // the next limit (where S = D; README "Single pair") is a candidate too: the least imbalance may
+  // lie inside a gap, and only there can both sides fill whole (fill-or-kill orders that match).
   let eaS = 0n
   let eqS = 0n
   let pa = 0
   let eaB = 0n // buyers B[pb..nb): buy kind (base)
   let eqB = 0n // buyers B[pb..nb): sell kind (quote)
   let pb = -1
-  let win = -1
+  let found = false
+  let wn = 0n
+  let wd = 1n
+  let wKs = 0
+  let wKb = 0
   let wVn = 0n
   let wImb = 0n
   let wDist = 0n
   let wSumS = 0n
   let wSumB = 0n
-  for (let c = 0; c < C; c++) {
-    if (vol[c] < floor) continue
-    while (pa < candKs[c]) {
+  const moveTo = (ks: number, kb: number) => {
+    while (pa < ks) {
       const i = S[pa++]
       if (P.buyKind[i] === 0) eaS += P.maxSold[i]
       else eqS += P.orders[i].buyAmount
     }
     if (pb < 0) {
-      pb = candKb[c]
+      pb = kb
       for (let k = pb; k < nb; k++) {
         const i = B[k]
         if (P.buyKind[i] === 0) eqB += P.maxSold[i]
         else eaB += P.orders[i].buyAmount
       }
     }
-    while (pb < candKb[c]) {
+    while (pb < kb) {
       const i = B[pb++]
       if (P.buyKind[i] === 0) eqB -= P.maxSold[i]
       else eaB -= P.orders[i].buyAmount
     }
-    const cn = num(cand[c])
-    const cd = den(cand[c])
+  }
+  // Candidate r = cn/cd with sellers S[0..ks) and buyers B[kb..) eligible (the sums moved there).
+  const consider = (cn: bigint, cd: bigint, ks: number, kb: number) => {
     // Everything times num (r = num/den): S·num = aS·num + qS·den.
     const sn = eaS * cn + eqS * cd
     const dn = eaB * cn + eqB * cd
@@ -214,36 +220,71 @@ export function choosePairPrice(
       const d = cn * (prev as Ratio).den - (prev as Ratio).num * cd
       dist = d < 0n ? -d : d
     }
-    if (win >= 0) {
-      const wn = num(cand[win])
-      const wd = den(cand[win])
-      // V = vn / num: larger wins; then smaller imbalance; then smaller |r − prev| = dist / (den · prev.den).
+    if (found) {
+      // V = vn / num: larger wins; then smaller imbalance; then smaller |r − prev| = dist / (den · prev.den);
+      // then the lower price.
       const l = vn * wn
       const r = wVn * cn
-      if (l < r) continue
+      if (l < r) return
       if (l === r) {
         const li = imb * wn
         const ri = wImb * cn
-        if (li > ri) continue
-        if (li === ri && dist * wd >= wDist * cd) continue // equal: keep the lower price (seen first)
+        if (li > ri) return
+        if (li === ri) {
+          const ld = dist * wd
+          const rd = wDist * cd
+          if (ld > rd || (ld === rd && cn * wd >= wn * cd)) return
+        }
       }
     }
-    win = c
+    found = true
+    wn = cn
+    wd = cd
+    wKs = ks
+    wKb = kb
     wVn = vn
     wImb = imb
     wDist = dist
     wSumS = eaS
     wSumB = eqB
   }
-  if (win < 0 || wVn === 0n) return null
+  for (let c = 0; c < C; c++) {
+    if (vol[c] < floor) continue
+    moveTo(candKs[c], candKb[c])
+    const cn = num(cand[c])
+    const cd = den(cand[c])
+    consider(cn, cd, candKs[c], candKb[c])
+    // The gap (cand[c], cand[c + 1]): V there is at most V(cand[c]) (the same sellers, fewer buyers, both
+    // sides non-increasing in r), so it is looked at only when cand[c] survived the float pass.
+    if (c + 1 >= C) continue
+    const kb = candKb[c + 1]
+    moveTo(candKs[c], kb)
+    const nn = num(cand[c + 1])
+    const nd = den(cand[c + 1])
+    // S(r) = aS + qS/r and D(r) = aB + qB/r meet at r = (qB − qS) / (aS − aB).
+    let bn = eqB - eqS
+    let bd = eaS - eaB
+    if (bn === 0n && bd === 0n) {
+      // S ≡ D on the whole gap: its midpoint stands for it.
+      bn = cn * nd + nn * cd
+      bd = 2n * cd * nd
+    } else if (bd < 0n) {
+      bn = -bn
+      bd = -bd
+    }
+    if (bn <= 0n || bd <= 0n) continue
+    // Strictly inside the gap (an endpoint is a candidate already).
+    if (bn * cd <= cn * bd || bn * nd >= nn * bd) continue
+    const g = gcd(bn, bd)
+    consider(bn / g, bd / g, candKs[c], kb)
+  }
+  if (!found || wVn === 0n) return null
   if (sorted !== undefined) {
-    sorted.ks = candKs[win]
-    sorted.kb = candKb[win]
+    sorted.ks = wKs
+    sorted.kb = wKb
     sorted.sumS = wSumS
     sorted.sumB = wSumB
   }
-  const wn = num(cand[win])
-  const wd = den(cand[win])
   const g = gcd(wn, wd)
   return { num: wn / g, den: wd / g }
 }

@@ -1,7 +1,7 @@
 import { BPS } from '@allot/protocol'
 import { choosePairPrice, type Ratio } from './pair.js'
 import type { Prepared } from './prepare.js'
-import { capPrices, excessBits, gcd, type RatioKeys, sortByRatio } from './ratio.js'
+import { bitLength, capPrices, excessBits, gcd, type RatioKeys, sortByRatio } from './ratio.js'
 
 /** Fixed-point scale of the root asset of a tree of three or more assets. */
 export const ROOT_PRICE = 1n << 96n
@@ -111,6 +111,17 @@ export function initialPrices(
     // by the excess, but not below 2⁴⁸ (precision of the cheap assets); assets still at or above the
     // cap do not trade (price 0), as an outlier price would cost every other asset its precision.
     const caps = comp.map((a) => (P.maxPrice[a] >> 16n > 1n ? P.maxPrice[a] >> 16n : P.maxPrice[a]))
+    // Exact first: the tree's ratios as rationals from p[root] = 1, brought to integers on their least
+    // common denominator and scaled up by a power of two to about 2⁹⁶ (so every ratio along the tree,
+    // and any order matched exactly at it, holds exactly); if that does not fit under the caps, the
+    // fixed-point walk below (floor per step).
+    const exact = exactTreePrices(comp, adj, caps)
+    if (exact !== null) {
+      comp.forEach((a, k) => {
+        prices[a] = exact[k]
+      })
+      continue
+    }
     let rootPrice = ROOT_PRICE
     for (;;) {
       for (const a of comp) prices[a] = 0n
@@ -138,6 +149,55 @@ export function initialPrices(
     })
   }
   return prices
+}
+
+/**
+ * Integer prices of a tree component (root first, `comp` in walk order) whose ratios along every tree
+ * edge hold exactly, scaled to about ROOT_PRICE at the root; null when they would reach a cap.
+ */
+function exactTreePrices(
+  comp: readonly number[],
+  adj: readonly { to: number; edge: Edge }[][],
+  caps: readonly bigint[],
+): bigint[] | null {
+  const N = new Map<number, bigint>([[comp[0], 1n]])
+  const D = new Map<number, bigint>([[comp[0], 1n]])
+  const capBits = caps.reduce((m, c) => Math.max(m, bitLength(c)), 0)
+  for (const x of comp) {
+    for (const { to, edge } of adj[x]) {
+      if (N.has(to)) continue
+      // p[base] / p[quote] = num / den.
+      let n = N.get(x) as bigint
+      let d = D.get(x) as bigint
+      if (to === edge.base) {
+        n *= edge.ratio.num
+        d *= edge.ratio.den
+      } else {
+        n *= edge.ratio.den
+        d *= edge.ratio.num
+      }
+      const g = gcd(n, d)
+      n /= g
+      d /= g
+      if (bitLength(n) > capBits || bitLength(d) > capBits) return null
+      N.set(to, n)
+      D.set(to, d)
+    }
+  }
+  let L = 1n
+  for (const a of comp) {
+    const d = D.get(a) as bigint
+    L = (L / gcd(L, d)) * d
+    if (bitLength(L) > capBits) return null
+  }
+  let ps = comp.map((a) => ((N.get(a) as bigint) * L) / (D.get(a) as bigint))
+  let g = 0n
+  for (const p of ps) g = gcd(g, p)
+  ps = ps.map((p) => p / g)
+  const up = bitLength(ROOT_PRICE) - bitLength(ps[0])
+  if (up > 0) ps = ps.map((p) => p << BigInt(up))
+  for (let k = 0; k < ps.length; k++) if (ps[k] >= caps[k]) return null
+  return ps
 }
 
 function max1(x: bigint): bigint {

@@ -32,6 +32,12 @@ const loadHighs = ((highsModule as unknown as { default?: unknown }).default ??
   highsModule) as () => Promise<HighsLike>
 let highsP: Promise<HighsLike> | undefined
 
+/** The HiGHS instance (loaded once). */
+export function getHighs(): Promise<HighsLike> {
+  highsP ??= loadHighs()
+  return highsP
+}
+
 export async function solveMip(
   input: ClearBatchInput,
   opts: {
@@ -42,7 +48,7 @@ export async function solveMip(
     bounds?: Record<string, [number, number]>
   } = {},
 ): Promise<MipResult> {
-  const highs = await (highsP ??= loadHighs())
+  const highs = await getHighs()
   const pMin = opts.pMin ?? 0.05
   const pMax = opts.pMax ?? 20
   const assets = [...new Set(input.orders.flatMap((o) => [o.sellAsset, o.buyAsset]))].sort()

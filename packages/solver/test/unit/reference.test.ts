@@ -1,8 +1,17 @@
 import { describe, expect, it } from 'vitest'
-import { clearBatch, verifyResult } from '../../src/index.js'
-import type { ClearBatchInput } from '../../src/types.js'
-import { hiddenPrices, randomMultiAsset, randomPair } from '../reference/instances.js'
-import { solveMip, tradedValue } from '../reference/mip.js'
+import { fillAtPrices } from '../../src/fill.js'
+import { clearBatch, fillSurplus, verifyResult } from '../../src/index.js'
+import { prepare } from '../../src/prepare.js'
+import type { ClearBatchInput, SolverOrder } from '../../src/types.js'
+import { hiddenPrices, randomMultiAsset, randomPair, rng } from '../reference/instances.js'
+import { getHighs, solveMip, tradedValue } from '../reference/mip.js'
+import {
+  fixedPriceLp,
+  fixedPriceSurplus,
+  solverSurplus,
+  surplusModel,
+  surplusReference,
+} from '../reference/surplus.js'
 
 type Q = [bigint, bigint] // num / den, den > 0
 
@@ -72,36 +81,134 @@ describe('single pair is exactly optimal (brute force)', () => {
 })
 
 /**
- * Multi-asset quality against the exact MIP (HiGHS). The MIP maximises traded value in numeraire
- * units over all price vectors in a box; the solver is a heuristic. Documented gaps (README "Quality"):
- * on these instances the solver reaches at least GAP of the MIP's traded value with the wide box
- * (every price in [0.05, 20] — the MIP's optima sit on its bound), and at least TIGHT_GAP with every
- * price within ±10% of the hidden prices the limits were drawn around (±5%).
+ * The fixed-price step of the surplus reference (cycle cancelling) equals HiGHS on the same problem
+ * (an LP, a MIP with fill-or-kill orders) at the vertices and at perturbed price vectors.
  */
-const GAP = 0.09
-const TIGHT_GAP = 0.99
-
-describe('multi-asset against the HiGHS MIP', () => {
+describe('surplus reference: fixed-price fills equal HiGHS', () => {
   for (const [seed, assets, orders] of [
-    [11, 3, 8],
-    [12, 4, 10],
-    [13, 4, 12],
+    [21, 3, 10],
+    [22, 4, 14],
+    [23, 5, 18],
   ] as const) {
     it(`instance ${seed}: ${assets} assets, ${orders} orders`, async () => {
       const input = randomMultiAsset(seed, assets, orders, 0.05)
+      const M = surplusModel(input)
+      const highs = await getHighs()
+      const r = rng(seed)
+      const hidden = hiddenPrices(seed, assets)
+      let traded = 0
+      for (let k = 0; k < 12; k++) {
+        const p = M.P.assets.map(
+          (a) => hidden[a] * (a === input.params.numeraire ? 1 : 1 + 0.06 * (2 * r() - 1)),
+        )
+        const mine = fixedPriceSurplus(M, p).value
+        const sol = highs.solve(fixedPriceLp(M, p), { output_flag: false, mip_rel_gap: 1e-9 })
+        expect(sol.Status).toBe('Optimal')
+        expect(Math.abs(mine - sol.ObjectiveValue)).toBeLessThanOrEqual(
+          1e-6 * Math.max(1, sol.ObjectiveValue),
+        )
+        if (mine > 0) traded++
+      }
+      expect(traded).toBeGreaterThan(0)
+    }, 30_000)
+  }
+})
+
+/**
+ * Step 3b (README "Fills at given prices"): at fixed prices the solver's fills reach the exact best
+ * surplus of the reference's fixed-price step (fill-or-kill orders aside: the solver keeps them
+ * greedily, the reference enumerates them), up to rounding.
+ */
+describe('max-surplus fills at fixed prices', () => {
+  for (const [seed, assets, orders] of [
+    [21, 3, 10],
+    [22, 4, 14],
+    [23, 5, 18],
+    [24, 6, 30],
+  ] as const) {
+    it(`instance ${seed}: ${assets} assets, ${orders} orders`, () => {
+      const input = randomMultiAsset(seed, assets, orders, 0.05)
+      for (const o of input.orders as SolverOrder[]) o.partiallyFillable = true
+      const M = surplusModel(input)
+      const P = prepare(input)
+      const r = rng(seed + 1000)
+      const hidden = hiddenPrices(seed, assets)
+      const num = P.assets.indexOf(input.params.numeraire)
+      let traded = 0
+      for (let k = 0; k < 12; k++) {
+        const prices = P.assets.map((a) =>
+          BigInt(
+            Math.round(2 ** 40 * hidden[a] * (a === input.params.numeraire ? 1 : 1 + 0.06 * (2 * r() - 1))),
+          ),
+        )
+        const am = fillAtPrices(P, prices, undefined, true)
+        let mine = 0n
+        for (let i = 0; i < P.orders.length; i++) {
+          const o = P.orders[i]
+          mine += fillSurplus(
+            o.sellAmount,
+            o.buyAmount,
+            am.sold[i],
+            am.bought[i],
+            am.fee[i],
+            prices[P.buy[i]],
+            prices[num],
+          )
+        }
+        const best = fixedPriceSurplus(
+          M,
+          prices.map((p) => Number(p) / 2 ** 40),
+        ).value
+        // Rounding: at most about one unit of the buy asset per fill, valued at most ~4 numeraire units.
+        expect(Number(mine)).toBeGreaterThanOrEqual(best * (1 - 1e-9) - 4 * orders)
+        expect(Number(mine)).toBeLessThanOrEqual(best * (1 + 1e-9) + 1)
+        if (best > 0) traded++
+      }
+      expect(traded).toBeGreaterThan(0)
+    })
+  }
+})
+
+/**
+ * Multi-asset quality, like for like (README "Quality"): the solver's surplus (its objective) against
+ * the surplus reference (test/reference/surplus.ts: best surplus over every vertex of the limit
+ * arrangement and a pattern search from the best ten, fills exact at each price vector). GAP is the
+ * documented floor; measured: 99.5% to 100% (see README).
+ */
+const GAP = 0.99
+
+describe('multi-asset surplus against the like-for-like reference', () => {
+  for (const [seed, assets, orders] of [
+    [11, 3, 8],
+    [13, 4, 12],
+    [14, 5, 16],
+    [101, 4, 12],
+    [102, 6, 24],
+  ] as const) {
+    it(`instance ${seed}: ${assets} assets, ${orders} orders`, () => {
+      const input = randomMultiAsset(seed, assets, orders, 0.05)
       const out = clearBatch(input)
       verifyResult(input, out)
-      const mip = await solveMip(input, { timeLimit: 20 })
-      expect(mip.status).toBe('Optimal')
-      const mine = tradedValue(input, out.prices, out.fills)
-      // The MIP works on reals without rounding: it bounds the solver from above.
-      expect(mine).toBeLessThanOrEqual(mip.value * (1 + 1e-9) + orders)
-      expect(mine).toBeGreaterThanOrEqual(GAP * mip.value)
-      const bounds: Record<string, [number, number]> = {}
-      for (const [a, p] of Object.entries(hiddenPrices(seed, assets))) bounds[a] = [p / 1.1, p * 1.1]
-      const tight = await solveMip(input, { timeLimit: 20, bounds })
-      expect(tight.status).toBe('Optimal')
-      expect(mine).toBeGreaterThanOrEqual(TIGHT_GAP * tight.value)
+      const ref = surplusReference(input)
+      expect(ref.truncated).toBe(false)
+      const mine = solverSurplus(input, out)
+      expect(ref.value).toBeGreaterThan(0)
+      expect(mine).toBeGreaterThanOrEqual(GAP * ref.value)
     }, 60_000)
   }
+})
+
+/**
+ * The traded-value MIP (HiGHS, Walther 2018 style) stays as an upper bound on what the solver trades:
+ * it maximises traded value in numeraire units over every price vector in a box, the solver surplus.
+ */
+describe('traded value is bounded by the HiGHS MIP', () => {
+  it('instance 13: 4 assets, 12 orders', async () => {
+    const input = randomMultiAsset(13, 4, 12, 0.05)
+    const out = clearBatch(input)
+    const mip = await solveMip(input, { timeLimit: 20 })
+    expect(mip.status).toBe('Optimal')
+    // The MIP works on reals without rounding: it bounds the solver from above.
+    expect(tradedValue(input, out.prices, out.fills)).toBeLessThanOrEqual(mip.value * (1 + 1e-9) + 12)
+  }, 60_000)
 })

@@ -111,6 +111,99 @@ describe('single pair', () => {
   })
 })
 
+describe('fill-or-kill orders that match exactly', () => {
+  const fok = { partiallyFillable: false }
+  const whole = (out: ReturnType<typeof run>['out'], ids: string[]) => {
+    for (const id of ids) {
+      const o = out.fills.find((f) => f.id === id)
+      expect(o?.sold, id).toBeGreaterThan(0n)
+    }
+  }
+
+  it('fill at the price where both sides balance (single pair)', () => {
+    // A: 70 X for ≥ 20 Y (limit 2/7 Y per X); B: 30 Y for ≥ 60 X (limit 1/2). Only r = 3/7 fills both
+    // whole; the limits alone (2/7, 1/2) do not, and were the only candidates before.
+    for (const [pa, pb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+    ]) {
+      const { out, fill } = run([
+        order('a', 1, 'X', 'Y', 70n, 20n, { partiallyFillable: pa }),
+        order('b', 2, 'Y', 'X', 30n, 60n, { partiallyFillable: pb }),
+      ])
+      expect(fill('a')).toMatchObject({ sold: 70n, bought: 30n })
+      expect(fill('b')).toMatchObject({ sold: 30n, bought: 70n })
+      expect(out.prices.X * 7n).toBe(out.prices.Y * 3n)
+      expect(out.dust).toEqual({ X: 0n, Y: 0n })
+    }
+  })
+
+  it('fill with limits equal to the exchange (100 X ↔ 200 Y), balances exactly funded, either kind', () => {
+    const balances: Record<string, Record<string, bigint>> = {
+      [traderOf(1)]: { X: 100n },
+      [traderOf(2)]: { Y: 200n },
+    }
+    for (const [ka, kb] of [
+      ['sell', 'sell'],
+      ['buy', 'sell'],
+      ['sell', 'buy'],
+      ['buy', 'buy'],
+    ] as const) {
+      const { fill } = run(
+        [
+          order('a', 1, 'X', 'Y', 100n, 200n, { ...fok, kind: ka }),
+          order('b', 2, 'Y', 'X', 200n, 100n, { ...fok, kind: kb }),
+        ],
+        {},
+        balances,
+      )
+      expect(fill('a')).toMatchObject({ sold: 100n, bought: 200n })
+      expect(fill('b')).toMatchObject({ sold: 200n, bought: 100n })
+    }
+  })
+
+  it('fill through the general path (three or more assets): the tree prices hold exactly', () => {
+    for (const numeraire of ['X', 'Y', 'Z']) {
+      const { out, fill } = run(
+        [
+          order('a', 1, 'X', 'Y', 70n, 20n, fok),
+          order('b', 2, 'Y', 'X', 30n, 60n, fok),
+          order('c', 3, 'Y', 'Z', 1000n, 900n),
+          order('d', 4, 'Z', 'Y', 1000n, 900n),
+        ],
+        { numeraire },
+      )
+      expect(fill('a')).toMatchObject({ sold: 70n, bought: 30n })
+      expect(fill('b')).toMatchObject({ sold: 30n, bought: 70n })
+      expect(out.prices.X * 7n).toBe(out.prices.Y * 3n)
+      whole(out, ['c', 'd'])
+    }
+  })
+
+  it('fill with a fee: whole means sold + fee = sellAmount, and the limit holds with the fee', () => {
+    // Limits 0.9 each way cross by more than the 0.3% fee; both sell 9,970 + 30 fee.
+    const { input, out, fill } = run(
+      [order('a', 1, 'X', 'Y', 10_000n, 9_000n, fok), order('b', 2, 'Y', 'X', 10_000n, 9_000n, fok)],
+      { feeBps: 30 },
+    )
+    for (const id of ['a', 'b']) {
+      const f = fill(id)
+      expect(f).toMatchObject({ sold: 9_970n, bought: 9_970n, fee: 30n })
+      const o = input.orders.find((x) => x.id === id) as SolverOrder
+      // The contract's check (priceRespectsLimit): sellAmount·p[sell]·10⁴ ≥ buyAmount·p[buy]·(10⁴ + fee).
+      expect(o.sellAmount * out.prices[o.sellAsset] * 10_000n).toBeGreaterThanOrEqual(
+        o.buyAmount * out.prices[o.buyAsset] * 10_030n,
+      )
+    }
+    // Limits that match without the fee but not with it: no trade (the contract would reject it).
+    const none = run([order('a', 1, 'X', 'Y', 100n, 200n, fok), order('b', 2, 'Y', 'X', 200n, 100n, fok)], {
+      feeBps: 30,
+    }).out
+    expect(none.prices).toEqual({})
+  })
+})
+
 describe('balances', () => {
   it('drops orders the trader cannot fund and caps partial ones at the balance', () => {
     const orders = [
