@@ -125,6 +125,9 @@ export class BatchPipeline {
   private readonly assets: Set<AssetId>
   private readonly resources: Set<string>
   private settledPoll: NodeJS.Timeout | undefined
+  /** Certificate look-ups pending (awaitCertificate): cleared on stop, so none runs on a closed store. */
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private stopped = false
   lastCertified = 0n
   lastSettled = 0n
   private lastSettlementNeeded = 0n
@@ -159,7 +162,10 @@ export class BatchPipeline {
   }
 
   stop(): void {
+    this.stopped = true
     clearInterval(this.settledPoll)
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
   }
 
   /**
@@ -221,6 +227,8 @@ export class BatchPipeline {
     if (!this.o.peers || !this.o.verifyCertificate) return
     const grace = Math.max(1000, 2 * this.o.genesis.batchIntervalMs)
     const t = setTimeout(async () => {
+      this.timers.delete(t)
+      if (this.stopped) return
       if (h <= this.lastCertified && (await this.o.storage.results.get(h))) return
       const cert = await this.o.peers?.certificate(h).catch(() => undefined)
       if (cert && cert.height === h && this.o.verifyCertificate?.(cert))
@@ -228,6 +236,7 @@ export class BatchPipeline {
       else if (this.results.has(h)) this.awaitCertificate(h)
     }, grace)
     t.unref()
+    this.timers.add(t)
   }
 
   private async process(content: BatchContent, proposer: Address, bytes: Uint8Array[]): Promise<void> {
