@@ -60,11 +60,12 @@ export function makeOrders(n: number, traders = 16, seed = 1): SealedOrder[] {
   const keys = Array.from({ length: traders }, (_, i) =>
     privateKeyFromHex(`0x${(seed * 1000 + i + 1).toString(16).padStart(64, '0')}`),
   )
+  const addrs = keys.map((k) => addressOf(k))
   const out: SealedOrder[] = []
   for (let i = 0; i < n; i++) {
     const key = keys[i % traders]
     const order: Order = {
-      trader: addressOf(key),
+      trader: addrs[i % traders],
       sellAsset: `0x${'0'.repeat(24)}${TKA.slice(2)}` as Hex,
       buyAsset: `0x${'0'.repeat(24)}${TKB.slice(2)}` as Hex,
       sellAmount: 1000n + BigInt(i),

@@ -33,6 +33,7 @@ import {
   type BalanceReader,
   type BatchSchedule,
   type BondReader,
+  batchedExists,
   createWorkerVerifier,
   GenesisBalanceReader,
   GenesisBondReader,
@@ -172,7 +173,7 @@ export class AllotNode {
       mempool: this.mempool,
       verifier: this.verifier,
       bonds,
-      isKnownFinal: async (id) => (await this.storage.orderStatus.get(id)) !== undefined,
+      isKnownFinal: batchedExists((ids: Hex[]) => this.storage.orderStatus.getMany(ids)),
     })
 
     const privateKey = this.o.peerKey ?? (await loadOrCreatePeerKey(this.o.dataDir))

@@ -56,7 +56,7 @@ export function createApiHandler(
     }
     try {
       if (req.kind === 'watchBatches') return watchBatches(d.storage, ctx.signal)
-      return encodeApiResponse(await answer(d, req))
+      return encodeApiResponse(await answer(d, req, bytes))
     } catch (e) {
       if (e instanceof AllotError) return errorResponse(e.code, e.message.replace(`${e.code}: `, ''))
       return errorResponse('API_INTERNAL', (e as Error).message)
@@ -64,10 +64,18 @@ export function createApiHandler(
   }
 }
 
-async function answer(d: ApiDeps, req: Exclude<ApiRequest, { kind: 'watchBatches' }>): Promise<ApiResponse> {
+async function answer(
+  d: ApiDeps,
+  req: Exclude<ApiRequest, { kind: 'watchBatches' }>,
+  raw: Uint8Array,
+): Promise<ApiResponse> {
   switch (req.kind) {
     case 'submit': {
-      const a = await d.intake.submit(encodeSealedOrder(req.order), true)
+      // A submit request is its union tag and then the envelope, and the strict decoder accepted it,
+      // so those bytes are the envelope's canonical encoding: no need to encode it again. Copied so
+      // the mempool does not keep the network chunk the frame sits in alive.
+      const bytes = raw[0] === 0 ? raw.slice(1) : encodeSealedOrder(req.order)
+      const a = await d.intake.submit({ order: req.order, bytes }, true)
       d.publishOrder(a.bytes)
       return { kind: 'submitted', orderId: a.orderId, targetBatch: a.batch }
     }

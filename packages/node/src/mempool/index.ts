@@ -1,5 +1,6 @@
 export * from './bonds.js'
 export * from './intake.js'
+export * from './lookup.js'
 export * from './mempool.js'
 export * from './schedule.js'
 export * from './verifier.js'

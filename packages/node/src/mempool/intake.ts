@@ -5,14 +5,14 @@ import {
   decodeSealedOrder,
   encodeSealedOrder,
   type Hex,
+  keccak256,
   LIMITS,
   type NetworkDomain,
   type OrderCancel,
   orderDigest,
-  orderIdOf,
-  payloadHashOf,
   type SealedOrder,
   sealedOrderDigest,
+  toHex,
 } from '@allot/protocol'
 import type { BondReader } from './bonds.js'
 import { entryOf, type Mempool } from './mempool.js'
@@ -39,6 +39,23 @@ export interface IntakeDeps {
   now?: () => number
 }
 
+/** An envelope the caller already decoded, with its exact bytes. */
+export interface DecodedOrder {
+  order: SealedOrder
+  bytes: Uint8Array
+}
+
+/**
+ * `payloadHashOf(order)` from the envelope's bytes, without re-encoding the payload: the payload's
+ * encoding is the envelope's bytes after trader (20), batch (8) and nonce (a length byte and that
+ * many bytes) and before the signature (r, s, v: 65 bytes) — `sealedOrderCodec`'s field order.
+ * A unit test checks it against `payloadHashOf` for plain and sealed payloads.
+ */
+export function payloadHashOfEnvelope(bytes: Uint8Array): Hex {
+  const start = 29 + bytes[28]
+  return toHex(keccak256(bytes.subarray(start, bytes.length - 65)))
+}
+
 export interface Accepted {
   orderId: Hex
   batch: bigint
@@ -59,19 +76,24 @@ export class OrderIntake {
     this.now = d.now ?? Date.now
   }
 
-  async submit(input: Uint8Array | SealedOrder, local: boolean): Promise<Accepted> {
+  /**
+   * Validates and stores an order. `input` is the envelope's bytes (gossip, sync), a decoded order
+   * (tools), or both when the caller already decoded them (the API: `bytes` must be exactly the
+   * encoding of `order`, as the strict decoder guarantees for bytes it accepted).
+   */
+  async submit(input: Uint8Array | SealedOrder | DecodedOrder, local: boolean): Promise<Accepted> {
     // size, decode
     let order: SealedOrder
     let bytes: Uint8Array
-    if (input instanceof Uint8Array) {
-      if (input.length > LIMITS.maxSealedOrderBytes) {
+    if (input instanceof Uint8Array || 'bytes' in input) {
+      bytes = input instanceof Uint8Array ? input : input.bytes
+      if (bytes.length > LIMITS.maxSealedOrderBytes) {
         throw new AllotError(
           'WIRE_TOO_LARGE',
-          `order of ${input.length} bytes, at most ${LIMITS.maxSealedOrderBytes}`,
+          `order of ${bytes.length} bytes, at most ${LIMITS.maxSealedOrderBytes}`,
         )
       }
-      order = decodeSealedOrder(input)
-      bytes = input
+      order = input instanceof Uint8Array ? decodeSealedOrder(input) : input.order
     } else {
       order = input
       bytes = encodeSealedOrder(input)
@@ -99,7 +121,9 @@ export class OrderIntake {
           throw new AllotError('ORDER_UNKNOWN_ASSET', `asset ${a} is not in genesis`)
       }
     }
-    const orderId = orderIdOf(order)
+    // The codec is canonical (one encoding per value, the decoder refuses any other), so the id
+    // (keccak256 of the encoded envelope, `orderIdOf`) is the hash of the bytes we hold.
+    const orderId = toHex(keccak256(bytes))
     // duplicate (replays, the same nonce twice, a race between API and gossip)
     if (mempool.has(orderId) || this.inflight.has(orderId))
       throw new AllotError('ORDER_DUPLICATE', `order ${orderId} is known`)
@@ -128,7 +152,7 @@ export class OrderIntake {
         digest: sealedOrderDigest(rules.domain, {
           trader,
           batch: order.batch,
-          payloadHash: payloadHashOf(order),
+          payloadHash: payloadHashOfEnvelope(bytes),
           nonce: order.nonce,
         }),
         signature: order.signature,

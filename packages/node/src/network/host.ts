@@ -5,11 +5,14 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { identify } from '@libp2p/identify'
-import type { PrivateKey } from '@libp2p/interface'
+import { KEEP_ALIVE, type PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { coalesceGossipWrites } from './coalesce.js'
 
 export type AllotHost = Libp2p<{
   pubsub: GossipSub
@@ -27,6 +30,22 @@ export interface HostOptions {
   allowColocation?: boolean
   /** Inbound connections accepted per second per remote IP (default 100). */
   inboundConnectionsPerSecond?: number
+  /** Write the gossip RPCs of one macrotask to a peer as one chunk (default true; see coalesce.ts). */
+  coalesceGossipWrites?: boolean
+}
+
+/**
+ * libp2p pings every connection each 10 s and by default aborts it when a ping fails: when it takes
+ * longer than an adaptive timeout that shrinks to 5 s on a quiet loopback link, or when the previous
+ * ping is still under way (one outbound ping stream per connection). A burst of gossip queues the
+ * ping behind thousands of frames and a busy event loop answers late, so healthy peers were cut off
+ * in the middle of a burst and, dialled once by hand or by bootstrap, never came back ("a second burst
+ * never arrived", docs/node.md). We keep the pings (they measure `connection.rtt`) but never abort on
+ * them: a peer that is gone shows as a socket error (reset, closed), and a slow peer is not a dead one.
+ */
+export const CONNECTION_MONITOR = {
+  pingInterval: 10_000,
+  abortConnectionOnPingFailure: false,
 }
 
 /**
@@ -56,7 +75,7 @@ export async function createHost(o: HostOptions): Promise<AllotHost> {
   })
   const peerDiscovery =
     o.bootstrap && o.bootstrap.length > 0 ? [bootstrap({ list: o.bootstrap, timeout: 100 })] : []
-  return createLibp2p({
+  const host = (await createLibp2p({
     privateKey: o.privateKey,
     addresses: { listen: o.listen },
     // The transports' own @libp2p/interface copies differ in minor versions; their runtime contract is the same.
@@ -71,6 +90,7 @@ export async function createHost(o: HostOptions): Promise<AllotHost> {
       inboundConnectionThreshold: o.inboundConnectionsPerSecond ?? 100,
       maxIncomingPendingConnections: 64,
     },
+    connectionMonitor: CONNECTION_MONITOR,
     services: {
       identify: identify(),
       ping: ping(),
@@ -93,5 +113,25 @@ export async function createHost(o: HostOptions): Promise<AllotHost> {
         scoreThresholds: { gossipThreshold: -50, publishThreshold: -80, graylistThreshold: -100 },
       }),
     },
-  }) as Promise<AllotHost>
+  })) as AllotHost
+  if (o.coalesceGossipWrites !== false) coalesceGossipWrites(host.services.pubsub)
+  await keepAlive(host, o.bootstrap ?? [])
+  return host
+}
+
+/**
+ * Tags peers (multiaddrs ending in /p2p/<id>) keep-alive: libp2p redials them when their connection
+ * drops (its reconnect queue: 5 tries, backing off), instead of leaving a validator cut off until
+ * someone dials it again. Bootstrap peers get it at start; benchmarks and tests that dial by hand call it.
+ */
+export async function keepAlive(host: AllotHost, addrs: string[]): Promise<void> {
+  for (const a of addrs) {
+    const ma = multiaddr(a)
+    const id = ma.getPeerId()
+    if (!id || id === host.peerId.toString()) continue
+    await host.peerStore.merge(peerIdFromString(id), {
+      multiaddrs: [ma],
+      tags: { [KEEP_ALIVE]: { value: 1 } },
+    })
+  }
 }

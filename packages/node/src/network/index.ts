@@ -1,3 +1,4 @@
+export * from './coalesce.js'
 export * from './gossip.js'
 export * from './host.js'
 export * from './reqresp.js'

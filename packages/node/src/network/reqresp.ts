@@ -32,6 +32,34 @@ export interface ProtocolOptions {
   onOutcome?(code: string, ms: number): void
 }
 
+/** Frames as it-length-prefixed writes them (unsigned varint length, then the bytes), in one buffer. */
+export function lengthPrefixed(frames: Uint8Array[]): Uint8Array {
+  let size = 0
+  for (const f of frames) size += varintLength(f.length) + f.length
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const f of frames) {
+    let n = f.length
+    while (n >= 0x80) {
+      out[at++] = (n & 0x7f) | 0x80
+      n = Math.floor(n / 128)
+    }
+    out[at++] = n
+    out.set(f, at)
+    at += f.length
+  }
+  return out
+}
+
+function varintLength(n: number): number {
+  let k = 1
+  while (n >= 0x80) {
+    n = Math.floor(n / 128)
+    k++
+  }
+  return k
+}
+
 /** Maps stream/framing failures to stable codes. */
 export function codeOfStreamError(e: unknown): AllotError {
   if (e instanceof AllotError) return e
@@ -94,7 +122,7 @@ export async function handleProtocol(
 
     // A stream is a session: request frames in, answers out in the same order. Up to `readAhead`
     // requests run at once (pipelining); a one-shot client just closes its side after one.
-    type Slot = { done: Promise<ResponseFrames>; started: number; code: string }
+    type Slot = { done: Promise<ResponseFrames>; started: number; code: string; ready?: Uint8Array }
     const answer = (req: Uint8Array): Slot => {
       const slot: Slot = { done: Promise.resolve(new Uint8Array()), started: Date.now(), code: 'OK' }
       slot.done = withDeadline(handler(req, { peer, signal: ctl.signal }), o.deadlineMs, ctl.signal).then(
@@ -103,13 +131,15 @@ export async function handleProtocol(
             try {
               slot.code = o.codeOf?.(r) ?? 'OK'
             } catch {}
+            slot.ready = r
           }
           return r
         },
         (e) => {
           const err = codeOfStreamError(e)
           slot.code = err.code
-          return o.errorFrame(err.code, err.message.replace(`${err.code}: `, ''))
+          slot.ready = o.errorFrame(err.code, err.message.replace(`${err.code}: `, ''))
+          return slot.ready
         },
       )
       return slot
@@ -161,14 +191,26 @@ export async function handleProtocol(
           sig.room = null
           const r = await slot.done
           outcome(slot.code, slot.started)
-          if (r instanceof Uint8Array) yield r
-          else {
+          if (r instanceof Uint8Array) {
+            // Answers already computed behind this one share its write (one muxer frame, one
+            // encryption, one socket write for a burst of pipelined requests).
+            const batch = [r]
+            while (queue[0]?.ready) {
+              const next = queue.shift() as Slot
+              outcome(next.code, next.started)
+              batch.push(next.ready as Uint8Array)
+            }
+            // The reader may be waiting for room again (TypeScript narrowed `room` to null above).
+            ;(sig.room as (() => void) | null)?.()
+            sig.room = null
+            yield lengthPrefixed(batch)
+          } else {
             // A server stream (e.g. watchBatches) ends the session.
-            yield* r
+            for await (const f of r) yield lengthPrefixed([f])
             return
           }
         }
-        if (failure) yield failure
+        if (failure) yield lengthPrefixed([failure])
       } finally {
         ctl.abort()
         void reader
@@ -176,7 +218,7 @@ export async function handleProtocol(
     }
 
     try {
-      await stream.sink(lp.encode(responses()))
+      await stream.sink(responses())
       await stream.close().catch(() => {})
     } catch (e) {
       stream.abort(e instanceof Error ? e : new Error(String(e)))
@@ -333,15 +375,20 @@ export class RequestSession {
 
   private run(maxResponseBytes: number): void {
     const self = this
+    // Every request queued since the last write goes out as one chunk of length-prefixed frames:
+    // one muxer frame, one encryption, one socket write (and one window update from the receiver's
+    // muxer) for a burst, not one per request. Callers that send their next request when an answer
+    // arrives do so one after another within a turn of the event loop: wait for that turn to end.
     async function* writer(): AsyncGenerator<Uint8Array> {
       while (!self.ended) {
         while (self.outgoing.length === 0 && !self.ended)
           await new Promise<void>((r) => (self.wakeWriter = r))
         self.wakeWriter = null
-        while (self.outgoing.length > 0) yield self.outgoing.shift() as Uint8Array
+        await new Promise((r) => setImmediate(r))
+        if (self.outgoing.length > 0) yield lengthPrefixed(self.outgoing.splice(0))
       }
     }
-    this.stream.sink(lp.encode(writer())).catch((e) => this.fail(codeOfStreamError(e)))
+    this.stream.sink(writer()).catch((e) => this.fail(codeOfStreamError(e)))
     void (async () => {
       try {
         for await (const frame of lp.decode(this.stream.source, { maxDataLength: maxResponseBytes })) {
