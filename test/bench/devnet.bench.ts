@@ -158,6 +158,9 @@ try {
     ceiling,
   )
 } finally {
-  await devnetDown(dir, true)
-  rmSync(dir, { recursive: true, force: true })
+  // ALLOT_BENCH_KEEP=1 keeps the devnet's directory (logs) for a look afterwards.
+  const keep = process.env.ALLOT_BENCH_KEEP === '1'
+  await devnetDown(dir, !keep)
+  if (keep) console.log(`devnet directory kept: ${dir}`)
+  else rmSync(dir, { recursive: true, force: true })
 }

@@ -230,9 +230,12 @@ export class AllotNode {
       },
     )
 
-    this.host.addEventListener('peer:connect', (ev) => {
-      m?.peers.set(this.host.getPeers().length)
-      if (this.o.syncOnConnect !== false) void this.syncFrom(ev.detail).catch(() => {})
+    this.host.addEventListener('peer:connect', () => m?.peers.set(this.host.getPeers().length))
+    // Orders are pulled from peers that serve sync (nodes), once identify says so: API clients (the CLI,
+    // AllotClient) connect too, and asking them only fails.
+    this.host.addEventListener('peer:identify', (ev) => {
+      if (this.o.syncOnConnect === false || !ev.detail.protocols.includes(SYNC_PROTOCOL)) return
+      void this.syncFrom(ev.detail.peerId).catch(() => {})
     })
     this.host.addEventListener('peer:disconnect', () => m?.peers.set(this.host.getPeers().length))
 
