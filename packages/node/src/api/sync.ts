@@ -103,6 +103,8 @@ async function answerSync(
 export interface SyncClientOptions {
   deadlineMs?: number
   pageSize?: number
+  /** The orders are fetched because a proposal or a decided batch names them (OrderIntake.submit). */
+  referenced?: boolean
 }
 
 async function syncRequest(
@@ -185,7 +187,9 @@ export async function fetchOrders(
     )
     if (res.kind !== 'orders') throw new AllotError('WIRE_MALFORMED', 'unexpected sync answer')
     const results = await Promise.allSettled(
-      res.orders.map((h) => intake.submit(Buffer.from(h.slice(2), 'hex'), false)),
+      res.orders.map((h) =>
+        intake.submit(Buffer.from(h.slice(2), 'hex'), false, { referenced: o.referenced }),
+      ),
     )
     for (const r of results) {
       if (r.status === 'fulfilled') added++

@@ -349,7 +349,7 @@ export class ConsensusService {
     if (intake) {
       for (const peer of this.node.host.getPeers()) {
         try {
-          await fetchOrders(this.node.host, peer, ids, intake)
+          await fetchOrders(this.node.host, peer, ids, intake, { referenced: true })
         } catch {
           // try the next peer
         }

@@ -5,7 +5,7 @@ import type { ParentRef } from './tendermint.js'
 export interface ValidationParams {
   batchIntervalMs: number
   maxOrdersPerBatch: number
-  /** Inclusion rule: orders held since before `timestamp − inclusionGraceMs` must be in the batch. */
+  /** Inclusion rule: orders held since before `min(timestamp, parent + interval) − inclusionGraceMs` must be in it. */
   inclusionGraceMs: number
   /** How far a proposal's timestamp may run ahead of our clock. Must be < inclusionGraceMs. */
   maxClockSkewMs: number
@@ -116,9 +116,12 @@ export function validateProposal(c: BatchContent, ctx: ProposalContext): Proposa
       false,
     )
   }
-  // Inclusion rule: a batch with room must hold every valid order we have held since before timestamp − grace.
+  // Inclusion rule: a batch with room must hold every valid order we have held since before
+  // min(timestamp, parent.timestamp + interval) − grace: measured from the earliest moment the height could be
+  // proposed, not from this round's timestamp, so that a later round asks for no more than round 0 did (an
+  // order that reached us in time but an honest proposer too late would otherwise block every later round).
   if (c.orderIds.length < p.maxOrdersPerBatch) {
-    const cutoff = Number(c.timestamp) - p.inclusionGraceMs
+    const cutoff = inclusionCutoff(c.timestamp, ctx.parent.timestamp, p)
     let ids: Set<Hex> | null = null
     for (const o of ctx.heldOrders()) {
       if (o.since >= cutoff) continue
@@ -128,6 +131,12 @@ export function validateProposal(c: BatchContent, ctx: ProposalContext): Proposa
     }
   }
   return { valid: true, acceptable: true }
+}
+
+/** Orders held since before this (ms) must be in a batch with room (the inclusion rule). */
+export function inclusionCutoff(timestamp: bigint, parentTimestamp: bigint, p: ValidationParams): number {
+  const earliest = parentTimestamp + BigInt(p.batchIntervalMs)
+  return Number(timestamp < earliest ? timestamp : earliest) - p.inclusionGraceMs
 }
 
 /**

@@ -81,7 +81,16 @@ export class OrderIntake {
    * (tools), or both when the caller already decoded them (the API: `bytes` must be exactly the
    * encoding of `order`, as the strict decoder guarantees for bytes it accepted).
    */
-  async submit(input: Uint8Array | SealedOrder | DecodedOrder, local: boolean): Promise<Accepted> {
+  /**
+   * `referenced`: the order is fetched because a proposal or a decided batch names it. The intake cut-off is a
+   * rule for new orders; one the network already put in a batch is taken for any height consensus has not
+   * passed, or validators that closed the batch a moment earlier than the proposer could never agree on it.
+   */
+  async submit(
+    input: Uint8Array | SealedOrder | DecodedOrder,
+    local: boolean,
+    o: { referenced?: boolean } = {},
+  ): Promise<Accepted> {
     // size, decode
     let order: SealedOrder
     let bytes: Uint8Array
@@ -131,7 +140,9 @@ export class OrderIntake {
     if (owner !== undefined)
       throw new AllotError('ORDER_DUPLICATE', `nonce ${order.nonce} already used by ${owner}`)
     // target batch open
-    schedule.checkOpen(order.batch, this.now())
+    if (!o.referenced) schedule.checkOpen(order.batch, this.now())
+    else if (order.batch < schedule.currentHeight(this.now()))
+      throw new AllotError('ORDER_TARGET_CLOSED', `batch ${order.batch} is behind consensus`)
     // rate: per trader per batch (genesis perTraderMaxOrdersPerBatch)
     if (mempool.countFor(trader, order.batch) >= rules.perTraderMaxOrdersPerBatch) {
       throw new AllotError(

@@ -27,7 +27,7 @@ import {
   type UnsignedProposal,
   type UnsignedVote,
 } from '../tendermint.js'
-import { buildBatchContent, type ValidationParams, validateProposal } from '../validate.js'
+import { buildBatchContent, inclusionCutoff, type ValidationParams, validateProposal } from '../validate.js'
 import { Prng } from './prng.js'
 import { EventQueue } from './queue.js'
 
@@ -682,13 +682,15 @@ export function runSimulation(opts: SimOptions): SimResult {
       )
     }
   }
-  // Inclusion: an order every honest validator held since before (timestamp − grace) is in its batch.
+  // Inclusion: an order every honest validator held since before (parent + interval − grace) is in its batch.
   let decidedOrders = 0
   for (const [h, { content }] of decidedAt) {
     decidedOrders += content.orderIds.length
     if (content.orderIds.length >= VALIDATION.maxOrdersPerBatch) continue
     const ids = new Set(content.orderIds)
-    const cutoff = Number(content.timestamp) - VALIDATION.inclusionGraceMs
+    const parentTimestamp = h === 1n ? GENESIS.timestamp : decidedAt.get(h - 1n)?.content.timestamp
+    if (parentTimestamp === undefined) continue
+    const cutoff = inclusionCutoff(content.timestamp, parentTimestamp, VALIDATION)
     const first = honest[0]
     for (const [id, since] of first ? held(first, h) : []) {
       if (since >= cutoff || ids.has(id)) continue

@@ -104,6 +104,22 @@ describe('validateProposal', () => {
     expect(validateProposal(batch(), ctx({ held }))).toEqual({ valid: true, acceptable: true })
   })
 
+  it('inclusion rule: a later round (a later timestamp) asks for no more orders than round 0 did', () => {
+    // Received after parent + interval − grace (10_500): excused at round 0 (timestamp 11_000), and still
+    // excused in a round proposed at 14_000, when an honest proposer may never have received it.
+    const held = [
+      { id: id(1), since: 0 },
+      { id: id(2), since: 0 },
+      { id: id(5), since: 10_600 },
+    ]
+    const later = batch({ timestamp: 14_000n })
+    expect(validateProposal(later, ctx({ held, now: 14_000 }))).toEqual({ valid: true, acceptable: true })
+    held[2].since = 10_400
+    expect(validateProposal(later, ctx({ held, now: 14_000 }))).toMatchObject({
+      code: 'CONSENSUS_CENSORS_ORDER',
+    })
+  })
+
   it('inclusion rule is waived when the batch is full', () => {
     const held = [1, 2, 3, 4].map((n) => ({ id: id(n), since: 0 }))
     const full = batch({ orderIds: [id(1), id(2), id(3)] })

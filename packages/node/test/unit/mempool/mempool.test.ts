@@ -73,7 +73,7 @@ describe('mempool and intake', () => {
     for (const s of stores.splice(0)) await s.close().catch(() => {})
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
   })
-  async function setup(maxOrders = 100, dir = mkdtempSync(join(tmpdir(), 'allot-mp-'))) {
+  async function setup(maxOrders = 100, dir = mkdtempSync(join(tmpdir(), 'allot-mp-')), at = NOW) {
     dirs.push(dir)
     const storage = await NodeStorage.open(dir)
     stores.push(storage)
@@ -91,13 +91,13 @@ describe('mempool and intake', () => {
         genesisTime: NOW,
         batchIntervalMs: 1000,
         intakeCutoffMs: 100,
-        now: () => NOW,
+        now: () => at,
       }),
       mempool,
       verifier: createInlineVerifier(),
       bonds: new GenesisBondReader(10n, new Map([[addressOf(key(9)), 1n]])),
       isKnownFinal: async (id) => (await storage.orderStatus.get(id)) !== undefined,
-      now: () => NOW,
+      now: () => at,
     })
     return { storage, mempool, intake, dir }
   }
@@ -146,6 +146,16 @@ describe('mempool and intake', () => {
     // expiry pruning
     expect(await again.mempool.pruneExpired(2n)).toBe(2)
     expect(again.mempool.size).toBe(0)
+  })
+
+  it('takes an order past its cut-off when a proposal names it, not when it is new', async () => {
+    // 50 ms before batch 1 is proposed: closed for new orders (cut-off 100 ms), still the height at work.
+    const { intake } = await setup(100, undefined, NOW + 950)
+    const o = sealed(key(1), 1n, 1n)
+    await expect(intake.submit(o, false)).rejects.toMatchObject({ code: 'ORDER_TARGET_CLOSED' })
+    await expect(intake.submit(o, false, { referenced: true })).resolves.toMatchObject({
+      orderId: expect.any(String),
+    })
   })
 
   it('evicts the furthest-expiring foreign orders first, never local ones', async () => {
