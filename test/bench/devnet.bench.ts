@@ -65,6 +65,19 @@ try {
     }
   })()
 
+  // Settlement as it happens: each batch with our fills, polled until the node has seen it settled on chain.
+  let polling = true
+  const settling = (async () => {
+    while (polling) {
+      for (const h of new Set(heightOf.values())) {
+        if (settledAt.has(h)) continue
+        const b = await clients[0].batch(h).catch(() => undefined)
+        if (b?.settlement) settledAt.set(h, performance.now())
+      }
+      await new Promise((r) => setTimeout(r, 200))
+    }
+  })()
+
   // The load: one order every 1/RATE s, up to MAX_IN_FLIGHT unacknowledged.
   let inFlight = 0
   const pending: Promise<void>[] = []
@@ -103,19 +116,22 @@ try {
   await Promise.all(pending)
   const offeredEnd = performance.now()
 
-  // Let the last batches finalize and settle, then learn when each batch with our fills settled.
-  const deadline = Date.now() + 60_000
-  const quiet = () => [...startedAt.keys()].every((id) => filledAt.has(id))
-  while (!quiet() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250))
-  const heights = [...new Set(heightOf.values())].sort((a, b) => (a < b ? -1 : 1))
-  while (settledAt.size < heights.length && Date.now() < deadline + 60_000) {
-    for (const h of heights) {
-      if (settledAt.has(h)) continue
-      const b = await clients[0].batch(h).catch(() => undefined)
-      if (b?.settlement) settledAt.set(h, performance.now())
+  // Let the last batches finalize and settle: until no new fill for 5 s and every batch with fills settled.
+  const deadline = Date.now() + 120_000
+  let lastCount = -1
+  let lastChange = Date.now()
+  while (Date.now() < deadline) {
+    if (filledAt.size !== lastCount) {
+      lastCount = filledAt.size
+      lastChange = Date.now()
     }
+    const heights = new Set(heightOf.values())
+    if (Date.now() - lastChange > 5000 && [...heights].every((h) => settledAt.has(h))) break
     await new Promise((r) => setTimeout(r, 250))
   }
+  polling = false
+  await settling
+  const heights = [...new Set(heightOf.values())]
   // What became of orders that never showed as filled (a sample): the figures say nothing without it.
   const unfilled = [...startedAt.keys()].filter((id) => !filledAt.has(id)).slice(0, 3)
   for (const id of unfilled) {
