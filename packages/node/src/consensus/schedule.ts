@@ -51,10 +51,14 @@ export class ConsensusSchedule implements BatchSchedule {
 
   openBatch(now = this.now()): Height {
     const p = this.where()
-    // The first h ≥ H whose proposal time minus the cut-off is still ahead of now.
+    // The first h ≥ H whose proposal time minus the cut-off is still ahead of now — but never beyond H + 1:
+    // H + 1 cannot be proposed before H is decided, which has not happened yet. Without that cap a height
+    // that takes several rounds (a stale parent timestamp: validators down, restarting) moved the open batch
+    // ahead by one per interval, so intake refused, and the mempool pruned, orders for heights consensus
+    // had not reached (found by packages/node/bench/agreement.bench.ts: preloaded orders vanished).
     const late = now + this.o.intakeCutoffMs - p.parentTimestamp
     const steps = late < this.o.batchIntervalMs ? 0 : Math.floor(late / this.o.batchIntervalMs)
-    return p.height + BigInt(steps)
+    return p.height + BigInt(Math.min(steps, 1))
   }
 
   currentHeight(): Height {
