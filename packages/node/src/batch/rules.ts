@@ -40,6 +40,8 @@ export function innerOrderError(
   if (!assets.has(order.sellAsset) || !assets.has(order.buyAsset)) {
     return { code: 'ORDER_UNKNOWN_ASSET', message: 'an asset the network does not know' }
   }
+  // Unsealing checked it already (openSealedOrder, native recovery): no second, slower recovery.
+  if (o.signatureChecked) return null
   try {
     if (recoverOrderSigner(domain, order, o.signed.signature) !== order.trader.toLowerCase()) {
       return { code: 'ORDER_BAD_SIGNATURE', message: 'the inner order is not signed by its trader' }

@@ -5,6 +5,8 @@ export interface OpenedOrder {
   id: Hex
   envelope: SealedOrder
   signed: SignedOrder
+  /** The opener already checked the inner signature (unsealing does, with the fast backend). */
+  signatureChecked?: boolean
 }
 
 /** An order of a decided batch that did not open into a valid order: its trader pays `invalidOrderFee`. */

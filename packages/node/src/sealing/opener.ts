@@ -52,7 +52,12 @@ export function sealingOpener(svc: SealingService, o: SealingOpenerOptions = {})
       const byId = new Map(orders.map((x) => [x.id, x.envelope]))
       for (const u of svc.unseal(height, sealed)) {
         if (u.result.ok)
-          opened.push({ id: u.orderId, envelope: byId.get(u.orderId)!, signed: u.result.order })
+          opened.push({
+            id: u.orderId,
+            envelope: byId.get(u.orderId)!,
+            signed: u.result.order,
+            signatureChecked: true,
+          })
         else
           invalid.push({ id: u.orderId, trader: u.trader, code: u.result.reason, message: u.result.message })
       }
