@@ -61,6 +61,8 @@ export interface OrderSpec {
 }
 
 const MAX_IN_FLIGHT = 64
+/** How long `submitOrder` trusts the node's last info (open batch, assets) before asking again. */
+const INFO_FRESH_MS = 100
 const MAX_SESSIONS = 4
 const ZERO32: Hex = `0x${'0'.repeat(64)}`
 
@@ -70,6 +72,9 @@ const ZERO32: Hex = `0x${'0'.repeat(64)}`
  */
 export class AllotClient {
   private infoCache: NodeInfo | undefined
+  private infoAt = 0
+  /** Batch public keys never change: one request per height (the last few kept). */
+  private readonly keys = new Map<bigint, Promise<Hex>>()
   // libp2p caps outbound streams per protocol and connection (64): queue beyond that many in flight.
   private inflight = 0
   private readonly waiting: (() => void)[] = []
@@ -159,7 +164,18 @@ export class AllotClient {
   async info(): Promise<NodeInfo> {
     const r = await this.expect({ kind: 'info' }, 'info')
     this.infoCache = r.info
+    this.infoAt = Date.now()
     return r.info
+  }
+
+  /**
+   * The node's info as of at most INFO_FRESH_MS ago: a client submitting many orders asks once per burst,
+   * not once per order. A batch that closed in between is caught by the node (ORDER_TARGET_CLOSED), and
+   * the retry asks afresh.
+   */
+  private async recentInfo(fresh: boolean): Promise<NodeInfo> {
+    if (!fresh && this.infoCache && Date.now() - this.infoAt < INFO_FRESH_MS) return this.infoCache
+    return this.info()
   }
 
   async domain(): Promise<NetworkDomain> {
@@ -186,7 +202,7 @@ export class AllotClient {
     // built and sealed (a busy client, a short interval), it is sealed again for the next open batch.
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.sealAndSubmit(spec, key)
+        return await this.sealAndSubmit(spec, key, attempt > 0)
       } catch (e) {
         if (spec.batch !== undefined || attempt >= 2 || !isAllotError(e, 'ORDER_TARGET_CLOSED')) throw e
       }
@@ -196,8 +212,9 @@ export class AllotClient {
   private async sealAndSubmit(
     spec: OrderSpec,
     key: PrivateKey,
+    fresh: boolean,
   ): Promise<{ orderId: Hex; targetBatch: Height; status: 'pending' }> {
-    const info = await this.info()
+    const info = await this.recentInfo(fresh)
     const order = buildOrder(info, spec, addressOf(key))
     const domain = { chainId: info.chainId, verifyingContract: info.settlement }
     if (!info.sealing) return this.submit(sealPlain(domain, order, key))
@@ -229,7 +246,14 @@ export class AllotClient {
   }
 
   async batchKey(height: Height): Promise<Hex> {
-    return (await this.expect({ kind: 'batchKey', height }, 'batchKey')).publicKey
+    let k = this.keys.get(height)
+    if (!k) {
+      k = this.expect({ kind: 'batchKey', height }, 'batchKey').then((r) => r.publicKey)
+      k.catch(() => this.keys.delete(height))
+      this.keys.set(height, k)
+      if (this.keys.size > 64) this.keys.delete(this.keys.keys().next().value as bigint)
+    }
+    return k
   }
 
   /** Finalized batches as the node records them, until `signal` aborts. */
