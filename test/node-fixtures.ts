@@ -34,6 +34,33 @@ export function testGenesis(over: Record<string, unknown> = {}): Genesis {
   })
 }
 
+/**
+ * A validator network's genesis for multi-node tests: the validators of `keys` (their peer ids are not
+ * checked in process), 500 ms batches and short consensus timeouts, sealing as given.
+ */
+export function validatorGenesis(
+  networkId: string,
+  keys: PrivateKey[],
+  sealing: Record<string, unknown> = { enabled: true },
+): Genesis {
+  return testGenesis({
+    networkId,
+    genesisTime: Date.now(),
+    validators: keys.map((k, i) => ({
+      address: addressOf(k),
+      peerId: `peer-${i}`,
+      multiaddr: '/ip4/127.0.0.1/tcp/0',
+    })),
+    batchIntervalMs: 500,
+    intakeCutoffMs: 100,
+    inclusionGraceMs: 500,
+    timeouts: { proposeMs: 1000, prevoteMs: 300, precommitMs: 300, deltaMs: 200, capMs: 3000 },
+    maxOrdersPerBatch: 1000,
+    perTraderMaxOrdersPerBatch: 100,
+    sealing,
+  })
+}
+
 /** Deterministic trader keys. */
 export function traderKey(i: number): PrivateKey {
   return privateKeyFromHex(`0x${(i + 1).toString(16).padStart(64, '0')}`)

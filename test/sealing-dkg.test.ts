@@ -6,9 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AllotClient, domainOf, type Genesis, parseGenesis } from '@allot/node'
+import { AllotClient, domainOf, type Genesis } from '@allot/node'
 import {
-  type Address,
   addressOf,
   type DkgMessage,
   dealEpoch,
@@ -30,11 +29,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from '../packages/node/src/network/index.js'
 import { type RunningNode, runNode } from '../packages/node/src/run.js'
 import { keySharesProtocol, memorySealingStore, SealingService } from '../packages/node/src/sealing/index.js'
+import { validatorGenesis } from './node-fixtures.js'
 
 const keys: PrivateKey[] = [1, 2, 3, 4].map((i) => new Uint8Array(32).fill(0x60 + i))
 const trader = (i: number) => privateKeyFromHex(`0x${(i + 0x91).toString(16).padStart(64, '0')}`)
-const TKA: Address = `0x${'aa'.repeat(20)}`
-const TKB: Address = `0x${'bb'.repeat(20)}`
 /** The dealt first epoch is 1..16; DKG epochs are 12 heights: 17..28, 29..40. */
 const FIRST_END = 16n
 const EPOCH = 12
@@ -42,31 +40,7 @@ const EPOCH = 12
 const sealing = { enabled: true, epochLength: EPOCH, dkgPhaseHeights: 2, dkgLeadHeights: 8 }
 
 function genesis(): Genesis {
-  return parseGenesis({
-    networkId: 'sealing-dkg-test',
-    chainId: '31337',
-    settlement: '0x5e77000000000000000000000000000000000001',
-    genesisTime: Date.now(),
-    validators: keys.map((k, i) => ({
-      address: addressOf(k),
-      peerId: `peer-${i}`,
-      multiaddr: '/ip4/127.0.0.1/tcp/0',
-    })),
-    batchIntervalMs: 500,
-    intakeCutoffMs: 100,
-    inclusionGraceMs: 500,
-    timeouts: { proposeMs: 1000, prevoteMs: 300, precommitMs: 300, deltaMs: 200, capMs: 3000 },
-    bond: { token: 'TKA', minBond: '100', invalidOrderFee: '1', allowance: '1000' },
-    feeBps: 0,
-    maxOrdersPerBatch: 1000,
-    maxFillsPerBatch: 1000,
-    perTraderMaxOrdersPerBatch: 100,
-    assets: [
-      { symbol: 'TKA', kind: 'token', address: TKA, decimals: 18 },
-      { symbol: 'TKB', kind: 'token', address: TKB, decimals: 18 },
-    ],
-    sealing,
-  })
+  return validatorGenesis('sealing-dkg-test', keys, sealing)
 }
 
 async function waitFor(

@@ -4,9 +4,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AllotClient, type Genesis, parseGenesis } from '@allot/node'
+import { AllotClient, type Genesis } from '@allot/node'
 import {
-  type Address,
   AllotError,
   addressOf,
   dealEpoch,
@@ -22,38 +21,13 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildOrder, sealPlain } from '../packages/node/src/api/client.js'
 import { type RunningNode, runNode } from '../packages/node/src/run.js'
+import { validatorGenesis } from './node-fixtures.js'
 
 const keys: PrivateKey[] = [1, 2, 3, 4].map((i) => new Uint8Array(32).fill(0x50 + i))
 const trader = (i: number) => privateKeyFromHex(`0x${(i + 0x71).toString(16).padStart(64, '0')}`)
-const TKA: Address = `0x${'aa'.repeat(20)}`
-const TKB: Address = `0x${'bb'.repeat(20)}`
 
 function genesis(): Genesis {
-  return parseGenesis({
-    networkId: 'sealing-test',
-    chainId: '31337',
-    settlement: '0x5e77000000000000000000000000000000000001',
-    genesisTime: Date.now(),
-    validators: keys.map((k, i) => ({
-      address: addressOf(k),
-      peerId: `peer-${i}`,
-      multiaddr: '/ip4/127.0.0.1/tcp/0',
-    })),
-    batchIntervalMs: 500,
-    intakeCutoffMs: 100,
-    inclusionGraceMs: 500,
-    timeouts: { proposeMs: 1000, prevoteMs: 300, precommitMs: 300, deltaMs: 200, capMs: 3000 },
-    bond: { token: 'TKA', minBond: '100', invalidOrderFee: '1', allowance: '1000' },
-    feeBps: 0,
-    maxOrdersPerBatch: 1000,
-    maxFillsPerBatch: 1000,
-    perTraderMaxOrdersPerBatch: 100,
-    assets: [
-      { symbol: 'TKA', kind: 'token', address: TKA, decimals: 18 },
-      { symbol: 'TKB', kind: 'token', address: TKB, decimals: 18 },
-    ],
-    sealing: { enabled: true },
-  })
+  return validatorGenesis('sealing-test', keys)
 }
 
 async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
