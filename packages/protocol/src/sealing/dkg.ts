@@ -448,19 +448,10 @@ export class DkgParticipant {
 
   /** GJKR step 3: the public reason dealer d is out, or null (then mySharesFrom gets our shares from it). */
   private disqualify(d: number, mySharesFrom: Map<number, bigint[]>): string | null {
-    const bad = this.malformedDeals.get(d)
-    if (bad) return bad
-    if (!this.deals.has(d)) return 'no deal'
-    const complainers = this.complaints.get(d) ?? new Set<number>()
-    if (complainers.size > this.t) return `${complainers.size} complaints (more than t = ${this.t})`
-    const answered = this.answers.get(d)
-    for (const j of complainers) {
-      const a = answered?.get(j)
-      if (a === undefined) return `complaint of ${j} unanswered`
-      if (a === null || !this.sharesValid(d, j, a)) return `answer to ${j} fails the commitments`
-    }
+    const reason = this.publicReason(d)
+    if (reason) return reason
     // Our shares from d: the private ones, or — if we complained — the valid public answer.
-    const mine = this.myComplaints.has(d) ? answered?.get(this.index) : this.received.get(d)
+    const mine = this.myComplaints.has(d) ? this.answers.get(d)?.get(this.index) : this.received.get(d)
     if (!mine) return 'no valid shares for us'
     mySharesFrom.set(d, mine)
     return null
