@@ -9,6 +9,7 @@ import {
   encode,
   type Height,
   type Hex,
+  keccakReady,
   MAX_ORDER_GOSSIP_BYTES,
   type NodeInfo,
   type OrderCancel,
@@ -141,6 +142,8 @@ export class AllotNode {
   }
 
   async start(): Promise<void> {
+    // Hash in WebAssembly from the first order on (bytes.ts; noble would answer the same, slower).
+    await keccakReady()
     const g = this.genesis
     const m = this.o.metrics
     this.storage = await NodeStorage.open(`${this.o.dataDir}/db`)

@@ -1,0 +1,37 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { keccak256, keccak256Hex, keccak256Reference, keccakReady, toHex } from '../../src/index.js'
+
+describe('keccak256 (WebAssembly) against noble', () => {
+  it('is ready, and hashes the empty input to the known digest', async () => {
+    await keccakReady()
+    expect(keccak256Hex(new Uint8Array())).toBe(
+      '0xc5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470',
+    )
+  })
+
+  it('gives noble’s digest for every length around the 136-byte block boundaries', () => {
+    for (let n = 0; n <= 3 * 136 + 2; n++) {
+      const data = new Uint8Array(n).map((_, i) => (i * 131 + n) & 0xff)
+      expect(toHex(keccak256(data)), `length ${n}`).toBe(toHex(keccak256Reference(data)))
+    }
+  })
+
+  it('gives noble’s digest on random inputs, views into larger buffers included', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2048 }), fc.nat(64), (bytes, skip) => {
+        const view = bytes.subarray(Math.min(skip, bytes.length))
+        expect(toHex(keccak256(view))).toBe(toHex(keccak256Reference(view)))
+      }),
+      { seed: 7, numRuns: 300 },
+    )
+  })
+
+  it('returns a fresh array each call (callers may keep or mutate digests)', () => {
+    const a = keccak256(new Uint8Array([1]))
+    const b = keccak256(new Uint8Array([2]))
+    a[0] ^= 0xff
+    expect(toHex(b)).toBe(toHex(keccak256Reference(new Uint8Array([2]))))
+    expect(toHex(keccak256(new Uint8Array([1])))).toBe(toHex(keccak256Reference(new Uint8Array([1]))))
+  })
+})
