@@ -4,12 +4,15 @@ import {
   type ApiResponse,
   addressOf,
   decodeApiResponse,
+  decodeSealedOrder,
   encode,
   encodeApiRequest,
   encodeSealedOrder,
   type Hex,
+  MAX_ORDERS_PER_GOSSIP_BUNDLE,
   type Order,
   orderGossipCodec,
+  orderIdOf,
   type PrivateKey,
   payloadHashOf,
   type SealedOrder,
@@ -291,5 +294,57 @@ describe('bad input at the API and on gossip', () => {
     await waitFor(() => target.host.services.pubsub.getScore(attacker.peerId) < 0, 5_000, 'a negative score')
     // the node still answers
     expect((await client.info()).peerId).toBe(target.peerId)
+  })
+
+  it('takes bundles order by order: good ones kept, a bad one rejects the bundle, repeats are ignored', async () => {
+    const [target, sender] = cluster.nodes
+    const topic = target.ordersTopic
+    const bundle = (orders: Uint8Array[]) => encode(orderGossipCodec, { kind: 'bundle', orders })
+    const verdicts = async () => {
+      const m = new Map<string, number>()
+      for (const v of (await metrics.gossip.get()).values)
+        if (v.labels.topic === topic) m.set(`${v.labels.verdict}:${v.labels.code}`, v.value)
+      return m
+    }
+    const delta = async (before: Map<string, number>, key: string) =>
+      ((await verdicts()).get(key) ?? 0) - (before.get(key) ?? 0)
+    const before = await verdicts()
+    const seen = () => [...before.values()].reduce((a, b) => a + b, 0)
+    const total = async () => [...(await verdicts()).values()].reduce((a, b) => a + b, 0)
+
+    // A node's own burst: orders accepted in one turn leave as one bundle, and all arrive.
+    const burst = Array.from({ length: 10 }, (_, i) => encodeSealedOrder(fresh(traderKey(30 + i))))
+    for (const b of burst) sender.publishOrder(b)
+    await waitFor(
+      () => burst.every((b) => target.mempool.has(orderIdOf(decodeSealedOrder(b)))),
+      5_000,
+      'the burst',
+    )
+    await waitFor(async () => (await total()) >= seen() + 1, 5_000, 'its verdict')
+    expect(await delta(before, 'accept:OK')).toBe(1)
+
+    // One forged order among good ones: the good ones are stored, the bundle is rejected.
+    const good = [fresh(traderKey(41)), fresh(traderKey(42))].map(encodeSealedOrder)
+    const forged = encodeSealedOrder({ ...fresh(traderKey(43)), trader: addressOf(traderKey(44)) })
+    await sender.gossip.publish(topic, bundle([good[0], forged, good[1]]))
+    // Only repeats: ignored, no penalty. Empty and over-long bundles: malformed / too large.
+    await sender.gossip.publish(topic, bundle(burst.slice(0, 3)))
+    await sender.gossip.publish(topic, bundle([]))
+    // One envelope more than a bundle may hold, written by hand (our encoder refuses to).
+    const full = bundle(Array.from({ length: MAX_ORDERS_PER_GOSSIP_BUNDLE }, () => burst[0]))
+    const over = new Uint8Array(full.length + 4 + burst[0].length)
+    over.set(full)
+    const view = new DataView(over.buffer)
+    view.setUint32(1, MAX_ORDERS_PER_GOSSIP_BUNDLE + 1)
+    view.setUint32(full.length, burst[0].length)
+    over.set(burst[0], full.length + 4)
+    await sender.gossip.publish(topic, over)
+    await waitFor(async () => (await total()) >= seen() + 5, 5_000, 'every verdict')
+    expect(good.every((b) => target.mempool.has(orderIdOf(decodeSealedOrder(b))))).toBe(true)
+    expect(target.mempool.has(orderIdOf(decodeSealedOrder(forged)))).toBe(false)
+    expect(await delta(before, 'reject:ORDER_BAD_SIGNATURE')).toBe(1)
+    expect(await delta(before, 'ignore:ORDER_DUPLICATE')).toBe(1)
+    expect(await delta(before, 'reject:WIRE_MALFORMED')).toBe(1)
+    expect(await delta(before, 'reject:WIRE_TOO_LARGE')).toBe(1)
   })
 })

@@ -11,6 +11,7 @@ import {
   type Hex,
   keccakReady,
   MAX_ORDER_GOSSIP_BYTES,
+  MAX_ORDERS_PER_GOSSIP_BUNDLE,
   type NodeInfo,
   type OrderCancel,
   orderCancelCodec,
@@ -56,6 +57,7 @@ import {
   type RequestContext,
   type ResponseFrames,
   topicOf,
+  verdictOf,
 } from './network/index.js'
 import { NodeStorage } from './storage/index.js'
 
@@ -117,6 +119,9 @@ export class AllotNode {
   private heightSource: (() => Height) | undefined
   private decidedOrderSource: ((id: Hex) => Promise<Uint8Array | undefined>) | undefined
   private batchKeySource: ((h: Height) => Promise<Uint8Array | undefined>) | undefined
+  /** Accepted orders waiting for this event-loop turn's gossip bundle (`publishOrder`). */
+  private outgoingOrders: Uint8Array[] = []
+  private outgoingFlush: NodeJS.Immediate | undefined
 
   constructor(private readonly o: NodeOptions) {
     this.genesis = o.genesis
@@ -194,9 +199,10 @@ export class AllotNode {
       maxBytes: MAX_ORDER_GOSSIP_BYTES,
       validate: async (data) => {
         if (data[0] === 0) return this.intake.submit(data.slice(1), false)
-        if (data[0] === 1) {
+        if (data[0] === 1 || data[0] === 2) {
           const msg = decode(orderGossipCodec, data, MAX_ORDER_GOSSIP_BYTES)
           if (msg.kind === 'cancel') return this.intake.cancel(msg.cancel)
+          if (msg.kind === 'bundle') return this.takeBundle(msg.orders)
         }
         throw new AllotError('WIRE_MALFORMED', 'unknown orders-topic message')
       },
@@ -300,13 +306,55 @@ export class AllotNode {
     while (this.syncing.size > 0) await Promise.all(this.syncing.values())
   }
 
+  /**
+   * Gossips an order this node accepted. The orders accepted in one event-loop turn leave as one
+   * bundle (up to MAX_ORDERS_PER_GOSSIP_BUNDLE): gossipsub costs about the same per message whatever
+   * it carries, so a burst costs a few messages instead of one per order. A lone order goes as itself.
+   */
   publishOrder(bytes: Uint8Array): void {
-    const data = new Uint8Array(bytes.length + 1)
-    data[0] = 0
-    data.set(bytes, 1)
+    this.outgoingOrders.push(bytes)
+    if (this.outgoingOrders.length >= MAX_ORDERS_PER_GOSSIP_BUNDLE) this.flushOrders()
+    else this.outgoingFlush ??= setImmediate(() => this.flushOrders())
+  }
+
+  private flushOrders(): void {
+    if (this.outgoingFlush !== undefined) clearImmediate(this.outgoingFlush)
+    this.outgoingFlush = undefined
+    const orders = this.outgoingOrders
+    if (orders.length === 0 || !this.running) return
+    this.outgoingOrders = []
+    let data: Uint8Array
+    if (orders.length === 1) {
+      data = new Uint8Array(orders[0].length + 1)
+      data[0] = 0
+      data.set(orders[0], 1)
+    } else {
+      data = encode(orderGossipCodec, { kind: 'bundle', orders }, MAX_ORDER_GOSSIP_BYTES)
+    }
     this.gossip
       .publish(this.ordersTopic, data)
-      .catch((e) => this.logger.warn({ err: (e as Error).message }, 'publish failed'))
+      .catch((e) => this.logger.warn({ err: (e as Error).message, orders: orders.length }, 'publish failed'))
+  }
+
+  /**
+   * A received bundle: every envelope through the intake pipeline on its own (each stored or
+   * refused by its own rules). The bundle is forwarded only if it carried something new and nothing
+   * bad: one order that must be rejected (bad signature, malformed...) rejects the bundle and costs
+   * its sender, as a lone bad order would — an honest node bundles only orders it accepted; orders
+   * only ignored (duplicates, a batch that just closed) make it an ignore.
+   */
+  private async takeBundle(envelopes: Uint8Array[]): Promise<number> {
+    if (envelopes.length === 0) throw new AllotError('WIRE_MALFORMED', 'empty orders bundle')
+    const outcomes = await Promise.allSettled(envelopes.map((b) => this.intake.submit(b, false)))
+    let accepted = 0
+    let ignored: unknown
+    for (const o of outcomes) {
+      if (o.status === 'fulfilled') accepted++
+      else if (verdictOf(o.reason) === 'reject') throw o.reason
+      else ignored ??= o.reason
+    }
+    if (accepted === 0) throw ignored
+    return accepted
   }
 
   publishCancel(c: OrderCancel): void {
@@ -366,6 +414,7 @@ export class AllotNode {
 
   async stop(): Promise<void> {
     if (!this.running) return
+    this.flushOrders()
     this.running = false
     clearInterval(this.pruneTimer)
     for (const un of this.unregister.splice(0)) await un()

@@ -10,6 +10,7 @@ import {
   type Infer,
   list,
   optional,
+  rawBytes,
   str,
   struct,
   u8,
@@ -18,6 +19,7 @@ import {
   u256,
   union,
 } from './codec.js'
+import { AllotError } from './errors.js'
 import { LIMITS, orderCancelCodec, sealedOrderCodec } from './messages.js'
 
 /**
@@ -31,8 +33,18 @@ export const API_PROTOCOL = '/allot/api/1'
 export const SYNC_PROTOCOL = '/allot/sync/1'
 
 export const API_LIMITS = {
-  /** Largest request frame (a sealed order plus its wrapper). */
-  maxRequestBytes: LIMITS.maxSealedOrderBytes + 256,
+  /**
+   * Largest request frame of any kind: a `submitMany`. Every other request is bounded by
+   * `maxSingleRequestBytes` (decodeApiRequest refuses a longer one from its tag, before decoding).
+   */
+  maxRequestBytes: 64 * 1024,
+  /** Largest request frame other than `submitMany` (a sealed order plus its wrapper). */
+  maxSingleRequestBytes: LIMITS.maxSealedOrderBytes + 256,
+  /**
+   * Most orders in one `submitMany`: 128 ordinary sealed orders (≈ 470 bytes each, the first padding
+   * class) fit in `maxRequestBytes`; larger ones fit fewer, and the client splits by bytes too.
+   */
+  maxSubmitManyOrders: 128,
   /** Largest response frame a client accepts. */
   maxResponseBytes: 4 * 1024 * 1024,
   /** Most order ids one sync request may name or return. */
@@ -139,10 +151,28 @@ export const apiRequestCodec = union('ApiRequest', {
   info: struct('InfoRequest', {}),
   batchKey: struct('BatchKeyRequest', { height: u64 }),
   watchBatches: struct('WatchRequest', {}),
+  /**
+   * Many orders in one request, each as its envelope's exact bytes (its id is their hash): the node
+   * takes each through the same intake as `submit` and answers one outcome per order, in order. Each
+   * envelope is decoded on its own, so a malformed or refused order fails only its own outcome.
+   */
+  submitMany: struct('SubmitManyRequest', {
+    orders: list(rawBytes(LIMITS.maxSealedOrderBytes), API_LIMITS.maxSubmitManyOrders),
+  }),
 })
 export type ApiRequest = Infer<typeof apiRequestCodec>
 
+/** The union tag of `submitMany` (the only request allowed past `maxSingleRequestBytes`). */
+export const SUBMIT_MANY_TAG = encode(apiRequestCodec, { kind: 'submitMany', orders: [] })[0]
+
 export const apiErrorCodec = struct('ApiError', { code: str(64), message: str(1024) })
+
+/** One order's outcome in a `submitMany` answer. */
+export const submitOutcomeCodec = union('SubmitOutcome', {
+  submitted: struct('SubmitAccepted', { orderId: bytes32, targetBatch: u64 }),
+  error: struct('SubmitRefused', { code: str(64), message: str(256) }),
+})
+export type SubmitOutcome = Infer<typeof submitOutcomeCodec>
 
 export const apiResponseCodec = union('ApiResponse', {
   error: apiErrorCodec,
@@ -153,18 +183,33 @@ export const apiResponseCodec = union('ApiResponse', {
   balances: struct('BalancesResponse', { balances: balanceViewCodec }),
   info: struct('InfoResponse', { info: nodeInfoCodec }),
   batchKey: struct('BatchKeyResponse', { height: u64, publicKey: bytes(65) }),
+  /** One outcome per order of a `submitMany`, in the request's order. */
+  submittedMany: struct('SubmittedMany', {
+    results: list(submitOutcomeCodec, API_LIMITS.maxSubmitManyOrders),
+  }),
 })
 export type ApiResponse = Infer<typeof apiResponseCodec>
 
-/** Messages of the orders gossip topic: a sealed order or a signed cancellation. */
+/** Most order envelopes one orders-topic bundle carries. */
+export const MAX_ORDERS_PER_GOSSIP_BUNDLE = 64
+
+/**
+ * Messages of the orders gossip topic: a sealed order, a signed cancellation, or a bundle of sealed
+ * orders (each envelope's exact bytes: its id is their hash). A node bundles the orders it accepted
+ * in one event-loop turn, so gossipsub's cost per message (framing, encryption, message id, seen
+ * cache, forwarding) is paid once per bundle instead of once per order (docs/node.md "Gossip").
+ */
 export const orderGossipCodec = union('OrderGossip', {
   order: struct('OrderGossipOrder', { order: sealedOrderCodec }),
   cancel: struct('OrderGossipCancel', { cancel: orderCancelCodec }),
+  bundle: struct('OrderGossipBundle', {
+    orders: list(rawBytes(LIMITS.maxSealedOrderBytes), MAX_ORDERS_PER_GOSSIP_BUNDLE),
+  }),
 })
 export type OrderGossip = Infer<typeof orderGossipCodec>
 
-/** Largest orders-topic message. */
-export const MAX_ORDER_GOSSIP_BYTES = LIMITS.maxSealedOrderBytes + 16
+/** Largest orders-topic message: a full bundle (tag, count, and a length before each envelope). */
+export const MAX_ORDER_GOSSIP_BYTES = 1 + 4 + MAX_ORDERS_PER_GOSSIP_BUNDLE * (4 + LIMITS.maxSealedOrderBytes)
 
 export const syncRequestCodec = union('SyncRequest', {
   /** Full envelopes of the named orders the peer holds. */
@@ -193,10 +238,21 @@ export const syncResponseCodec = union('SyncResponse', {
 })
 export type SyncResponse = Infer<typeof syncResponseCodec>
 
-export function encodeApiRequest(r: ApiRequest): Uint8Array {
-  return encode(apiRequestCodec, r, API_LIMITS.maxRequestBytes)
+function checkRequestSize(b: Uint8Array): void {
+  if (b.length > API_LIMITS.maxSingleRequestBytes && b[0] !== SUBMIT_MANY_TAG)
+    throw new AllotError(
+      'WIRE_TOO_LARGE',
+      `request of ${b.length} bytes, at most ${API_LIMITS.maxSingleRequestBytes} (but submitMany)`,
+    )
 }
+export function encodeApiRequest(r: ApiRequest): Uint8Array {
+  const b = encode(apiRequestCodec, r, API_LIMITS.maxRequestBytes)
+  checkRequestSize(b)
+  return b
+}
+/** Size first (a request other than submitMany: maxSingleRequestBytes), then the strict decoder. */
 export function decodeApiRequest(b: Uint8Array): ApiRequest {
+  if (b instanceof Uint8Array) checkRequestSize(b)
   return decode(apiRequestCodec, b, API_LIMITS.maxRequestBytes)
 }
 export function encodeApiResponse(r: ApiResponse): Uint8Array {
