@@ -13,11 +13,12 @@ import { solveMip } from '../test/reference/mip.js'
 import { solverSurplus, surplusReference } from '../test/reference/surplus.js'
 
 const cases: [number, number, number, boolean, number][] = [
-  // seed, assets, orders, run the surplus reference, HiGHS time limit (s; 0 = not run)
-  [101, 4, 12, true, 20],
-  [102, 6, 24, true, 20],
-  [106, 7, 30, true, 20],
-  [103, 10, 200, false, 20],
+  // seed, assets, orders, run the surplus reference, HiGHS time limit (s; 0 = not run): the issue's
+  // yardstick is HiGHS where it finishes within 60 s.
+  [101, 4, 12, true, 60],
+  [102, 6, 24, true, 60],
+  [106, 7, 30, true, 60],
+  [103, 10, 200, false, 60],
   [104, 10, 2_000, false, 0],
   [105, 10, 20_000, false, 0],
 ]
