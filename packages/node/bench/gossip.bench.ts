@@ -27,8 +27,11 @@ async function withCluster<T>(
   f: (nodes: NodeProcess[], addrs: string[]) => Promise<T>,
 ): Promise<T> {
   const genesis = benchGenesis(name)
-  const nodes = Array.from({ length: 4 }, () =>
-    NodeProcess.spawn({ genesis, threads: 1, backend: 'native', track: true }),
+  // BENCH_PROF=<dir>: CPU profiles of node 0 (API + publisher) and node 1 (a receiver), written when they stop.
+  const prof = (i: number) =>
+    process.env.BENCH_PROF && i < 2 ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []
+  const nodes = Array.from({ length: 4 }, (_, i) =>
+    NodeProcess.spawn({ genesis, threads: 1, backend: 'native', track: true }, prof(i)),
   )
   try {
     const infos = await Promise.all(nodes.map((n) => n.call<{ addr: string }>('info')))
@@ -175,5 +178,12 @@ await withCluster('gossip', async (nodes, addrs) => {
     )
     console.log(`  ${cpuLine(ord)}`)
   }
+  // How many orders-topic messages carried them (bundles: docs/node.md "Gossip"), as node 1 counted.
+  const v = await nodes[1].call<{ verdicts: string[] }>('verdicts')
+  const accepted = v.verdicts
+    .filter((l) => l.includes('/orders/') && l.includes(' accept '))
+    .reduce((a, l) => a + Number(l.split(' ').pop()), 0)
+  const orders = N * (bursts.length - 1)
+  console.log(`orders-topic messages node 1 accepted: ${accepted} for ${orders} orders (${(orders / accepted).toFixed(1)} orders per message)`)
 })
 console.log('goal: ≥ 2000 orders/s with p99 < 250 ms')

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { LIMITS } from '@allot/protocol'
 import { type GossipSub, gossipsub } from '@chainsafe/libp2p-gossipsub'
 import { createPeerScoreParams, createTopicScoreParams } from '@chainsafe/libp2p-gossipsub/score'
@@ -10,7 +11,6 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
-import { sha256 } from '@noble/hashes/sha2.js'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { coalesceGossipWrites } from './coalesce.js'
 
@@ -46,6 +46,15 @@ export interface HostOptions {
 export const CONNECTION_MONITOR = {
   pingInterval: 10_000,
   abortConnectionOnPingFailure: false,
+}
+
+/**
+ * sha256 of a gossip payload, the message id every copy is checked against (each node sees each
+ * message from several peers): node:crypto's, ~9× noble's speed on an 8 kB order bundle, same bytes.
+ */
+export function messageId(data: Uint8Array): Uint8Array {
+  const d = createHash('sha256').update(data).digest()
+  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
 }
 
 /**
@@ -96,7 +105,7 @@ export async function createHost(o: HostOptions): Promise<AllotHost> {
       ping: ping(),
       pubsub: gossipsub({
         globalSignaturePolicy: 'StrictNoSign',
-        msgIdFn: (msg) => sha256(msg.data),
+        msgIdFn: (msg) => messageId(msg.data),
         fastMsgIdFn: undefined,
         asyncValidation: true,
         allowPublishToZeroTopicPeers: true,

@@ -1,8 +1,15 @@
 // Two real hosts on loopback: gossip bursts arrive whole with coalesced writes, a dropped
 // connection to a keep-alive peer is redialled, and pings never cut a connection.
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { sha256 } from '@noble/hashes/sha2.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type AllotHost, CONNECTION_MONITOR, createHost, keepAlive } from '../../../src/network/index.js'
+import {
+  type AllotHost,
+  CONNECTION_MONITOR,
+  createHost,
+  keepAlive,
+  messageId,
+} from '../../../src/network/index.js'
 
 const TOPIC = '/allot/test/orders/1'
 let a: AllotHost
@@ -85,5 +92,19 @@ describe('host', () => {
     expect(conn).toBeDefined()
     await conn.close()
     await until(() => a.getConnections(b.peerId).some((c) => c.status === 'open' && c.id !== conn.id), 15_000)
+  })
+})
+
+describe('gossip message id', () => {
+  it('is sha256 of the payload, as noble computes it, for any length', () => {
+    for (const n of [0, 1, 55, 56, 63, 64, 65, 310, 8000]) {
+      const data = new Uint8Array(n).map((_, i) => (i * 7 + n) & 0xff)
+      expect(Buffer.from(messageId(data)).toString('hex')).toBe(Buffer.from(sha256(data)).toString('hex'))
+    }
+    // a view into a larger buffer hashes only its own bytes
+    const big = new Uint8Array(100).map((_, i) => i)
+    expect(Buffer.from(messageId(big.subarray(10, 20))).toString('hex')).toBe(
+      Buffer.from(sha256(big.subarray(10, 20))).toString('hex'),
+    )
   })
 })
