@@ -1,20 +1,19 @@
 import { feeOf } from '@allot/protocol'
 import { type Amounts, eligible, repairDeficits } from './fill.js'
 import { choosePairPrice, type PairSides, type Ratio } from './pair.js'
+import { solvePairNarrow } from './pairnarrow.js'
 import type { Prepared } from './prepare.js'
 import { capPrices } from './ratio.js'
+
+/** Sums of 64-bit words in two float limbs stay exact below 2²¹ terms (2³² · 2²¹ = 2⁵³). */
+const NARROW_MAX_ORDERS = 1 << 21
 
 /**
  * Whether the single-pair fast path applies: two assets, every order sell-kind and partially
  * fillable (the common case of a market; anything else takes the general path).
  */
 export function fastPairApplies(P: Prepared): boolean {
-  if (P.assets.length !== 2) return false
-  for (let i = 0; i < P.orders.length; i++) {
-    const o = P.orders[i]
-    if (o.kind !== 'sell' || !o.partiallyFillable) return false
-  }
-  return true
+  return P.assets.length === 2 && P.allSellPartial
 }
 
 /**
@@ -28,6 +27,15 @@ export function fastPairApplies(P: Prepared): boolean {
  * general path.
  */
 export function solvePairFast(
+  P: Prepared,
+  previous?: Record<string, bigint>,
+): { prices: bigint[]; amounts: Amounts } {
+  if (P.narrow && P.orders.length < NARROW_MAX_ORDERS) return solvePairNarrow(P, previous)
+  return solvePairWide(P, previous)
+}
+
+/** The fast path with bigint sums throughout (amounts of 2⁶⁴ or more). */
+export function solvePairWide(
   P: Prepared,
   previous?: Record<string, bigint>,
 ): { prices: bigint[]; amounts: Amounts } {

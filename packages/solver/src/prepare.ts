@@ -27,6 +27,14 @@ export interface Prepared {
   /** Float approximations of the amounts, for sorting hints only. */
   sellF: Float64Array
   buyF: Float64Array
+  /** Every sellAmount and buyAmount is below 2⁶⁴; then `sell64` / `buy64` hold them (else unspecified). */
+  narrow: boolean
+  sell64: BigUint64Array
+  buy64: BigUint64Array
+  /** Every order is sell-kind and partially fillable. */
+  allSellPartial: boolean
+  /** Every order's debit allowance is its sellAmount (none reduced by its balance). */
+  fullAllowance: boolean
   /** Rank of each order's id (ascending) — orders are kept in id order, so rank = index. */
   dropped: DroppedOrder[]
 }
@@ -70,6 +78,9 @@ function badOrder(o: SolverOrder): boolean {
  * in ascending id, reserve their full sell amount while it fits (else they are dropped), and the rest
  * is split among the partially fillable ones pro rata to their sell amounts (floor); a partially
  * fillable order left with nothing is dropped. Resource sell orders are not balance-limited.
+ *
+ * One pass over the order objects reads everything later stages need into columns (assets, float and
+ * 64-bit amounts); when nothing is dropped the input array itself is the prepared order list.
  */
 export function prepare(input: ClearBatchInput): Prepared {
   const feeBps = feeBpsOf(input)
@@ -78,78 +89,162 @@ export function prepare(input: ClearBatchInput): Prepared {
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i - 1].id >= sorted[i].id) {
       sorted = [...input.orders].sort((x, y) => compareStr(x.id, y.id))
+      for (let k = 1; k < sorted.length; k++) {
+        if (sorted[k].id === sorted[k - 1].id) {
+          throw new AllotError('SOLVER_INPUT_DUPLICATE_ID', `order id appears twice: ${sorted[k].id}`)
+        }
+      }
       break
     }
   }
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i].id === sorted[i - 1].id) {
-      throw new AllotError('SOLVER_INPUT_DUPLICATE_ID', `order id appears twice: ${sorted[i].id}`)
-    }
-  }
   const m = sorted.length
-  const dropped: DroppedOrder[] = []
-  const allowance: bigint[] = new Array(m)
+  // Debit allowances that differ from the sell amount (none in the common case: no array is built).
+  let allowance: bigint[] | null = null
+  const setAllowance = (i: number, a: bigint) => {
+    if (allowance === null) allowance = sorted.map((o) => o.sellAmount)
+    allowance[i] = a
+  }
   const drop = new Uint8Array(m) // 1 bad, 2 unfunded
-  // Group orders by (trader, sell asset) with an open-addressing table on a string hash: a Map of
-  // 10⁶ string keys costs seconds here. `next` chains a group's members in id order.
-  let size = 16
-  while (size < 2 * m) size *= 2
-  const table = new Int32Array(size).fill(-1)
-  const next = new Int32Array(m).fill(-1)
-  const last = new Int32Array(m).fill(-1)
-  const leaders: number[] = []
+  // Per order, in input (id) order: provisional asset ids (first seen), amounts as floats and, when
+  // below 2⁶⁴, as 64-bit words.
+  const keys: string[] = []
+  const keyIds = new Map<string, number>()
+  const resource: boolean[] = []
+  let cacheK0 = ''
+  let cacheI0 = -1
+  let cacheK1 = ''
+  let cacheI1 = -1
+  const idOf = (k: string): number => {
+    if (k === cacheK0) return cacheI0
+    if (k === cacheK1) return cacheI1
+    let id = keyIds.get(k)
+    if (id === undefined) {
+      id = keys.length
+      keys.push(k)
+      keyIds.set(k, id)
+      resource.push(isResource(k))
+    }
+    cacheK1 = cacheK0
+    cacheI1 = cacheI0
+    cacheK0 = k
+    cacheI0 = id
+    return id
+  }
+  const sellP = new Int32Array(m)
+  const buyP = new Int32Array(m)
+  const sellF0 = new Float64Array(m)
+  const buyF0 = new Float64Array(m)
+  const sell640 = new BigUint64Array(m)
+  const buy640 = new BigUint64Array(m)
+  const buyKind0 = new Uint8Array(m)
+  let narrow = true
+  // Group orders by (trader, sell asset): a hash per order, the (hash, index) pairs radix-sorted (sequential
+  // passes: a hash table or a Map of 10⁶ string keys is dominated by cache misses), then orders of equal
+  // hash compared. `next` chains a group's members in id order (only when some group has two).
+  const hashes = new Uint32Array(m)
+  const members = new Int32Array(m)
+  let K = 0
+  let allSellPartial = true
+  let fullAllowance = true
   for (let i = 0; i < m; i++) {
     const o = sorted[i]
+    const s = o.sellAmount
+    const b = o.buyAmount
     if (badOrder(o)) {
       drop[i] = 1
       continue
     }
-    if (isResource(o.sellAsset)) {
-      allowance[i] = o.sellAmount
+    const x = idOf(o.sellAsset)
+    const y = idOf(o.buyAsset)
+    sellP[i] = x
+    buyP[i] = y
+    sellF0[i] = Number(s)
+    buyF0[i] = Number(b)
+    if (s < TWO64 && b < TWO64) {
+      sell640[i] = s
+      buy640[i] = b
+    } else narrow = false
+    if (o.kind === 'buy') buyKind0[i] = 1
+    if (o.kind !== 'sell' || !o.partiallyFillable) allSellPartial = false
+    if (resource[x]) continue
+    hashes[K] = hashTail(o.trader) ^ Math.imul(x + 1, 0x9e3779b1)
+    members[K++] = i
+  }
+  radixSortPairs(hashes.subarray(0, K), members.subarray(0, K))
+  // Group leaders (each group's first order); the funding pass visits them in index order (sequential
+  // reads of the order objects).
+  const lead = new Uint8Array(m)
+  const leaders = new Int32Array(K)
+  let nLeaders = 0
+  let next: Int32Array | null = null
+  let last: Int32Array | null = null
+  for (let p = 0; p < K; ) {
+    let q = p + 1
+    while (q < K && hashes[q] === hashes[p]) q++
+    if (q === p + 1) {
+      lead[members[p++]] = 1
       continue
     }
-    let h = hashStr(o.trader, hashStr(o.sellAsset, 0x811c9dc5)) & (size - 1)
-    for (;;) {
-      const j = table[h]
-      if (j < 0) {
-        table[h] = i
-        last[i] = i
-        leaders.push(i)
-        break
-      }
-      const q = sorted[j]
-      if (q.sellAsset === o.sellAsset && sameTrader(q.trader, o.trader)) {
-        next[last[j]] = i
-        last[j] = i
-        break
-      }
-      h = (h + 1) & (size - 1)
+    // Equal hashes, ascending index (the sort is stable): same group when same trader and sell asset.
+    if (next === null || last === null) {
+      next = new Int32Array(m).fill(-1)
+      last = new Int32Array(m)
     }
+    const first = nLeaders
+    const byKey = q - p > 32 ? new Map<string, number>() : null
+    for (let r = p; r < q; r++) {
+      const i = members[r]
+      let l = -1
+      if (byKey !== null) l = byKey.get(`${sellP[i]}|${sorted[i].trader.toLowerCase()}`) ?? -1
+      else {
+        for (let t = first; t < nLeaders; t++) {
+          const j = leaders[t]
+          if (sellP[j] === sellP[i] && sameTrader(sorted[j].trader, sorted[i].trader)) {
+            l = j
+            break
+          }
+        }
+      }
+      if (l < 0) {
+        leaders[nLeaders++] = i
+        lead[i] = 1
+        last[i] = i
+        byKey?.set(`${sellP[i]}|${sorted[i].trader.toLowerCase()}`, i)
+      } else {
+        next[last[l]] = i
+        last[l] = i
+      }
+    }
+    p = q
   }
-  for (const l of leaders) {
+  const B = input.balances
+  for (let l = 0; l < m; l++) {
+    if (lead[l] === 0) continue
     const o0 = sorted[l]
-    const bal = balanceOf(input, o0.trader, o0.sellAsset)
-    if (next[l] < 0) {
+    const rec = B[o0.trader] ?? B[o0.trader.toLowerCase()]
+    const v = rec === undefined ? undefined : rec[o0.sellAsset]
+    const bal = v === undefined ? 0n : v
+    if (next === null || next[l] < 0) {
       // One order: it may use min(sellAmount, balance); fill-or-kill needs all of it.
-      if (o0.sellAmount <= bal) allowance[l] = o0.sellAmount
-      else if (!o0.partiallyFillable || bal === 0n) drop[l] = 2
-      else allowance[l] = bal
+      if (o0.sellAmount <= bal) continue // allowance already its sellAmount
+      if (!o0.partiallyFillable || bal === 0n) drop[l] = 2
+      else {
+        setAllowance(l, bal)
+        fullAllowance = false
+      }
       continue
     }
     const g: number[] = []
     for (let j = l; j >= 0; j = next[j]) g.push(j)
     let need = 0n
     for (const j of g) need += sorted[j].sellAmount
-    if (need <= bal) {
-      for (const j of g) allowance[j] = sorted[j].sellAmount
-      continue
-    }
+    if (need <= bal) continue // every allowance already its sellAmount
+    fullAllowance = false
     let rest = bal
     for (const j of g) {
       const o = sorted[j]
       if (o.partiallyFillable) continue
       if (o.sellAmount <= rest) {
-        allowance[j] = o.sellAmount
         rest -= o.sellAmount
       } else drop[j] = 2
     }
@@ -160,52 +255,91 @@ export function prepare(input: ClearBatchInput): Prepared {
       if (!o.partiallyFillable) continue
       const a = partialNeed === 0n ? 0n : (rest * o.sellAmount) / partialNeed
       if (a === 0n) drop[j] = 2
-      else allowance[j] = a < o.sellAmount ? a : o.sellAmount
+      else setAllowance(j, a < o.sellAmount ? a : o.sellAmount)
     }
   }
-  const orders: SolverOrder[] = []
-  const allowed: bigint[] = []
+  // Kept orders (all of them, in the common case: the columns are used as they are).
+  const dropped: DroppedOrder[] = []
+  let kept: Int32Array | null = null
+  let n = m
   for (let i = 0; i < m; i++) {
-    if (drop[i] === 1) dropped.push({ id: sorted[i].id, reason: 'BAD_ORDER' })
-    else if (drop[i] === 2) dropped.push({ id: sorted[i].id, reason: 'INSUFFICIENT_BALANCE' })
-    else {
-      orders.push(sorted[i])
-      allowed.push(allowance[i])
+    if (drop[i] !== 0) {
+      if (kept === null) {
+        kept = new Int32Array(m)
+        for (let k = 0; k < i; k++) kept[k] = k
+        n = i
+      }
+      dropped.push({ id: sorted[i].id, reason: drop[i] === 1 ? 'BAD_ORDER' : 'INSUFFICIENT_BALANCE' })
+    } else if (kept !== null) kept[n++] = i
+  }
+  let orders: SolverOrder[]
+  let allowed = allowance as bigint[] | null
+  let sell = sellP
+  let buy = buyP
+  let sellF = sellF0
+  let buyF = buyF0
+  let sell64 = sell640
+  let buy64 = buy640
+  let buyKind = buyKind0
+  if (kept === null) {
+    orders = sorted as SolverOrder[]
+  } else {
+    const K = kept.subarray(0, n)
+    orders = Array.from(K, (i) => sorted[i])
+    const a0 = allowance as bigint[] | null
+    allowed = a0 === null ? null : Array.from(K, (i) => a0[i])
+    const pick = <T extends { [k: number]: number | bigint }>(col: T, out: T): T => {
+      for (let k = 0; k < n; k++) out[k] = col[K[k]]
+      return out
+    }
+    sell = pick(sellP, new Int32Array(n))
+    buy = pick(buyP, new Int32Array(n))
+    sellF = pick(sellF0, new Float64Array(n))
+    buyF = pick(buyF0, new Float64Array(n))
+    sell64 = pick(sell640, new BigUint64Array(n))
+    buy64 = pick(buy640, new BigUint64Array(n))
+    buyKind = pick(buyKind0, new Uint8Array(n))
+    narrow = true
+    allSellPartial = true
+    for (let k = 0; k < n; k++) {
+      const o = orders[k]
+      if (o.sellAmount >= TWO64 || o.buyAmount >= TWO64) narrow = false
+      if (o.kind !== 'sell' || !o.partiallyFillable) allSellPartial = false
     }
   }
-  const assetSet = new Set<string>()
-  for (const o of orders) {
-    assetSet.add(o.sellAsset)
-    assetSet.add(o.buyAsset)
+  // Assets of the kept orders, ascending key; provisional ids mapped to their rank.
+  const used = new Uint8Array(keys.length)
+  for (let i = 0; i < n; i++) {
+    used[sell[i]] = 1
+    used[buy[i]] = 1
   }
-  const assets = [...assetSet].sort(compareStr)
+  const assets = keys.filter((_, k) => used[k] === 1).sort(compareStr)
   const assetIndex = new Map<string, number>()
   for (let i = 0; i < assets.length; i++) assetIndex.set(assets[i], i)
-  const n = orders.length
-  const sell = new Int32Array(n)
-  const buy = new Int32Array(n)
-  const maxSold: bigint[] = new Array(n)
-  const sellF = new Float64Array(n)
-  const buyF = new Float64Array(n)
-  const buyKind = new Uint8Array(n)
-  const maxF = new Float64Array(assets.length)
-  let lastKey = ''
-  let lastIdx = -1
-  const indexOf = (k: string) => {
-    if (k !== lastKey) {
-      lastKey = k
-      lastIdx = assetIndex.get(k) as number
-    }
-    return lastIdx
+  const remap = new Int32Array(keys.length)
+  let identity = true
+  for (let k = 0; k < keys.length; k++) {
+    remap[k] = used[k] === 1 ? (assetIndex.get(keys[k]) as number) : -1
+    if (remap[k] !== k) identity = false
   }
+  if (!identity) {
+    if (sell === sellP) {
+      sell = new Int32Array(n)
+      buy = new Int32Array(n)
+    }
+    for (let i = 0; i < n; i++) {
+      sell[i] = remap[sellP[kept === null ? i : kept[i]]]
+      buy[i] = remap[buyP[kept === null ? i : kept[i]]]
+    }
+  }
+  // maxSold is built on first use (the single-pair fast path reads the sell amounts instead).
+  let maxSold: bigint[] | undefined
+  const maxSoldOf = (): bigint[] => {
+    const a = allowed ?? orders.map((o) => o.sellAmount)
+    return feeBps === 0n ? a : a.map((x) => maxSoldFor(x, feeBps))
+  }
+  const maxF = new Float64Array(assets.length)
   for (let i = 0; i < n; i++) {
-    const o = orders[i]
-    sell[i] = indexOf(o.sellAsset)
-    buy[i] = indexOf(o.buyAsset)
-    maxSold[i] = feeBps === 0n ? allowed[i] : maxSoldFor(allowed[i], feeBps)
-    sellF[i] = Number(o.sellAmount)
-    buyF[i] = Number(o.buyAmount)
-    if (o.kind === 'buy') buyKind[i] = 1
     if (sellF[i] > maxF[sell[i]]) maxF[sell[i]] = sellF[i]
     if (buyF[i] > maxF[buy[i]]) maxF[buy[i]] = buyF[i]
   }
@@ -220,19 +354,67 @@ export function prepare(input: ClearBatchInput): Prepared {
     orders,
     sell,
     buy,
-    maxSold,
+    get maxSold(): bigint[] {
+      if (maxSold === undefined) maxSold = maxSoldOf()
+      return maxSold
+    },
     maxPrice,
     buyKind,
     sellF,
     buyF,
+    narrow,
+    allSellPartial,
+    fullAllowance,
+    sell64,
+    buy64,
     dropped,
   }
 }
 
-function hashStr(s: string, seed: number): number {
-  let h = seed
-  for (let k = 0; k < s.length; k++) h = Math.imul(h ^ (s.charCodeAt(k) | 0x20), 16777619)
-  return h >>> 0
+const TWO64 = 1n << 64n
+
+/** Sorts `keys` ascending, `vals` alongside, stably: LSD radix, three passes of 11 bits. */
+function radixSortPairs(keys: Uint32Array, vals: Int32Array): void {
+  const n = keys.length
+  if (n < 2) return
+  let k0: Uint32Array = keys
+  let v0: Int32Array = vals
+  let k1: Uint32Array = new Uint32Array(n)
+  let v1: Int32Array = new Int32Array(n)
+  const count = new Int32Array(2049)
+  for (let sh = 0; sh < 33; sh += 11) {
+    count.fill(0)
+    for (let p = 0; p < n; p++) count[((k0[p] >>> sh) & 2047) + 1]++
+    for (let d = 0; d < 2048; d++) count[d + 1] += count[d]
+    for (let p = 0; p < n; p++) {
+      const d = (k0[p] >>> sh) & 2047
+      const t = count[d]++
+      k1[t] = k0[p]
+      v1[t] = v0[p]
+    }
+    const tk = k0
+    k0 = k1
+    k1 = tk
+    const tv = v0
+    v0 = v1
+    v1 = tv
+  }
+  // Three passes: the result is in the scratch arrays.
+  keys.set(k0)
+  vals.set(v0)
+}
+
+/**
+ * Hash of a trader key, case-insensitive like `sameTrader`: its length and last 16 characters (an
+ * address's low 64 bits; the table compares whole keys, so this only spreads them).
+ */
+function hashTail(s: string): number {
+  let h = 0x811c9dc5 ^ s.length
+  for (let k = s.length > 16 ? s.length - 16 : 0; k < s.length; k++) {
+    h = Math.imul(h ^ (s.charCodeAt(k) | 0x20), 16777619)
+  }
+  h ^= h >>> 15
+  return Math.imul(h, 0x2c1b3c6d) >>> 0
 }
 
 function sameTrader(a: string, b: string): boolean {

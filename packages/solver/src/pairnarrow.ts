@@ -1,0 +1,556 @@
+import { BPS, feeOf } from '@allot/protocol'
+import { type Amounts, repairDeficits } from './fill.js'
+import type { Ratio } from './pair.js'
+import type { Prepared } from './prepare.js'
+import { capPrices, gcd } from './ratio.js'
+
+/**
+ * The single-pair fast path (fastpair.ts) when every amount is below 2⁶⁴ and there are fewer than 2²¹
+ * orders: the same decisions as `choosePairPrice` + `solvePairWide`, on columns instead of objects.
+ *
+ * - Amounts are read as 32-bit words (`Prepared.sell64` / `buy64`, the funded `maxSold` likewise).
+ * - Limits are sorted by a radix sort of their float keys; near-ties (relative margin 2⁻⁴⁰) are decided
+ *   exactly by comparing the 128-bit cross products `num_i·den_j` and `num_j·den_i` in 22-bit limbs
+ *   (every partial sum below 2⁴⁸, exact in a double). Within one side the fee factors cancel, so the
+ *   raw amounts are compared.
+ * - The volume sums of the price choice and the fills are prefix sums of the words in two float limbs
+ *   (exact below 2²¹ terms: 2³² · 2²¹ = 2⁵³); bigints are formed only at candidate prices, group
+ *   boundaries and for the output amounts.
+ * - Floats only prune and order; every decision that reaches the output is exact.
+ */
+
+const LO = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1 // low word of a u64 in a u32 view
+const HI = 1 - LO
+const TWO32 = 4294967296
+const TWO64 = 1n << 64n
+const M22 = 0x3fffff
+const P22 = 4194304
+const HI_M = 1 + 2 ** -40
+const LO_M = 1 - 2 ** -40
+
+/** sign(a·b − c·d) for a, b, c, d < 2⁶⁴ given as 32-bit words (lo, hi): 22-bit limbs, exact. */
+function cmpProducts(
+  aL: number,
+  aH: number,
+  bL: number,
+  bH: number,
+  cL: number,
+  cH: number,
+  dL: number,
+  dH: number,
+): number {
+  const a0 = aL & M22
+  const a1 = (aL >>> 22) | ((aH & 0x7ff) << 10)
+  const a2 = aH >>> 11
+  const b0 = bL & M22
+  const b1 = (bL >>> 22) | ((bH & 0x7ff) << 10)
+  const b2 = bH >>> 11
+  const c0 = cL & M22
+  const c1 = (cL >>> 22) | ((cH & 0x7ff) << 10)
+  const c2 = cH >>> 11
+  const d0 = dL & M22
+  const d1 = (dL >>> 22) | ((dH & 0x7ff) << 10)
+  const d2 = dH >>> 11
+  // Columns of the difference, |e_k| < 3·2⁴⁴; carries keep every value exact.
+  const e0 = a0 * b0 - c0 * d0
+  const e1 = a0 * b1 + a1 * b0 - (c0 * d1 + c1 * d0)
+  const e2 = a0 * b2 + a1 * b1 + a2 * b0 - (c0 * d2 + c1 * d1 + c2 * d0)
+  const e3 = a1 * b2 + a2 * b1 - (c1 * d2 + c2 * d1)
+  const e4 = a2 * b2 - c2 * d2
+  let carry = Math.floor(e0 / P22)
+  const r0 = e0 - carry * P22
+  let x = e1 + carry
+  carry = Math.floor(x / P22)
+  const r1 = x - carry * P22
+  x = e2 + carry
+  carry = Math.floor(x / P22)
+  const r2 = x - carry * P22
+  x = e3 + carry
+  carry = Math.floor(x / P22)
+  const r3 = x - carry * P22
+  const top = e4 + carry
+  if (top !== 0) return top > 0 ? 1 : -1
+  return r0 === 0 && r1 === 0 && r2 === 0 && r3 === 0 ? 0 : 1
+}
+
+/**
+ * `items` sorted by ascending ratio N[i]/D[i] (32-bit word columns of 64-bit values), ties by
+ * ascending index, with `tie[p] = 1` when order[p] has the same ratio as order[p − 1]. `approx[i]`
+ * approximates the ratio times a positive constant within 2⁻⁵⁰ relative.
+ */
+function sortSide(
+  items: Int32Array,
+  approx: Float64Array,
+  N: Uint32Array,
+  D: Uint32Array,
+): { order: Int32Array; tie: Uint8Array } {
+  const n = items.length
+  const out = new Int32Array(n)
+  const tie = new Uint8Array(n)
+  if (n === 0) return { order: out, tie }
+  const vals = new Float64Array(n)
+  for (let p = 0; p < n; p++) {
+    const x = approx[items[p]]
+    vals[p] = x > 0 && Number.isFinite(x) ? x : 0
+  }
+  let idx = new Uint32Array(n)
+  for (let p = 0; p < n; p++) idx[p] = p
+  if (n < 2048) idx.sort((a, b) => vals[a] - vals[b] || a - b)
+  else {
+    // Stable LSD radix sort of the floats' bit patterns (positive floats order like their bits).
+    const w = new Uint32Array(vals.buffer)
+    let tmp = new Uint32Array(n)
+    const count = new Uint32Array(65537)
+    for (let d = 0; d < 4; d++) {
+      const off = d < 2 ? LO : HI
+      const sh = (d & 1) * 16
+      count.fill(0)
+      for (let p = 0; p < n; p++) count[((w[2 * p + off] >>> sh) & 0xffff) + 1]++
+      if (count[((w[off] >>> sh) & 0xffff) + 1] === n) continue // one digit value: nothing to do
+      for (let b = 0; b < 65536; b++) count[b + 1] += count[b]
+      for (let p = 0; p < n; p++) {
+        const q = idx[p]
+        tmp[count[(w[2 * q + off] >>> sh) & 0xffff]++] = q
+      }
+      const t = idx
+      idx = tmp
+      tmp = t
+    }
+  }
+  for (let p = 0; p < n; p++) out[p] = items[idx[p]]
+  const exact = (i: number, j: number): number => {
+    const a = approx[i]
+    const b = approx[j]
+    if (a < b * LO_M) return -1
+    if (a > b * HI_M) return 1
+    // N_i/D_i vs N_j/D_j ⇔ N_i·D_j vs N_j·D_i
+    return cmpProducts(
+      N[2 * i + LO],
+      N[2 * i + HI],
+      D[2 * j + LO],
+      D[2 * j + HI],
+      N[2 * j + LO],
+      N[2 * j + HI],
+      D[2 * i + LO],
+      D[2 * i + HI],
+    )
+  }
+  // Insertion pass with the exact comparator: linear when the float order is nearly right.
+  for (let p = 1; p < n; p++) {
+    const v = out[p]
+    let q = p - 1
+    const c = exact(out[q], v)
+    if (c < 0 || (c === 0 && out[q] < v)) {
+      tie[p] = c === 0 ? 1 : 0
+      continue
+    }
+    while (q >= 0) {
+      const c2 = exact(out[q], v)
+      if (c2 < 0 || (c2 === 0 && out[q] < v)) break
+      out[q + 1] = out[q]
+      q--
+    }
+    out[q + 1] = v
+    for (let r = Math.max(1, q + 1); r <= p; r++) tie[r] = exact(out[r - 1], out[r]) === 0 ? 1 : 0
+  }
+  return { order: out, tie }
+}
+
+/** A u32 view (two words per value) of a BigUint64Array. */
+function words(a: BigUint64Array): Uint32Array {
+  return new Uint32Array(a.buffer, a.byteOffset, 2 * a.length)
+}
+
+export function solvePairNarrow(
+  P: Prepared,
+  previous?: Record<string, bigint>,
+): { prices: bigint[]; amounts: Amounts } {
+  const n = P.orders.length
+  const zero = (): { prices: bigint[]; amounts: Amounts } => ({
+    prices: [0n, 0n],
+    amounts: { sold: new Array(n).fill(0n), bought: new Array(n).fill(0n), fee: new Array(n).fill(0n) },
+  })
+  const numIdx = P.assets.indexOf(P.numeraire)
+  // Same orientation as initialPrices: base is the non-numeraire asset (else asset 0).
+  const base = numIdx === 0 ? 1 : 0
+  const quote = 1 - base
+  let prev: Ratio | undefined
+  const pb0 = previous?.[P.assets[base]]
+  const pq0 = previous?.[P.assets[quote]]
+  if (pb0 !== undefined && pq0 !== undefined && pb0 > 0n && pq0 > 0n) prev = { num: pb0, den: pq0 }
+  const s32 = words(P.sell64)
+  const b32 = words(P.buy64)
+  let m64 = P.sell64
+  if (!(P.fullAllowance && P.feeBps === 0n)) {
+    // Funded amounts below the sell amounts: their words.
+    m64 = new BigUint64Array(n)
+    for (let i = 0; i < n; i++) m64[i] = P.maxSold[i]
+  }
+  const m32 = words(m64)
+  // Sides: sellers sell base for quote, buyers sell quote for base (ascending index); maxSold 0 is out.
+  let ns = 0
+  let nb = 0
+  for (let i = 0; i < n; i++) {
+    if (m32[2 * i] === 0 && m32[2 * i + 1] === 0) continue
+    if (P.sell[i] === base) ns++
+    else nb++
+  }
+  if (ns === 0 || nb === 0) return zero()
+  const sIdx = new Int32Array(ns)
+  const bIdx = new Int32Array(nb)
+  {
+    let x = 0
+    let y = 0
+    for (let i = 0; i < n; i++) {
+      if (m32[2 * i] === 0 && m32[2 * i + 1] === 0) continue
+      if (P.sell[i] === base) sIdx[x++] = i
+      else bIdx[y++] = i
+    }
+  }
+  const fb = BPS + P.feeBps
+  const noFee = P.feeBps === 0n
+  const PREV = n
+  const hasPrev = prev !== undefined
+  const approx = new Float64Array(n + 1)
+  const fbF = Number(fb)
+  const bpsF = Number(BPS)
+  const sellF = P.sellF
+  const buyF = P.buyF
+  for (let k = 0; k < ns; k++) {
+    const i = sIdx[k]
+    approx[i] = (buyF[i] * fbF) / (sellF[i] * bpsF)
+  }
+  for (let k = 0; k < nb; k++) {
+    const i = bIdx[k]
+    approx[i] = (sellF[i] * bpsF) / (buyF[i] * fbF)
+  }
+  if (prev !== undefined) approx[PREV] = Number(prev.num) / Number(prev.den)
+  // Sellers' limit buy/sell, buyers' sell/buy (fee factors cancel within a side).
+  const sortedS = sortSide(sIdx, approx, b32, s32)
+  const sortedB = sortSide(bIdx, approx, s32, b32)
+  const S = sortedS.order
+  const B = sortedB.order
+  const tieS = sortedS.tie
+  const tieB = sortedB.tie
+  // Exact limits for comparisons across sides (and with the previous price): bigints on near-ties only.
+  const numOf = (i: number): bigint => {
+    if (i === PREV) return (prev as Ratio).num
+    const o = P.orders[i]
+    if (noFee) return P.sell[i] === base ? o.buyAmount : o.sellAmount
+    return P.sell[i] === base ? o.buyAmount * fb : o.sellAmount * BPS
+  }
+  const denOf = (i: number): bigint => {
+    if (i === PREV) return (prev as Ratio).den
+    const o = P.orders[i]
+    if (noFee) return P.sell[i] === base ? o.sellAmount : o.buyAmount
+    return P.sell[i] === base ? o.sellAmount * BPS : o.buyAmount * fb
+  }
+  const cmp = (i: number, j: number) => {
+    const a = approx[i]
+    const b = approx[j]
+    if (a < b * LO_M) return -1
+    if (a > b * HI_M) return 1
+    const l = numOf(i) * denOf(j)
+    const r = numOf(j) * denOf(i)
+    return l < r ? -1 : l > r ? 1 : 0
+  }
+  // Exact prefix sums of maxSold in two float limbs: sellers S[0..k), buyers B[k..nb).
+  const sLo = new Float64Array(ns + 1)
+  const sHi = new Float64Array(ns + 1)
+  for (let k = 0; k < ns; k++) {
+    const i = S[k]
+    sLo[k + 1] = sLo[k] + m32[2 * i + LO]
+    sHi[k + 1] = sHi[k] + m32[2 * i + HI]
+  }
+  const bLo = new Float64Array(nb + 1)
+  const bHi = new Float64Array(nb + 1)
+  for (let k = nb - 1; k >= 0; k--) {
+    const i = B[k]
+    bLo[k] = bLo[k + 1] + m32[2 * i + LO]
+    bHi[k] = bHi[k + 1] + m32[2 * i + HI]
+  }
+  const sumS = (k: number): bigint => (BigInt(sHi[k]) << 32n) + BigInt(sLo[k])
+  const sumB = (k: number): bigint => (BigInt(bHi[k]) << 32n) + BigInt(bLo[k])
+  // Distinct candidate prices in ascending order (as choosePairPrice): for each, ks = #sellers with
+  // limit ≤ r and kb = first buyer with limit ≥ r.
+  const cand = new Int32Array(ns + nb + 1)
+  const candKs = new Int32Array(ns + nb + 1)
+  const candKb = new Int32Array(ns + nb + 1)
+  let C = 0
+  {
+    let x = 0
+    let y = 0
+    let prevDone = !hasPrev
+    while (x < ns || y < nb || !prevDone) {
+      let v = -1
+      if (x < ns) v = S[x]
+      if (y < nb && (v < 0 || cmp(B[y], v) < 0)) v = B[y]
+      if (!prevDone && (v < 0 || cmp(PREV, v) < 0)) v = PREV
+      const kb = y
+      if (x < ns && (S[x] === v || cmp(S[x], v) === 0)) {
+        x++
+        while (x < ns && tieS[x] === 1) x++
+      }
+      if (y < nb && (B[y] === v || cmp(B[y], v) === 0)) {
+        y++
+        while (y < nb && tieB[y] === 1) y++
+      }
+      if (!prevDone && cmp(PREV, v) === 0) prevDone = true
+      cand[C] = v
+      candKs[C] = x
+      candKb[C] = kb
+      C++
+    }
+  }
+  // Float volumes V = min(S, D/r) (S: base the sellers supply, D: quote the buyers sell).
+  const vol = new Float64Array(C)
+  let best = 0
+  for (let c = 0; c < C; c++) {
+    const f = approx[cand[c]]
+    const a = candKs[c]
+    const b = candKb[c]
+    const s = sHi[a] * TWO32 + sLo[a]
+    const d = (bHi[b] * TWO32 + bLo[b]) / f
+    const v = Math.min(s, d)
+    vol[c] = v
+    if (v > best) best = v
+  }
+  if (!(best > 0)) return zero()
+  const floor = best * (1 - 1e-6)
+  // Exact choice among the survivors, the tie-break chain of choosePairPrice (README "Single pair").
+  let found = false
+  let wn = 0n
+  let wd = 1n
+  let wVn = 0n
+  let wImb = 0n
+  let wDist = 0n
+  const consider = (cn: bigint, cd: bigint, eaS: bigint, eqB: bigint) => {
+    const sn = eaS * cn
+    const dn = eqB * cd
+    // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min would convert them)
+    const vn = sn < dn ? sn : dn
+    const imb = sn > dn ? sn - dn : dn - sn
+    let dist = 0n
+    if (hasPrev) {
+      const d = cn * (prev as Ratio).den - (prev as Ratio).num * cd
+      dist = d < 0n ? -d : d
+    }
+    if (found) {
+      const l = vn * wn
+      const r = wVn * cn
+      if (l < r) return
+      if (l === r) {
+        const li = imb * wn
+        const ri = wImb * cn
+        if (li > ri) return
+        if (li === ri) {
+          const ld = dist * wd
+          const rd = wDist * cd
+          if (ld > rd || (ld === rd && cn * wd >= wn * cd)) return
+        }
+      }
+    }
+    found = true
+    wn = cn
+    wd = cd
+    wVn = vn
+    wImb = imb
+    wDist = dist
+  }
+  for (let c = 0; c < C; c++) {
+    if (vol[c] < floor) continue
+    const ks = candKs[c]
+    const eaS = sumS(ks)
+    const cn = numOf(cand[c])
+    const cd = denOf(cand[c])
+    consider(cn, cd, eaS, sumB(candKb[c]))
+    if (c + 1 >= C) continue
+    // The gap (cand[c], cand[c + 1]): S = eaS and D = eqB / r meet at r = eqB / eaS.
+    const kb = candKb[c + 1]
+    const eqB = sumB(kb)
+    const nn = numOf(cand[c + 1])
+    const nd = denOf(cand[c + 1])
+    let bn = eqB
+    let bd = eaS
+    if (bn === 0n && bd === 0n) {
+      bn = cn * nd + nn * cd
+      bd = 2n * cd * nd
+    }
+    if (bn <= 0n || bd <= 0n) continue
+    if (bn * cd <= cn * bd || bn * nd >= nn * bd) continue
+    const g = gcd(bn, bd)
+    consider(bn / g, bd / g, eaS, eqB)
+  }
+  if (!found || wVn === 0n) return zero()
+  const g0 = gcd(wn, wd)
+  const prices: bigint[] = [0n, 0n]
+  ;[prices[base], prices[quote]] = capPrices([wn / g0, wd / g0], [P.maxPrice[base], P.maxPrice[quote]])
+  // Sellers (ascending limit) eligible: a prefix; buyers (ascending limit) eligible: a suffix. The
+  // contract's limit check (fill.ts \`eligible\`; every order on a side has maxSold > 0).
+  const elig = (i: number): boolean => {
+    const o = P.orders[i]
+    const pS = prices[P.sell[i]]
+    const pB = prices[P.buy[i]]
+    return pS > 0n && pB > 0n && o.sellAmount * pS * BPS >= o.buyAmount * pB * fb
+  }
+  let lo = 0
+  let hi = ns
+  while (lo < hi) {
+    const m = (lo + hi) >> 1
+    if (elig(S[m])) lo = m + 1
+    else hi = m
+  }
+  const ks = lo
+  lo = 0
+  hi = nb
+  while (lo < hi) {
+    const m = (lo + hi) >> 1
+    if (elig(B[m])) hi = m
+    else lo = m + 1
+  }
+  const kb = lo
+  const pBase = prices[base]
+  const pQuote = prices[quote]
+  const vS = sumS(ks) * pBase
+  const vB = sumB(kb) * pQuote
+  // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min would convert them)
+  const F = vS < vB ? vS : vB
+  if (F === 0n) return zero()
+  const sold: bigint[] = new Array(n).fill(0n)
+  const bought: bigint[] = new Array(n).fill(0n)
+  // The funded amounts: the sell amounts themselves when no balance or fee reduced them.
+  const full = P.fullAllowance && P.feeBps === 0n
+  const maxSold = full ? null : P.maxSold
+  const orders = P.orders
+  const msOf = (i: number): bigint => (maxSold === null ? orders[i].sellAmount : maxSold[i])
+  // Orders filled whole are marked here and computed afterwards in index order (sequential reads of
+  // the order objects instead of one cache miss per order in limit order).
+  const whole = new Uint8Array(n)
+  // One side: best first, `at(q)` its q-th order, `cum(k)` the maxSold of its first k, `same(q)` whether
+  // orders q and q + 1 have equal limits. Marks the whole fills; returns [Σ sold, Σ bought] of the rest.
+  const fillSide = (
+    len: number,
+    at: (q: number) => number,
+    cum: (k: number) => bigint,
+    same: (q: number) => boolean,
+    pS: bigint,
+    pB: bigint,
+  ): [bigint, bigint] => {
+    // Orders whole while the cumulative cap stays within F: cum·pS ≤ F ⇔ cum ≤ ⌊F/pS⌋.
+    const lim = F / pS
+    let a = 0
+    let z = len
+    while (a < z) {
+      const mid = (a + z + 1) >> 1
+      if (cum(mid) <= lim) a = mid
+      else z = mid - 1
+    }
+    const k = a
+    if (k === len) {
+      for (let q = 0; q < len; q++) whole[at(q)] = 1
+      return [0n, 0n]
+    }
+    let g = k
+    while (g > 0 && same(g - 1)) g--
+    let h = k + 1
+    while (h < len && same(h - 1)) h++
+    for (let q = 0; q < g; q++) whole[at(q)] = 1
+    const f = F - cum(g) * pS
+    const members: number[] = []
+    for (let q = g; q < h; q++) members.push(at(q))
+    members.sort((x, y) => x - y)
+    let partial = 0n
+    for (const i of members) partial += msOf(i) * pS
+    if (partial <= f) {
+      for (const i of members) whole[i] = 1
+      return [0n, 0n]
+    }
+    const u = members.map((i) => (msOf(i) * pS * f) / partial)
+    let rest = f
+    for (const x of u) rest -= x
+    for (let q = 0; rest > 0n; q = (q + 1) % members.length) {
+      if (u[q] < msOf(members[q]) * pS) {
+        u[q] += 1n
+        rest -= 1n
+      }
+    }
+    let soldSum = 0n
+    let boughtSum = 0n
+    for (let q = 0; q < members.length; q++) {
+      const i = members[q]
+      let s = u[q] / pS
+      const ms = msOf(i)
+      if (s > ms) s = ms
+      const b = (s * pS) / pB
+      if (s > 0n && b > 0n) {
+        sold[i] = s
+        bought[i] = b
+        soldSum += s
+        boughtSum += b
+      }
+    }
+    return [soldSum, boughtSum]
+  }
+  const nbE = nb - kb
+  const sameS = (q: number) => tieS[q + 1] === 1 // sellers[q] and sellers[q + 1]
+  const sameB = (q: number) => tieB[nb - 1 - q] === 1 // buyers[q] = B[nb − 1 − q] and buyers[q + 1]
+  let [soldS, boughtS] = fillSide(ks, (q) => S[q], sumS, sameS, pBase, pQuote)
+  let [soldB, boughtB] = fillSide(
+    nbE,
+    (q) => B[nb - 1 - q],
+    (k) => sumB(nb - k),
+    sameB,
+    pQuote,
+    pBase,
+  )
+  // Whole fills, in index order: sold = maxSold, bought = ⌊sold·pS/pB⌋ (kept only when > 0). Totals per
+  // side for the deficit check as sums of 32-bit words in float limbs (bigints above 2⁶⁴).
+  const w64 = new BigUint64Array(1)
+  const w32 = words(w64)
+  const acc = new Float64Array(8) // per side (seller 0, buyer 4): sold lo, hi, bought lo, hi
+  const sell = P.sell
+  for (let i = 0; i < n; i++) {
+    if (whole[i] === 0) continue
+    const seller = sell[i] === base
+    const s = maxSold === null ? orders[i].sellAmount : maxSold[i]
+    const b = seller ? (s * pBase) / pQuote : (s * pQuote) / pBase
+    if (b === 0n) continue
+    sold[i] = s
+    bought[i] = b
+    const o = seller ? 0 : 4
+    acc[o] += m32[2 * i + LO]
+    acc[o + 1] += m32[2 * i + HI]
+    if (b < TWO64) {
+      w64[0] = b
+      acc[o + 2] += w32[LO]
+      acc[o + 3] += w32[HI]
+    } else if (seller) boughtS += b
+    else boughtB += b
+  }
+  const total = (o: number) => (BigInt(acc[o + 1]) << 32n) + BigInt(acc[o])
+  soldS += total(0)
+  boughtS += total(2)
+  soldB += total(4)
+  boughtB += total(6)
+  const fee = P.feeBps === 0n ? new Array<bigint>(n).fill(0n) : sold.map((s) => feeOf(s, P.feeBps))
+  // No rounding deficit (the usual case): the repair's first pass would find nothing to do.
+  if (soldS - boughtB >= 0n && soldB - boughtS >= 0n) return { prices, amounts: { sold, bought, fee } }
+  // Repair order: per side worst slack first, equal limits by ascending index (sellers in S order,
+  // buyers in descending index within a group, so no group needs sorting).
+  const worst: number[] = []
+  for (let h = ks; h > 0; ) {
+    let g = h - 1
+    while (g > 0 && sameS(g - 1)) g--
+    for (let q = g; q < h; q++) worst.push(S[q])
+    h = g
+  }
+  for (let h = nbE; h > 0; ) {
+    let g = h - 1
+    while (g > 0 && sameB(g - 1)) g--
+    for (let q = h - 1; q >= g; q--) worst.push(B[nb - 1 - q])
+    h = g
+  }
+  repairDeficits(P, prices, sold, bought, worst)
+  const repairedFee = P.feeBps === 0n ? fee : sold.map((s) => feeOf(s, P.feeBps))
+  return { prices, amounts: { sold, bought, fee: repairedFee } }
+}
