@@ -1,5 +1,6 @@
 import { AllotClient, createNodeMetrics, createRegistry, domainOf, sealPlain } from '@allot/node'
 import {
+  API_LIMITS,
   API_PROTOCOL,
   type ApiResponse,
   addressOf,
@@ -16,6 +17,7 @@ import {
   type PrivateKey,
   payloadHashOf,
   type SealedOrder,
+  SUBMIT_MANY_TAG,
   sealedOrderDigest,
   signDigest,
 } from '@allot/protocol'
@@ -218,6 +220,46 @@ describe('bad input at the API and on gossip', () => {
     expect(await raw([frame(trailing)])).toMatchObject({ kind: 'error', code: 'WIRE_TRAILING_BYTES' })
     // an empty stream
     expect(await raw([])).toMatchObject({ kind: 'error', code: 'API_BAD_REQUEST' })
+  })
+
+  it('takes many orders in one request: one outcome each, in order, a bad one failing only itself', async () => {
+    const a = fresh(traderKey(30))
+    const b = fresh(traderKey(31))
+    const forged = { ...fresh(traderKey(32)), trader: addressOf(traderKey(33)) }
+    const outcomes = await client.submitMany([a, encodeSealedOrder(a), new Uint8Array([1, 2, 3]), b, forged])
+    expect(outcomes.map((o) => (o.kind === 'submitted' ? 'OK' : o.code))).toEqual([
+      'OK',
+      'ORDER_DUPLICATE',
+      'WIRE_MALFORMED',
+      'OK',
+      'ORDER_BAD_SIGNATURE',
+    ])
+    const node = cluster.nodes[0]
+    expect(outcomes[0]).toEqual({ kind: 'submitted', orderId: orderIdOf(a), targetBatch: open })
+    expect(node.mempool.has(orderIdOf(a)) && node.mempool.has(orderIdOf(b))).toBe(true)
+    // More than one request holds: split by the client, answered in order.
+    const many = Array.from({ length: API_LIMITS.maxSubmitManyOrders + 2 }, (_, i) =>
+      fresh(traderKey(40 + (i % 20))),
+    )
+    const results = await client.submitMany(many)
+    expect(results).toEqual(
+      many.map((o) => ({ kind: 'submitted', orderId: orderIdOf(o), targetBatch: open })),
+    )
+    for (const o of many) expect(node.mempool.has(orderIdOf(o))).toBe(true)
+  })
+
+  it('bounds submitMany: an over-long list or frame is WIRE_TOO_LARGE', async () => {
+    const n = API_LIMITS.maxSubmitManyOrders + 1
+    const body = new Uint8Array(5 + 5 * n)
+    body[0] = SUBMIT_MANY_TAG
+    new DataView(body.buffer).setUint32(1, n)
+    for (let i = 0; i < n; i++) new DataView(body.buffer).setUint32(5 + 5 * i, 1)
+    expect(await raw([frame(body)])).toMatchObject({ kind: 'error', code: 'WIRE_TOO_LARGE' })
+    const big = new Uint8Array(API_LIMITS.maxRequestBytes + 1)
+    big[0] = SUBMIT_MANY_TAG
+    expect(await raw([frame(big)])).toMatchObject({ kind: 'error', code: 'WIRE_TOO_LARGE' })
+    // the node still answers
+    expect((await client.info()).peerId).toBe(cluster.nodes[0].peerId)
   })
 
   it('times out idle streams', async () => {

@@ -13,9 +13,11 @@ import {
   cancelDigest,
   decodeApiResponse,
   encodeApiRequest,
+  encodeSealedOrder,
   type Height,
   type Hex,
   isAllotError,
+  LIMITS,
   type NetworkDomain,
   type NodeInfo,
   type Order,
@@ -24,6 +26,7 @@ import {
   type PrivateKey,
   payloadHashOf,
   type SealedOrder,
+  type SubmitOutcome,
   sealedOrderDigest,
   sealOrder,
   signDigest,
@@ -190,6 +193,106 @@ export class AllotClient {
   }
 
   /**
+   * Submits signed envelopes (or their encoded bytes) as they are, in `submitMany` requests of at
+   * most `API_LIMITS.maxSubmitManyOrders` orders and `maxRequestBytes` bytes, sent together
+   * (pipelined). One outcome per order, in order: `submitted` (on disk at the node, gossiped) or
+   * `error` with the node's code. An order that cannot be encoded, or whose request failed as a whole
+   * (`API_TIMEOUT`, `API_UNAVAILABLE`: its fate is then unknown — ask `status`), fails only its outcome.
+   */
+  async submitMany(orders: readonly (SealedOrder | Uint8Array)[]): Promise<SubmitOutcome[]> {
+    const out: SubmitOutcome[] = new Array(orders.length)
+    const sent: Promise<void>[] = []
+    let chunk: Uint8Array[] = []
+    let slots: number[] = []
+    let size = 0
+    const flush = () => {
+      if (chunk.length === 0) return
+      const at = slots
+      sent.push(
+        this.expect({ kind: 'submitMany', orders: chunk }, 'submittedMany').then(
+          (r) => {
+            if (r.results.length !== at.length)
+              throw new AllotError('WIRE_MALFORMED', `${r.results.length} outcomes for ${at.length} orders`)
+            for (let k = 0; k < at.length; k++) out[at[k]] = r.results[k]
+          },
+          (e) => {
+            const err = e instanceof AllotError ? e : new AllotError('API_INTERNAL', String(e))
+            for (const k of at) out[k] = outcomeOf(err)
+          },
+        ),
+      )
+      chunk = []
+      slots = []
+      size = 0
+    }
+    for (let i = 0; i < orders.length; i++) {
+      const o = orders[i]
+      let bytes: Uint8Array
+      try {
+        bytes = o instanceof Uint8Array ? o : encodeSealedOrder(o)
+        if (bytes.length > LIMITS.maxSealedOrderBytes)
+          throw new AllotError(
+            'WIRE_TOO_LARGE',
+            `order of ${bytes.length} bytes, at most ${LIMITS.maxSealedOrderBytes}`,
+          )
+      } catch (e) {
+        out[i] = outcomeOf(e instanceof AllotError ? e : new AllotError('WIRE_MALFORMED', String(e)))
+        continue
+      }
+      // The request: tag (1), list length (4), then a length (4) before each envelope.
+      if (
+        chunk.length >= API_LIMITS.maxSubmitManyOrders ||
+        5 + size + 4 + bytes.length > API_LIMITS.maxRequestBytes
+      )
+        flush()
+      chunk.push(bytes)
+      slots.push(i)
+      size += 4 + bytes.length
+    }
+    flush()
+    await Promise.all(sent)
+    return out
+  }
+
+  /**
+   * `submitOrder` for many orders of one trader: each is checked, built, signed and sealed as
+   * `submitOrder` does (the node's info and batch key asked once), then all go in `submitMany`
+   * requests. One outcome per spec, in order; a spec the client refuses fails only its outcome. Orders
+   * without a named batch that meet a batch closing meanwhile are sealed again once for the next.
+   */
+  async submitOrders(specs: readonly OrderSpec[], key: PrivateKey): Promise<SubmitOutcome[]> {
+    const out: SubmitOutcome[] = new Array(specs.length)
+    let todo = specs.map((_, i) => i)
+    for (let attempt = 0; todo.length > 0; attempt++) {
+      const info = await this.recentInfo(attempt > 0)
+      const envelopes: SealedOrder[] = []
+      const at: number[] = []
+      for (const i of todo) {
+        try {
+          envelopes.push(await this.seal(info, specs[i], key))
+          at.push(i)
+        } catch (e) {
+          out[i] = outcomeOf(e instanceof AllotError ? e : new AllotError('API_INTERNAL', String(e)))
+        }
+      }
+      const results = await this.submitMany(envelopes)
+      todo = []
+      for (let k = 0; k < at.length; k++) {
+        const r = results[k]
+        out[at[k]] = r
+        if (
+          r.kind === 'error' &&
+          r.code === 'ORDER_TARGET_CLOSED' &&
+          specs[at[k]].batch === undefined &&
+          attempt < 1
+        )
+          todo.push(at[k])
+      }
+    }
+    return out
+  }
+
+  /**
    * Checks an order against the network (known assets, amounts > 0), builds it, signs it and
    * submits it. On a sealing network (info.sealing) the signed order is sealed to the target
    * batch's key PK_h (fetched with batchKey); otherwise the envelope carries it plain (docs/node.md).
@@ -214,15 +317,17 @@ export class AllotClient {
     key: PrivateKey,
     fresh: boolean,
   ): Promise<{ orderId: Hex; targetBatch: Height; status: 'pending' }> {
-    const info = await this.recentInfo(fresh)
+    return this.submit(await this.seal(await this.recentInfo(fresh), spec, key))
+  }
+
+  /** Builds, signs and (on a sealing network) seals an order to its batch's key PK_h. */
+  private async seal(info: NodeInfo, spec: OrderSpec, key: PrivateKey): Promise<SealedOrder> {
     const order = buildOrder(info, spec, addressOf(key))
     const domain = { chainId: info.chainId, verifyingContract: info.settlement }
-    if (!info.sealing) return this.submit(sealPlain(domain, order, key))
+    if (!info.sealing) return sealPlain(domain, order, key)
     const pk = await this.batchKey(order.firstBatch)
     const signedOrder = { order, signature: signOrder(domain, order, key) }
-    return this.submit(
-      sealOrder({ domain, signedOrder, batchPublicKey: pk, traderKey: key, nonce: order.nonce }),
-    )
+    return sealOrder({ domain, signedOrder, batchPublicKey: pk, traderKey: key, nonce: order.nonce })
   }
 
   async cancel(orderId: Hex, key: PrivateKey): Promise<{ orderId: Hex }> {
@@ -275,6 +380,10 @@ export class AllotClient {
       if (res.kind === 'batch') yield res.batch
     }
   }
+}
+
+function outcomeOf(e: AllotError): SubmitOutcome {
+  return { kind: 'error', code: e.code, message: e.message.replace(`${e.code}: `, '') }
 }
 
 function assetOf(info: NodeInfo, ref: string): AssetInfo {

@@ -1,9 +1,11 @@
 import {
   AllotError,
+  API_LIMITS,
   type ApiRequest,
   type ApiResponse,
   type BatchView,
   decodeApiRequest,
+  encode,
   encodeApiResponse,
   encodeSealedOrder,
   type Height,
@@ -11,6 +13,8 @@ import {
   type NodeInfo,
   type OrderCancel,
   type OrderStatus,
+  type SubmitOutcome,
+  submitOutcomeCodec,
 } from '@allot/protocol'
 import type { BalanceReader, Mempool, OrderIntake } from '../mempool/index.js'
 import type { RequestContext, ResponseFrames } from '../network/index.js'
@@ -56,6 +60,7 @@ export function createApiHandler(
     }
     try {
       if (req.kind === 'watchBatches') return watchBatches(d.storage, ctx.signal)
+      if (req.kind === 'submitMany') return encodeSubmittedMany(await submitMany(d, req.orders))
       return encodeApiResponse(await answer(d, req, bytes))
     } catch (e) {
       if (e instanceof AllotError) return errorResponse(e.code, e.message.replace(`${e.code}: `, ''))
@@ -79,6 +84,8 @@ async function answer(
       d.publishOrder(a.bytes)
       return { kind: 'submitted', orderId: a.orderId, targetBatch: a.batch }
     }
+    case 'submitMany':
+      return { kind: 'submittedMany', results: await submitMany(d, req.orders) }
     case 'cancel': {
       const r = await d.intake.cancel(req.cancel)
       d.publishCancel(req.cancel)
@@ -108,6 +115,85 @@ async function answer(
       return { kind: 'batchKey', height: req.height, publicKey: `0x${Buffer.from(key).toString('hex')}` }
     }
   }
+}
+
+/**
+ * Each envelope through the same intake as a single `submit` (decoded on its own, on disk before its
+ * outcome is known, published through the same hook once accepted); one outcome per order, in order.
+ * A refused order fails only its own outcome.
+ */
+export async function submitMany(
+  d: Pick<ApiDeps, 'intake' | 'publishOrder'>,
+  orders: Uint8Array[],
+): Promise<SubmitOutcome[]> {
+  return Promise.all(
+    orders.map(async (bytes): Promise<SubmitOutcome> => {
+      try {
+        const a = await d.intake.submit(bytes, true)
+        d.publishOrder(a.bytes)
+        return { kind: 'submitted', orderId: a.orderId, targetBatch: a.batch }
+      } catch (e) {
+        const code = e instanceof AllotError ? e.code : 'API_INTERNAL'
+        const message = (e as Error)?.message ?? String(e)
+        return {
+          kind: 'error',
+          code: code.slice(0, 64),
+          message: clip(message.replace(`${code}: `, ''), 256),
+        }
+      }
+    }),
+  )
+}
+
+const U64_MAX = (1n << 64n) - 1n
+const SUBMITTED_MANY_HEAD = encodeApiResponse({ kind: 'submittedMany', results: [] }).subarray(0, 1)
+
+/**
+ * `encodeApiResponse({ kind: 'submittedMany', results })`, with each accepted outcome written as its
+ * bytes (tag 0, the id's 32 bytes, the batch as u64) rather than through the codec's hex checks: a
+ * unit test compares the two. Refusals go through the codec.
+ */
+export function encodeSubmittedMany(results: SubmitOutcome[]): Uint8Array {
+  if (results.length > API_LIMITS.maxSubmitManyOrders)
+    throw new AllotError(
+      'WIRE_TOO_LARGE',
+      `${results.length} outcomes, at most ${API_LIMITS.maxSubmitManyOrders}`,
+    )
+  const parts: Uint8Array[] = []
+  let size = 5
+  for (const r of results) {
+    let b: Uint8Array
+    if (
+      r.kind === 'submitted' &&
+      r.orderId.length === 66 &&
+      r.targetBatch >= 0n &&
+      r.targetBatch <= U64_MAX
+    ) {
+      b = new Uint8Array(41)
+      // Buffer's hex decoding stops at the first non-hex pair: 32 bytes written means a valid id.
+      if (Buffer.from(b.buffer, 1, 32).write(r.orderId.slice(2), 'hex') === 32) {
+        new DataView(b.buffer).setBigUint64(33, r.targetBatch)
+      } else b = encode(submitOutcomeCodec, r)
+    } else b = encode(submitOutcomeCodec, r)
+    parts.push(b)
+    size += b.length
+  }
+  const out = new Uint8Array(size)
+  out[0] = SUBMITTED_MANY_HEAD[0]
+  new DataView(out.buffer).setUint32(1, results.length)
+  let at = 5
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
+/** At most `max` bytes of UTF-8 (the outcome's message field). */
+function clip(s: string, max: number): string {
+  let m = s.length > max ? s.slice(0, max) : s
+  while (Buffer.byteLength(m) > max) m = m.slice(0, -1)
+  return m
 }
 
 /** Server stream of finalized batches, until the client goes or the node stops. */

@@ -1,4 +1,5 @@
 export * from './bonds.js'
+export * from './envelope.js'
 export * from './intake.js'
 export * from './lookup.js'
 export * from './mempool.js'

@@ -11,11 +11,11 @@ import {
   type OrderCancel,
   orderDigest,
   type SealedOrder,
-  sealedOrderDigest,
   toHex,
 } from '@allot/protocol'
 import type { BondReader } from './bonds.js'
-import { entryOf, type Mempool } from './mempool.js'
+import { type EnvelopeFields, envelopeDigester, readSealedEnvelope, signatureOf } from './envelope.js'
+import type { Mempool } from './mempool.js'
 import type { BatchSchedule } from './schedule.js'
 import type { RecoveryJob, SignatureVerifier } from './verifier.js'
 
@@ -60,7 +60,21 @@ export interface Accepted {
   orderId: Hex
   batch: bigint
   bytes: Uint8Array
-  order: SealedOrder
+  /** The decoded envelope (decoded when first read if intake did not need to). */
+  readonly order: SealedOrder
+}
+
+function accepted(orderId: Hex, batch: bigint, bytes: Uint8Array, order: SealedOrder | undefined): Accepted {
+  let o = order
+  return {
+    orderId,
+    batch,
+    bytes,
+    get order() {
+      o ??= decodeSealedOrder(bytes)
+      return o
+    },
+  }
 }
 
 /**
@@ -70,10 +84,20 @@ export interface Accepted {
  */
 export class OrderIntake {
   private readonly inflight = new Set<Hex>()
+  /**
+   * (trader, nonce) of orders between their checks and their write, and their count per (trader,
+   * batch): orders in flight at once (a `submitMany`, pipelined submits, gossip) must not share a
+   * nonce or pass the per-trader cap together because neither was in the mempool yet.
+   */
+  private readonly inflightNonces = new Set<string>()
+  private readonly inflightPerTraderBatch = new Map<string, number>()
   private readonly now: () => number
+
+  private readonly envelopeDigest: (envelope: Uint8Array) => Uint8Array
 
   constructor(private readonly d: IntakeDeps) {
     this.now = d.now ?? Date.now
+    this.envelopeDigest = envelopeDigester(d.rules.domain)
   }
 
   /**
@@ -92,7 +116,8 @@ export class OrderIntake {
     o: { referenced?: boolean } = {},
   ): Promise<Accepted> {
     // size, decode
-    let order: SealedOrder
+    let order: SealedOrder | undefined
+    let fields: EnvelopeFields | null
     let bytes: Uint8Array
     if (input instanceof Uint8Array || 'bytes' in input) {
       bytes = input instanceof Uint8Array ? input : input.bytes
@@ -102,22 +127,32 @@ export class OrderIntake {
           `order of ${bytes.length} bytes, at most ${LIMITS.maxSealedOrderBytes}`,
         )
       }
-      order = input instanceof Uint8Array ? decodeSealedOrder(input) : input.order
+      if (input instanceof Uint8Array) {
+        // A sealed payload is read in place (envelope.ts); a plain one, or anything the reader does
+        // not vouch for, is decoded (which throws the exact wire error).
+        fields = readSealedEnvelope(input)
+        if (!fields) order = decodeSealedOrder(input)
+      } else {
+        order = input.order
+        fields = null
+      }
     } else {
       order = input
+      fields = null
       bytes = encodeSealedOrder(input)
     }
     const { rules, schedule, mempool } = this.d
-    const trader = order.trader.toLowerCase() as Address
+    const { batch, nonce } = fields ?? (order as SealedOrder)
+    const trader = (fields?.trader ?? (order as SealedOrder).trader.toLowerCase()) as Address
+    const plain = order?.payload.kind === 'plain' ? order.payload.order : undefined
     // cheap field checks
-    const jobs: RecoveryJob[] = []
-    if (order.payload.kind === 'plain') {
+    if (plain) {
       if (rules.sealingEnabled)
         throw new AllotError('ORDER_PLAIN_REFUSED', 'this network takes sealed orders only')
-      const inner = order.payload.order.order
+      const inner = plain.order
       if (inner.trader.toLowerCase() !== trader)
         throw new AllotError('ORDER_BAD_SIGNATURE', 'inner order names another trader')
-      if (inner.firstBatch !== order.batch)
+      if (inner.firstBatch !== batch)
         throw new AllotError('ORDER_BAD_BATCH', 'inner order targets another batch')
       if (inner.lastBatch < inner.firstBatch)
         throw new AllotError('ORDER_BAD_BATCH', 'lastBatch is before firstBatch')
@@ -136,21 +171,28 @@ export class OrderIntake {
     // duplicate (replays, the same nonce twice, a race between API and gossip)
     if (mempool.has(orderId) || this.inflight.has(orderId))
       throw new AllotError('ORDER_DUPLICATE', `order ${orderId} is known`)
-    const owner = mempool.nonceOwner(trader, order.nonce)
+    const owner = mempool.nonceOwner(trader, nonce)
     if (owner !== undefined)
-      throw new AllotError('ORDER_DUPLICATE', `nonce ${order.nonce} already used by ${owner}`)
+      throw new AllotError('ORDER_DUPLICATE', `nonce ${nonce} already used by ${owner}`)
+    const nonceKey = `${trader}:${nonce}`
+    if (this.inflightNonces.has(nonceKey))
+      throw new AllotError('ORDER_DUPLICATE', `nonce ${nonce} already used by an order in flight`)
     // target batch open
-    if (!o.referenced) schedule.checkOpen(order.batch, this.now())
-    else if (order.batch < schedule.currentHeight(this.now()))
-      throw new AllotError('ORDER_TARGET_CLOSED', `batch ${order.batch} is behind consensus`)
+    if (!o.referenced) schedule.checkOpen(batch, this.now())
+    else if (batch < schedule.currentHeight(this.now()))
+      throw new AllotError('ORDER_TARGET_CLOSED', `batch ${batch} is behind consensus`)
     // rate: per trader per batch (genesis perTraderMaxOrdersPerBatch)
-    if (mempool.countFor(trader, order.batch) >= rules.perTraderMaxOrdersPerBatch) {
+    const rateKey = `${trader}:${batch}`
+    const flying = this.inflightPerTraderBatch.get(rateKey) ?? 0
+    if (mempool.countFor(trader, batch) + flying >= rules.perTraderMaxOrdersPerBatch) {
       throw new AllotError(
         'ORDER_RATE_LIMITED',
-        `trader has ${rules.perTraderMaxOrdersPerBatch} orders for batch ${order.batch}`,
+        `trader has ${rules.perTraderMaxOrdersPerBatch} orders for batch ${batch}`,
       )
     }
     this.inflight.add(orderId)
+    this.inflightNonces.add(nonceKey)
+    this.inflightPerTraderBatch.set(rateKey, flying + 1)
     try {
       if (this.d.isKnownFinal && (await this.d.isKnownFinal(orderId))) {
         throw new AllotError('ORDER_DUPLICATE', `order ${orderId} already had its final status`)
@@ -158,30 +200,41 @@ export class OrderIntake {
       const bond = await this.d.bonds.bondOf(trader)
       if (bond < rules.minBond)
         throw new AllotError('ORDER_INSUFFICIENT_BOND', `bond ${bond} below ${rules.minBond}`)
-      // signatures: the envelope, and a plain payload's inner order
-      jobs.push({
-        digest: sealedOrderDigest(rules.domain, {
-          trader,
-          batch: order.batch,
-          payloadHash: payloadHashOfEnvelope(bytes),
-          nonce: order.nonce,
-        }),
-        signature: order.signature,
-      })
-      if (order.payload.kind === 'plain') {
-        jobs.push({
-          digest: orderDigest(rules.domain, order.payload.order.order),
-          signature: order.payload.order.signature,
-        })
-      }
+      // signatures: the envelope (its digest and signature straight from the bytes), and a plain
+      // payload's inner order
+      const raw = bytes.subarray(bytes.length - 65)
+      const jobs: RecoveryJob[] = [
+        {
+          digest: this.envelopeDigest(bytes),
+          raw,
+          get signature() {
+            return signatureOf(raw)
+          },
+        },
+      ]
+      if (plain) jobs.push({ digest: orderDigest(rules.domain, plain.order), signature: plain.signature })
       const signers = await this.d.verifier.recover(jobs)
       if (signers.some((s) => s !== trader)) {
         throw new AllotError('ORDER_BAD_SIGNATURE', 'signature is not the trader’s on this network')
       }
-      await mempool.add(entryOf(orderId, order, bytes, local, this.now()))
-      return { orderId, batch: order.batch, bytes, order }
+      const expiresAfter = plain ? plain.order.lastBatch : batch
+      await mempool.add({
+        id: orderId,
+        trader,
+        batch,
+        expiresAfter,
+        nonce,
+        local,
+        receivedAt: this.now(),
+        bytes,
+      })
+      return accepted(orderId, batch, bytes, order)
     } finally {
       this.inflight.delete(orderId)
+      this.inflightNonces.delete(nonceKey)
+      const n = (this.inflightPerTraderBatch.get(rateKey) ?? 1) - 1
+      if (n <= 0) this.inflightPerTraderBatch.delete(rateKey)
+      else this.inflightPerTraderBatch.set(rateKey, n)
     }
   }
 

@@ -9,11 +9,17 @@ import {
   type Signature,
   toHex,
 } from '@allot/protocol'
+import { rawSignatureFault } from './envelope.js'
 
 /** One signature to check: the EIP-712 digest (computed on the main thread) and the signature. */
 export interface RecoveryJob {
   digest: Uint8Array
   signature: Signature
+  /**
+   * The same signature as r ‖ s ‖ v bytes (65), when the caller holds them (an envelope's last 65
+   * bytes): the worker pool takes them as they are instead of parsing `signature`'s hex.
+   */
+  raw?: Uint8Array
 }
 
 /**
@@ -155,12 +161,19 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions = {}): Signatur
       const sigs = new Uint8Array(65 * jobs.length)
       try {
         jobs.forEach((j, i) => {
-          checkSignatureShape(j.signature, 'ORDER_BAD_SIGNATURE')
+          if (j.raw instanceof Uint8Array && j.raw.length === 65) {
+            const fault = rawSignatureFault(j.raw)
+            if (fault) throw new AllotError('ORDER_BAD_SIGNATURE', fault)
+            sigs.set(j.raw.subarray(0, 64), 65 * i)
+            sigs[65 * i + 64] = j.raw[64] - 27
+          } else {
+            checkSignatureShape(j.signature, 'ORDER_BAD_SIGNATURE')
+            sigs.set(fromHex(j.signature.r, 32, 'ORDER_BAD_SIGNATURE'), 65 * i)
+            sigs.set(fromHex(j.signature.s, 32, 'ORDER_BAD_SIGNATURE'), 65 * i + 32)
+            sigs[65 * i + 64] = j.signature.v - 27
+          }
           if (!(j.digest instanceof Uint8Array) || j.digest.length !== 32)
             throw new AllotError('ORDER_BAD_SIGNATURE', 'bad digest')
-          sigs.set(fromHex(j.signature.r, 32, 'ORDER_BAD_SIGNATURE'), 65 * i)
-          sigs.set(fromHex(j.signature.s, 32, 'ORDER_BAD_SIGNATURE'), 65 * i + 32)
-          sigs[65 * i + 64] = j.signature.v - 27
         })
       } catch (e) {
         return Promise.reject(e)

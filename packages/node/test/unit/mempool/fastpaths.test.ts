@@ -1,18 +1,31 @@
 // The shortcuts intake takes for throughput must give exactly what the slow, obvious paths give.
 import {
+  checkSignatureShape,
   decode,
+  decodeSealedOrder,
+  deterministicRng,
   encode,
   encodeSealedOrder,
+  fromHex,
   type Hex,
   keccak256,
   orderIdOf,
   payloadHashOf,
   type SealedOrder,
+  sealedOrderDigest,
   toHex,
 } from '@allot/protocol'
 import * as lp from 'it-length-prefixed'
 import { describe, expect, it } from 'vitest'
-import { batchedExists, payloadHashOfEnvelope, storedOrderBytes } from '../../../src/mempool/index.js'
+import {
+  batchedExists,
+  envelopeDigester,
+  payloadHashOfEnvelope,
+  rawSignatureFault,
+  readSealedEnvelope,
+  signatureOf,
+  storedOrderBytes,
+} from '../../../src/mempool/index.js'
 import { lengthPrefixed } from '../../../src/network/index.js'
 import { storedOrderCodec } from '../../../src/storage/index.js'
 
@@ -72,6 +85,93 @@ describe('intake fast paths', () => {
       expect(payloadHashOfEnvelope(bytes)).toBe(payloadHashOf(o))
       expect(toHex(keccak256(bytes))).toBe(orderIdOf(o))
     }
+  })
+
+  it('reads sealed envelopes in place exactly as decodeSealedOrder does, and defers everything else to it', () => {
+    const nonces = [0n, 1n, 255n, 256n, 2n ** 64n, 2n ** 256n - 1n]
+    const orders = [
+      ...nonces.map((n) => sealedPayload(n, 336)),
+      sealedPayload(3n, 4096),
+      sealedPayload(4n, 0),
+      {
+        ...sealedPayload(5n, 10),
+        payload: { kind: 'sealed' as const, ephemeralKey: '0x' as Hex, ciphertext: hex(3, 'aa') },
+      },
+      { ...sealedPayload(6n, 10), batch: 2n ** 64n - 1n, trader: hex(20, 'ff') },
+    ]
+    for (const o of orders) {
+      const bytes = encodeSealedOrder(o)
+      const d = decodeSealedOrder(bytes)
+      expect(readSealedEnvelope(bytes)).toEqual({ trader: d.trader, batch: d.batch, nonce: d.nonce })
+    }
+    // A plain payload is not read in place.
+    expect(readSealedEnvelope(encodeSealedOrder(plain(1n)))).toBeNull()
+    // Mutations (bytes changed, cut, added): read in place exactly when they decode to a sealed payload.
+    const rnd = deterministicRng('envelope-mutations')
+    const byte = () => Number(rnd(1)[0])
+    const base = encodeSealedOrder(sealedPayload(77n, 40))
+    let agreed = 0
+    for (let i = 0; i < 4000; i++) {
+      let m = base.slice()
+      const what = byte() % 4
+      if (what === 0) m[byte() % m.length] = byte()
+      else if (what === 1) m[[28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39][byte() % 12]] = byte() % 40
+      else if (what === 2) m = m.slice(0, byte() % m.length)
+      else m = new Uint8Array([...m, byte()])
+      let want: SealedOrder | null = null
+      try {
+        const d = decodeSealedOrder(m)
+        if (d.payload.kind === 'sealed') want = d
+      } catch {}
+      const got = readSealedEnvelope(m)
+      expect(got).toEqual(want && { trader: want.trader, batch: want.batch, nonce: want.nonce })
+      if (want) agreed++
+    }
+    expect(agreed).toBeGreaterThan(100)
+  })
+
+  it('computes the envelope digest from the bytes as sealedOrderDigest does', () => {
+    const domains = [
+      { chainId: 31337n, verifyingContract: hex(20, '5e') },
+      { chainId: 2n ** 200n, verifyingContract: hex(20, '01') },
+    ]
+    for (const domain of domains) {
+      const digest = envelopeDigester(domain)
+      for (const o of [
+        plain(0n),
+        plain(2n ** 255n),
+        sealedPayload(1n, 336),
+        sealedPayload(2n ** 70n, 4096),
+      ]) {
+        const want = sealedOrderDigest(domain, {
+          trader: o.trader,
+          batch: o.batch,
+          payloadHash: payloadHashOf(o),
+          nonce: o.nonce,
+        })
+        expect(toHex(digest(encodeSealedOrder(o)))).toBe(toHex(want))
+      }
+    }
+  })
+
+  it('checks a signature shape from its bytes as checkSignatureShape does', () => {
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+    const words = [0n, 1n, n / 2n - 1n, n / 2n, n / 2n + 1n, n - 1n, n, n + 1n, 2n ** 256n - 1n]
+    const word = (x: bigint) => `0x${x.toString(16).padStart(64, '0')}` as Hex
+    for (const r of words)
+      for (const s of words)
+        for (const v of [0, 26, 27, 28, 29]) {
+          const sig = { r: word(r), s: word(s), v }
+          let want: string | null = null
+          try {
+            checkSignatureShape(sig, 'X')
+          } catch (e) {
+            want = (e as Error).message.replace('X: ', '')
+          }
+          const raw = new Uint8Array([...fromHex(sig.r), ...fromHex(sig.s), v])
+          expect(rawSignatureFault(raw)).toBe(want)
+          expect(signatureOf(raw)).toEqual(sig)
+        }
   })
 
   it('writes a stored order exactly as storedOrderCodec does', () => {

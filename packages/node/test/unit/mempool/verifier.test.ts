@@ -1,4 +1,4 @@
-import { addressOf, keccak256, privateKeyFromHex, recoverAddress, signDigest } from '@allot/protocol'
+import { addressOf, fromHex, keccak256, privateKeyFromHex, recoverAddress, signDigest } from '@allot/protocol'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createInlineVerifier, createWorkerVerifier } from '../../../src/mempool/index.js'
@@ -36,13 +36,22 @@ describe('signature verifiers agree with noble', () => {
             ) as `0x${string}`
             return { digest, signature: { ...sig, r }, expect: corrupt ? undefined : addressOf(key) }
           })
-          const [a, b, c] = await Promise.all([
+          // The same signatures as r ‖ s ‖ v bytes (as intake hands them over from an envelope).
+          const raw = jobs.map((j) => ({
+            ...j,
+            raw: new Uint8Array([...fromHex(j.signature.r), ...fromHex(j.signature.s), j.signature.v]),
+          }))
+          const [a, b, c, d, e] = await Promise.all([
             noble.recover(jobs),
             native.recover(jobs),
             inline.recover(jobs),
+            native.recover(raw),
+            noble.recover(raw),
           ])
           expect(b).toEqual(a)
           expect(c).toEqual(a)
+          expect(d).toEqual(a)
+          expect(e).toEqual(a)
           jobs.forEach((j, i) => {
             if (j.expect) expect(a[i]).toBe(j.expect)
             else {
@@ -70,6 +79,11 @@ describe('signature verifiers agree with noble', () => {
     ).rejects.toMatchObject({
       code: 'ORDER_BAD_SIGNATURE',
     })
+    const raw = (v: number, s = fromHex(sig.s)) => new Uint8Array([...fromHex(sig.r), ...s, v])
+    for (const bad of [raw(29), raw(sig.v, new Uint8Array(32).fill(0xff)), raw(sig.v, new Uint8Array(32))])
+      await expect(native.recover([{ digest, signature: sig, raw: bad }])).rejects.toMatchObject({
+        code: 'ORDER_BAD_SIGNATURE',
+      })
     // short hex that BigInt accepts: refused when queued, never thrown inside the pool
     await expect(
       noble.recover([{ digest, signature: { ...sig, r: `0x${sig.r.slice(3)}` } }]),
