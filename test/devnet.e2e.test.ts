@@ -586,9 +586,11 @@ describe('devnet end to end', () => {
       if (Date.now() > deadline) throw new Error(`node 3 did not catch up: ${JSON.stringify(s)}`)
       await new Promise((res) => setTimeout(res, 1000))
     }
-    // Nothing acknowledged was lost: the restarted validator knows how the drill's orders ended.
+    // Nothing acknowledged was lost: the restarted validator learns how the drill's orders ended. It may
+    // have decided their batch (`included`) while it still fetches the unseal shares it missed, so wait
+    // for the final status (`order watch`) instead of reading the status once.
     for (const o of pair) {
-      const st = await allotJson<OrderStatus>(['order', 'status', o.orderId, '--node', devnet.nodes[3].api])
+      const st = await watchFinal(o.orderId, devnet.nodes[3].api)
       expect(['filled', 'partially_filled']).toContain(st.status)
     }
     // No batch settled twice.
