@@ -4,6 +4,9 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import {
   addressOf,
+  batchPublicKey,
+  dealEpoch,
+  deterministicRng,
   type Hex,
   type NetworkDomain,
   type Order,
@@ -14,8 +17,10 @@ import {
   type SealedOrder,
   type Signature,
   sealedOrderDigest,
+  sealOrder,
   toHex,
 } from '@allot/protocol'
+import { fastSealPrimitives } from '../src/crypto/index.js'
 
 const require = createRequire(import.meta.url)
 const native = require('secp256k1') as {
@@ -93,6 +98,46 @@ export function makeOrders(n: number, traders = 16, seed = 1): SealedOrder[] {
     out.push({ trader: order.trader, batch: 1n, nonce: order.nonce, payload, signature })
   }
   return out
+}
+
+/**
+ * n distinct **sealed** orders for batch 1 from `traders` keys — what a network carries (genesis
+ * sealing on): each inner order signed, encrypted to PK_1 of a dealt epoch, the envelope signed.
+ * Deterministic for a seed (keys, ephemeral scalars, amounts).
+ */
+export function makeSealedOrders(n: number, traders = 16, seed = 1): SealedOrder[] {
+  const rng = deterministicRng(`bench-sealed-${seed}`)
+  const epoch = dealEpoch({ startHeight: 1n, length: 4, n: 4, t: 1, rng })
+  const batchKey = batchPublicKey(epoch.public, 1n)
+  const keys = Array.from({ length: traders }, (_, i) =>
+    privateKeyFromHex(`0x${(seed * 1000 + i + 1).toString(16).padStart(64, '0')}`),
+  )
+  const addrs = keys.map((k) => addressOf(k))
+  return Array.from({ length: n }, (_, i) => {
+    const order: Order = {
+      trader: addrs[i % traders],
+      sellAsset: `0x${'0'.repeat(24)}${TKA.slice(2)}` as Hex,
+      buyAsset: `0x${'0'.repeat(24)}${TKB.slice(2)}` as Hex,
+      sellAmount: 1000n + BigInt(i),
+      buyAmount: 900n,
+      kind: 'sell',
+      partiallyFillable: true,
+      firstBatch: 1n,
+      lastBatch: 1n,
+      nonce: BigInt(seed) * 10_000_000n + BigInt(i),
+      app: `0x${'0'.repeat(64)}`,
+    }
+    const key = keys[i % traders]
+    return sealOrder({
+      domain: benchDomain,
+      signedOrder: { order, signature: signFast(orderDigest(benchDomain, order), key) },
+      batchPublicKey: batchKey,
+      traderKey: key,
+      nonce: order.nonce,
+      primitives: fastSealPrimitives,
+      rng,
+    })
+  })
 }
 
 export function percentile(xs: number[], p: number): number {
