@@ -51,6 +51,20 @@ export function createApiHandler(
   d: ApiDeps,
 ): (req: Uint8Array, ctx: RequestContext) => Promise<ResponseFrames> {
   return async (bytes, ctx) => {
+    // A submit request is its union tag (0) and then the envelope: intake decodes the envelope (or
+    // reads a sealed one in place) with the same strict codec, so it refuses exactly what decoding
+    // the request would, with the same codes. Copied so the mempool does not keep the network chunk
+    // the frame sits in alive.
+    if (bytes[0] === 0) {
+      try {
+        const a = await d.intake.submit(bytes.slice(1), true)
+        d.publishOrder(a.bytes)
+        return encodeApiResponse({ kind: 'submitted', orderId: a.orderId, targetBatch: a.batch })
+      } catch (e) {
+        if (e instanceof AllotError) return errorResponse(e.code, e.message.replace(`${e.code}: `, ''))
+        return errorResponse('API_INTERNAL', (e as Error).message)
+      }
+    }
     let req: ApiRequest
     try {
       req = decodeApiRequest(bytes)
@@ -76,9 +90,7 @@ async function answer(
 ): Promise<ApiResponse> {
   switch (req.kind) {
     case 'submit': {
-      // A submit request is its union tag and then the envelope, and the strict decoder accepted it,
-      // so those bytes are the envelope's canonical encoding: no need to encode it again. Copied so
-      // the mempool does not keep the network chunk the frame sits in alive.
+      // (Submit frames are taken above; this serves a request built in process.)
       const bytes = raw[0] === 0 ? raw.slice(1) : encodeSealedOrder(req.order)
       const a = await d.intake.submit({ order: req.order, bytes }, true)
       d.publishOrder(a.bytes)

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import {
   API_LIMITS,
   addressOf,
+  decodeApiRequest,
   decodeApiResponse,
   deterministicRng,
   encodeApiRequest,
@@ -238,6 +239,36 @@ describe('submitMany at the API', () => {
     expect(encodeApiRequest({ kind: 'submitMany', orders: full }).length).toBeLessThanOrEqual(
       API_LIMITS.maxRequestBytes,
     )
+  })
+
+  it('takes a single submit frame through intake with the codes decoding the request would give', async () => {
+    const { handler, mempool } = await setup()
+    const ctx = { peer: 'p', signal: new AbortController().signal }
+    const ask = async (frame: Uint8Array) => decodeApiResponse((await handler(frame, ctx)) as Uint8Array)
+    const o = sealed(key(1), 1n, 1n)
+    const frame = encodeApiRequest({ kind: 'submit', order: o })
+    expect(await ask(frame)).toEqual({ kind: 'submitted', orderId: orderIdOf(o), targetBatch: 1n })
+    expect(mempool.has(orderIdOf(o))).toBe(true)
+    expect(await ask(frame)).toMatchObject({ kind: 'error', code: 'ORDER_DUPLICATE' })
+    const other = encodeApiRequest({ kind: 'submit', order: sealed(key(2), 1n, 1n) })
+    for (const [bad, code] of [
+      [new Uint8Array([...other, 0]), 'WIRE_TRAILING_BYTES'],
+      [other.slice(0, other.length - 10), 'WIRE_MALFORMED'],
+      [new Uint8Array(20_000), 'WIRE_TOO_LARGE'],
+      [
+        encodeApiRequest({ kind: 'submit', order: sealPlain(domain, order(key(3), 1n, 1n), key(3)) }),
+        'ORDER_PLAIN_REFUSED',
+      ],
+    ] as const) {
+      let viaDecoder: string | undefined
+      try {
+        decodeApiRequest(bad)
+      } catch (e) {
+        viaDecoder = (e as { code: string }).code
+      }
+      expect(await ask(bad)).toMatchObject({ kind: 'error', code })
+      if (code !== 'ORDER_PLAIN_REFUSED') expect(viaDecoder).toBe(code)
+    }
   })
 
   it('encodes outcomes by hand exactly as the codec does', () => {
