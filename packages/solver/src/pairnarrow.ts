@@ -29,7 +29,7 @@ const HI_M = 1 + 2 ** -40
 const LO_M = 1 - 2 ** -40
 
 /** sign(a·b − c·d) for a, b, c, d < 2⁶⁴ given as 32-bit words (lo, hi): 22-bit limbs, exact. */
-function cmpProducts(
+export function cmpProducts(
   aL: number,
   aH: number,
   bL: number,
@@ -75,52 +75,71 @@ function cmpProducts(
 
 /**
  * `items` sorted by ascending ratio N[i]/D[i] (32-bit word columns of 64-bit values), ties by
- * ascending index, with `tie[p] = 1` when order[p] has the same ratio as order[p − 1]. `approx[i]`
- * approximates the ratio times a positive constant within 2⁻⁵⁰ relative.
+ * ascending index, with `tie[p] = 1` when order[p] has the same ratio as order[p − 1]; `vals[p]`
+ * approximates item p's ratio times a positive constant within 2⁻⁵⁰ relative (finite, > 0), and
+ * is returned permuted alongside (`sorted[p]` for order[p]).
  */
 function sortSide(
   items: Int32Array,
-  approx: Float64Array,
+  vals: Float64Array,
   N: Uint32Array,
   D: Uint32Array,
-): { order: Int32Array; tie: Uint8Array } {
+): { order: Int32Array; tie: Uint8Array; sorted: Float64Array } {
   const n = items.length
   const out = new Int32Array(n)
   const tie = new Uint8Array(n)
-  if (n === 0) return { order: out, tie }
-  const vals = new Float64Array(n)
-  for (let p = 0; p < n; p++) {
-    const x = approx[items[p]]
-    vals[p] = x > 0 && Number.isFinite(x) ? x : 0
-  }
-  let idx = new Uint32Array(n)
-  for (let p = 0; p < n; p++) idx[p] = p
-  if (n < 2048) idx.sort((a, b) => vals[a] - vals[b] || a - b)
-  else {
-    // Stable LSD radix sort of the floats' bit patterns (positive floats order like their bits).
-    const w = new Uint32Array(vals.buffer)
-    let tmp = new Uint32Array(n)
-    const count = new Uint32Array(65537)
-    for (let d = 0; d < 4; d++) {
-      const off = d < 2 ? LO : HI
-      const sh = (d & 1) * 16
+  const sv = new Float64Array(n)
+  if (n === 0) return { order: out, tie, sorted: sv }
+  if (n < 2048) {
+    const idx = new Uint32Array(n)
+    for (let p = 0; p < n; p++) idx[p] = p
+    idx.sort((a, b) => vals[a] - vals[b] || a - b)
+    for (let p = 0; p < n; p++) {
+      out[p] = items[idx[p]]
+      sv[p] = vals[idx[p]]
+    }
+  } else {
+    // Stable LSD radix sort of the floats' top 44 bits (positive floats order like their bits): 12 bits
+    // of the low word, then the high word in 11-bit digits, the keys carried along (sequential reads).
+    // Floats equal in those bits stay in position order; the exact pass below orders them.
+    const w = new Uint32Array(vals.buffer, vals.byteOffset, 2 * n)
+    let kh = new Uint32Array(n)
+    let ix = new Int32Array(n)
+    let kh2 = new Uint32Array(n)
+    let ix2 = new Int32Array(n)
+    const count = new Int32Array(4097)
+    for (let p = 0; p < n; p++) count[(w[2 * p + LO] >>> 20) + 1]++
+    for (let d = 0; d < 4096; d++) count[d + 1] += count[d]
+    for (let p = 0; p < n; p++) {
+      const t = count[w[2 * p + LO] >>> 20]++
+      kh[t] = w[2 * p + HI]
+      ix[t] = p
+    }
+    for (let sh = 0; sh < 32; sh += 11) {
       count.fill(0)
-      for (let p = 0; p < n; p++) count[((w[2 * p + off] >>> sh) & 0xffff) + 1]++
-      if (count[((w[off] >>> sh) & 0xffff) + 1] === n) continue // one digit value: nothing to do
-      for (let b = 0; b < 65536; b++) count[b + 1] += count[b]
+      for (let p = 0; p < n; p++) count[((kh[p] >>> sh) & 2047) + 1]++
+      if (count[((kh[0] >>> sh) & 2047) + 1] === n) continue // one digit value: nothing to do
+      for (let d = 0; d < 2048; d++) count[d + 1] += count[d]
       for (let p = 0; p < n; p++) {
-        const q = idx[p]
-        tmp[count[(w[2 * q + off] >>> sh) & 0xffff]++] = q
+        const k = kh[p]
+        const t = count[(k >>> sh) & 2047]++
+        kh2[t] = k
+        ix2[t] = ix[p]
       }
-      const t = idx
-      idx = tmp
-      tmp = t
+      const tk = kh
+      kh = kh2
+      kh2 = tk
+      const ti = ix
+      ix = ix2
+      ix2 = ti
+    }
+    for (let p = 0; p < n; p++) {
+      out[p] = items[ix[p]]
+      sv[p] = vals[ix[p]]
     }
   }
-  for (let p = 0; p < n; p++) out[p] = items[idx[p]]
-  const exact = (i: number, j: number): number => {
-    const a = approx[i]
-    const b = approx[j]
+  // i before j? (ratio, exactly; floats decide only outside the 2⁻⁴⁰ margin) — sign of ratio_i − ratio_j.
+  const exact = (i: number, a: number, j: number, b: number): number => {
     if (a < b * LO_M) return -1
     if (a > b * HI_M) return 1
     // N_i/D_i vs N_j/D_j ⇔ N_i·D_j vs N_j·D_i
@@ -138,22 +157,27 @@ function sortSide(
   // Insertion pass with the exact comparator: linear when the float order is nearly right.
   for (let p = 1; p < n; p++) {
     const v = out[p]
+    const fv = sv[p]
     let q = p - 1
-    const c = exact(out[q], v)
+    const c = exact(out[q], sv[q], v, fv)
     if (c < 0 || (c === 0 && out[q] < v)) {
       tie[p] = c === 0 ? 1 : 0
       continue
     }
     while (q >= 0) {
-      const c2 = exact(out[q], v)
+      const c2 = exact(out[q], sv[q], v, fv)
       if (c2 < 0 || (c2 === 0 && out[q] < v)) break
       out[q + 1] = out[q]
+      sv[q + 1] = sv[q]
       q--
     }
     out[q + 1] = v
-    for (let r = Math.max(1, q + 1); r <= p; r++) tie[r] = exact(out[r - 1], out[r]) === 0 ? 1 : 0
+    sv[q + 1] = fv
+    for (let r = Math.max(1, q + 1); r <= p; r++) {
+      tie[r] = exact(out[r - 1], sv[r - 1], out[r], sv[r]) === 0 ? 1 : 0
+    }
   }
-  return { order: out, tie }
+  return { order: out, tie, sorted: sv }
 }
 
 /** A u32 view (two words per value) of a BigUint64Array. */
@@ -211,24 +235,28 @@ export function solvePairNarrow(
   const noFee = P.feeBps === 0n
   const PREV = n
   const hasPrev = prev !== undefined
-  const approx = new Float64Array(n + 1)
   const fbF = Number(fb)
   const bpsF = Number(BPS)
   const sellF = P.sellF
   const buyF = P.buyF
+  // Float limits (p[base]/p[quote], fee included), in side order: hints within 2⁻⁵⁰ relative.
+  const valS = new Float64Array(ns)
   for (let k = 0; k < ns; k++) {
     const i = sIdx[k]
-    approx[i] = (buyF[i] * fbF) / (sellF[i] * bpsF)
+    valS[k] = (buyF[i] * fbF) / (sellF[i] * bpsF)
   }
+  const valB = new Float64Array(nb)
   for (let k = 0; k < nb; k++) {
     const i = bIdx[k]
-    approx[i] = (sellF[i] * bpsF) / (buyF[i] * fbF)
+    valB[k] = (sellF[i] * bpsF) / (buyF[i] * fbF)
   }
-  if (prev !== undefined) approx[PREV] = Number(prev.num) / Number(prev.den)
+  const fPrev = prev === undefined ? 0 : Number(prev.num) / Number(prev.den)
   // Sellers' limit buy/sell, buyers' sell/buy (fee factors cancel within a side).
-  const sortedS = sortSide(sIdx, approx, b32, s32)
-  const sortedB = sortSide(bIdx, approx, s32, b32)
+  const sortedS = sortSide(sIdx, valS, b32, s32)
+  const sortedB = sortSide(bIdx, valB, s32, b32)
   const S = sortedS.order
+  const fS = sortedS.sorted
+  const fB = sortedB.sorted
   const B = sortedB.order
   const tieS = sortedS.tie
   const tieB = sortedB.tie
@@ -245,9 +273,7 @@ export function solvePairNarrow(
     if (noFee) return P.sell[i] === base ? o.sellAmount : o.buyAmount
     return P.sell[i] === base ? o.sellAmount * BPS : o.buyAmount * fb
   }
-  const cmp = (i: number, j: number) => {
-    const a = approx[i]
-    const b = approx[j]
+  const cmp = (i: number, a: number, j: number, b: number) => {
     if (a < b * LO_M) return -1
     if (a > b * HI_M) return 1
     const l = numOf(i) * denOf(j)
@@ -276,6 +302,7 @@ export function solvePairNarrow(
   const cand = new Int32Array(ns + nb + 1)
   const candKs = new Int32Array(ns + nb + 1)
   const candKb = new Int32Array(ns + nb + 1)
+  const candF = new Float64Array(ns + nb + 1)
   let C = 0
   {
     let x = 0
@@ -283,20 +310,32 @@ export function solvePairNarrow(
     let prevDone = !hasPrev
     while (x < ns || y < nb || !prevDone) {
       let v = -1
-      if (x < ns) v = S[x]
-      if (y < nb && (v < 0 || cmp(B[y], v) < 0)) v = B[y]
-      if (!prevDone && (v < 0 || cmp(PREV, v) < 0)) v = PREV
+      let fv = 0
+      if (x < ns) {
+        v = S[x]
+        fv = fS[x]
+      }
+      if (y < nb && (v < 0 || cmp(B[y], fB[y], v, fv) < 0)) {
+        v = B[y]
+        fv = fB[y]
+      }
+      if (!prevDone && (v < 0 || cmp(PREV, fPrev, v, fv) < 0)) {
+        v = PREV
+        fv = fPrev
+      }
       const kb = y
-      if (x < ns && (S[x] === v || cmp(S[x], v) === 0)) {
+      // v is the least head, so a head ≤ v equals v; its equal run follows from the tie flags.
+      if (x < ns && (S[x] === v || cmp(S[x], fS[x], v, fv) === 0)) {
         x++
         while (x < ns && tieS[x] === 1) x++
       }
-      if (y < nb && (B[y] === v || cmp(B[y], v) === 0)) {
+      if (y < nb && (B[y] === v || cmp(B[y], fB[y], v, fv) === 0)) {
         y++
         while (y < nb && tieB[y] === 1) y++
       }
-      if (!prevDone && cmp(PREV, v) === 0) prevDone = true
+      if (!prevDone && cmp(PREV, fPrev, v, fv) === 0) prevDone = true
       cand[C] = v
+      candF[C] = fv
       candKs[C] = x
       candKb[C] = kb
       C++
@@ -306,7 +345,7 @@ export function solvePairNarrow(
   const vol = new Float64Array(C)
   let best = 0
   for (let c = 0; c < C; c++) {
-    const f = approx[cand[c]]
+    const f = candF[c]
     const a = candKs[c]
     const b = candKb[c]
     const s = sHi[a] * TWO32 + sLo[a]

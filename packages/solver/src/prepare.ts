@@ -137,6 +137,8 @@ export function prepare(input: ClearBatchInput): Prepared {
   const sell640 = new BigUint64Array(m)
   const buy640 = new BigUint64Array(m)
   const buyKind0 = new Uint8Array(m)
+  const sell32 = new Uint32Array(sell640.buffer)
+  const buy32 = new Uint32Array(buy640.buffer)
   let narrow = true
   // Group orders by (trader, sell asset): a hash per order, the (hash, index) pairs radix-sorted (sequential
   // passes: a hash table or a Map of 10⁶ string keys is dominated by cache misses), then orders of equal
@@ -158,12 +160,17 @@ export function prepare(input: ClearBatchInput): Prepared {
     const y = idOf(o.buyAsset)
     sellP[i] = x
     buyP[i] = y
-    sellF0[i] = Number(s)
-    buyF0[i] = Number(b)
     if (s < TWO64 && b < TWO64) {
+      // The floats from the words: hi·2³² is exact, so the sum is Number(s), correctly rounded.
       sell640[i] = s
       buy640[i] = b
-    } else narrow = false
+      sellF0[i] = sell32[2 * i + W_HI] * 4294967296 + sell32[2 * i + W_LO]
+      buyF0[i] = buy32[2 * i + W_HI] * 4294967296 + buy32[2 * i + W_LO]
+    } else {
+      narrow = false
+      sellF0[i] = Number(s)
+      buyF0[i] = Number(b)
+    }
     if (o.kind === 'buy') buyKind0[i] = 1
     if (o.kind !== 'sell' || !o.partiallyFillable) allSellPartial = false
     if (resource[x]) continue
@@ -372,6 +379,8 @@ export function prepare(input: ClearBatchInput): Prepared {
 }
 
 const TWO64 = 1n << 64n
+const W_LO = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1 // low word of a u64 in a u32 view
+const W_HI = 1 - W_LO
 
 /** Sorts `keys` ascending, `vals` alongside, stably: LSD radix, three passes of 11 bits. */
 function radixSortPairs(keys: Uint32Array, vals: Int32Array): void {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { fastPairApplies, solvePairFast } from '../../src/fastpair.js'
+import { fastPairApplies, solvePairFast, solvePairWide } from '../../src/fastpair.js'
 import { fillAtPrices } from '../../src/fill.js'
 import { clearBatch, verifyResult } from '../../src/index.js'
+import { cmpProducts } from '../../src/pairnarrow.js'
 import { prepare } from '../../src/prepare.js'
 import { initialPrices } from '../../src/prices.js'
 import type { ClearBatchInput, SolverOrder } from '../../src/types.js'
@@ -123,4 +124,178 @@ it('a batch whose orders never cross: no prices, no fills', () => {
   verifyResult(input, out)
   expect(out.prices).toEqual({})
   expect(out.fills.every((f) => f.sold === 0n)).toBe(true)
+})
+
+describe('exact 64-bit limb arithmetic of the narrow fast path', () => {
+  it('cmpProducts equals the bigint comparison of a·b and c·d', () => {
+    const r = rng(99)
+    const word = () => Math.floor(r() * 2 ** 32)
+    const special = [0, 1, 2 ** 22 - 1, 2 ** 22, 2 ** 32 - 1, 2 ** 31]
+    const pick = () => (r() < 0.3 ? special[Math.floor(r() * special.length)] : word())
+    for (let k = 0; k < 20000; k++) {
+      const w = Array.from({ length: 8 }, pick)
+      if (k % 3 === 0) {
+        // Equal or adjacent products.
+        w[4] = w[2]
+        w[5] = w[3]
+        w[6] = w[0]
+        w[7] = w[1]
+        if (k % 2 === 0) w[6] = (w[6] + 1) % 2 ** 32
+      }
+      const big = (lo: number, hi: number) => (BigInt(hi) << 32n) + BigInt(lo)
+      const l = big(w[0], w[1]) * big(w[2], w[3])
+      const rr = big(w[4], w[5]) * big(w[6], w[7])
+      expect(cmpProducts(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7])).toBe(l < rr ? -1 : l > rr ? 1 : 0)
+    }
+  })
+})
+
+/**
+ * Limits that floats cannot separate (amounts near 2⁶³, ratios differing by one unit), equal limits,
+ * amounts on either side of 2⁶⁴ (narrow and wide fast paths), shared balances, fee, both numeraires.
+ */
+function nearTies(seed: number, n: number, huge: boolean): ClearBatchInput {
+  const r = rng(seed)
+  const orders: SolverOrder[] = []
+  const balances: Record<string, Record<string, bigint>> = {}
+  const scale = huge ? 1n << 70n : (1n << 62n) + BigInt(Math.floor(r() * 1e9))
+  for (let k = 0; k < n; k++) {
+    const sellsBase = r() < 0.5
+    const sell = scale + BigInt(Math.floor(r() * 1000))
+    // Limits 2⁻⁷, 2⁻⁸ or 2⁻⁹ below 1 (crossing, fee included), equal up to a few units in 2⁶².
+    const off = BigInt(Math.floor(r() * 5) - 2)
+    const buy = sell - (sell >> BigInt(7 + Math.floor(r() * 3))) + off
+    const trader = traderOf(1 + Math.floor(r() * Math.max(1, n / 3)))
+    const sellAsset = sellsBase ? 'TKA' : 'TKB'
+    orders.push({
+      id: `t${String(k).padStart(5, '0')}`,
+      trader: k % 7 === 0 ? (trader.toUpperCase().replace('0X', '0x') as typeof trader) : trader,
+      sellAsset,
+      buyAsset: sellsBase ? 'TKB' : 'TKA',
+      sellAmount: sell,
+      buyAmount: buy,
+      kind: 'sell',
+      partiallyFillable: true,
+    })
+    balances[trader] ??= {}
+    balances[trader][sellAsset] =
+      (balances[trader][sellAsset] ?? 0n) + (sell * BigInt(50 + Math.floor(r() * 100))) / 100n
+  }
+  return {
+    orders,
+    balances,
+    params: {
+      numeraire: seed % 2 === 0 ? 'TKA' : 'TKB',
+      feeBps: seed % 3 === 0 ? 25 : 0,
+      previousPrices: seed % 4 === 0 ? { TKA: 1000n, TKB: 1001n } : undefined,
+    },
+  }
+}
+
+describe('fast path on limits floats cannot separate, both sides of 2⁶⁴', () => {
+  for (let seed = 1; seed <= 16; seed++) {
+    const huge = seed % 2 === 1 && seed % 4 === 1
+    it(`instance ${seed}${huge ? ' (amounts > 2⁶⁴)' : ''}`, () => {
+      const input = nearTies(seed, 20 + ((seed * 53) % 3000), huge)
+      const P = prepare(input)
+      expect(fastPairApplies(P)).toBe(true)
+      expect(P.narrow).toBe(!huge)
+      const fast = solvePairFast(P, input.params.previousPrices)
+      const wide = solvePairWide(P, input.params.previousPrices)
+      const prices = initialPrices(P, input.params.previousPrices)
+      const general = fillAtPrices(P, prices)
+      expect(fast.amounts).toEqual(general)
+      expect(wide.amounts).toEqual(general)
+      if (general.sold.some((s) => s > 0n)) expect(fast.prices).toEqual(prices)
+      verifyResult(input, clearBatch(input))
+    })
+  }
+})
+
+describe('funding (prepare) groups orders by trader (any case) and sell asset', () => {
+  /** Straightforward reference of README rule 6 for partially fillable and fill-or-kill orders. */
+  function reference(input: ClearBatchInput): { allowance: Map<string, bigint>; dropped: string[] } {
+    const sorted = [...input.orders].sort((a, b) => (a.id < b.id ? -1 : 1))
+    const groups = new Map<string, SolverOrder[]>()
+    for (const o of sorted) {
+      const key = `${o.trader.toLowerCase()}|${o.sellAsset}`
+      if (!groups.has(key)) groups.set(key, [])
+      groups.get(key)?.push(o)
+    }
+    const allowance = new Map<string, bigint>()
+    const dropped: string[] = []
+    for (const g of groups.values()) {
+      const t = g[0].trader
+      const bal = (input.balances[t] ?? input.balances[t.toLowerCase()])?.[g[0].sellAsset] ?? 0n
+      const need = g.reduce((a, o) => a + o.sellAmount, 0n)
+      if (g.length === 1) {
+        const o = g[0]
+        if (o.sellAmount <= bal) allowance.set(o.id, o.sellAmount)
+        else if (!o.partiallyFillable || bal === 0n) dropped.push(o.id)
+        else allowance.set(o.id, bal)
+        continue
+      }
+      if (need <= bal) {
+        for (const o of g) allowance.set(o.id, o.sellAmount)
+        continue
+      }
+      let rest = bal
+      for (const o of g) {
+        if (o.partiallyFillable) continue
+        if (o.sellAmount <= rest) {
+          allowance.set(o.id, o.sellAmount)
+          rest -= o.sellAmount
+        } else dropped.push(o.id)
+      }
+      const pn = g.filter((o) => o.partiallyFillable).reduce((a, o) => a + o.sellAmount, 0n)
+      for (const o of g) {
+        if (!o.partiallyFillable) continue
+        const a = pn === 0n ? 0n : (rest * o.sellAmount) / pn
+        if (a === 0n) dropped.push(o.id)
+        else allowance.set(o.id, a < o.sellAmount ? a : o.sellAmount)
+      }
+    }
+    return { allowance, dropped: dropped.sort() }
+  }
+  for (const [name, traders, perTrader] of [
+    ['many traders, few orders each', 200, 2],
+    ['one trader with 60 orders (a long run of equal hashes)', 1, 60],
+    ['three traders, 40 orders each, mixed case', 3, 40],
+  ] as const) {
+    it(name, () => {
+      const r = rng(traders * 1000 + perTrader)
+      const orders: SolverOrder[] = []
+      const balances: Record<string, Record<string, bigint>> = {}
+      let k = 0
+      for (let t = 0; t < traders; t++) {
+        const trader = `0x${'ab'.repeat(10)}${String(t).padStart(20, '0')}`
+        balances[trader] = { TKA: BigInt(Math.floor(r() * 5000)), TKB: BigInt(Math.floor(r() * 5000)) }
+        for (let q = 0; q < perTrader; q++) {
+          const sellsBase = r() < 0.5
+          orders.push({
+            id: `f${String(k++).padStart(5, '0')}`,
+            trader: (q % 3 === 1
+              ? trader.toUpperCase().replace('0X', '0x')
+              : trader) as SolverOrder['trader'],
+            sellAsset: sellsBase ? 'TKA' : 'TKB',
+            buyAsset: sellsBase ? 'TKB' : 'TKA',
+            sellAmount: BigInt(1 + Math.floor(r() * 300)),
+            buyAmount: BigInt(1 + Math.floor(r() * 300)),
+            kind: r() < 0.8 ? 'sell' : 'buy',
+            partiallyFillable: r() < 0.7,
+          })
+        }
+      }
+      // Shuffled input: prepare sorts by id.
+      const input: ClearBatchInput = { orders: [...orders].reverse(), balances, params: { numeraire: 'TKB' } }
+      const P = prepare(input)
+      const ref = reference(input)
+      expect(P.dropped.map((d) => d.id)).toEqual(ref.dropped)
+      expect(P.orders.length + P.dropped.length).toBe(orders.length)
+      P.orders.forEach((o, i) => {
+        expect(P.maxSold[i]).toBe(ref.allowance.get(o.id))
+      })
+      verifyResult(input, clearBatch(input))
+    })
+  }
 })
