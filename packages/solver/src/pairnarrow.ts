@@ -28,7 +28,10 @@ const P22 = 4194304
 const HI_M = 1 + 2 ** -40
 const LO_M = 1 - 2 ** -40
 
-/** sign(a·b − c·d) for a, b, c, d < 2⁶⁴ given as 32-bit words (lo, hi): 22-bit limbs, exact. */
+/**
+ * sign(a·b − c·d) for a, b, c, d < 2⁶⁴ given as 32-bit words (lo, hi), exact: limbs of 22, 22 and 20
+ * bits (bits 0–21 of lo; 22–31 of lo with 0–11 of hi; 12–31 of hi).
+ */
 export function cmpProducts(
   aL: number,
   aH: number,
@@ -40,17 +43,17 @@ export function cmpProducts(
   dH: number,
 ): number {
   const a0 = aL & M22
-  const a1 = (aL >>> 22) | ((aH & 0x7ff) << 10)
-  const a2 = aH >>> 11
+  const a1 = (aL >>> 22) | ((aH & 0xfff) << 10)
+  const a2 = aH >>> 12
   const b0 = bL & M22
-  const b1 = (bL >>> 22) | ((bH & 0x7ff) << 10)
-  const b2 = bH >>> 11
+  const b1 = (bL >>> 22) | ((bH & 0xfff) << 10)
+  const b2 = bH >>> 12
   const c0 = cL & M22
-  const c1 = (cL >>> 22) | ((cH & 0x7ff) << 10)
-  const c2 = cH >>> 11
+  const c1 = (cL >>> 22) | ((cH & 0xfff) << 10)
+  const c2 = cH >>> 12
   const d0 = dL & M22
-  const d1 = (dL >>> 22) | ((dH & 0x7ff) << 10)
-  const d2 = dH >>> 11
+  const d1 = (dL >>> 22) | ((dH & 0xfff) << 10)
+  const d2 = dH >>> 12
   // Columns of the difference, |e_k| < 3·2⁴⁴; carries keep every value exact.
   const e0 = a0 * b0 - c0 * d0
   const e1 = a0 * b1 + a1 * b0 - (c0 * d1 + c1 * d0)

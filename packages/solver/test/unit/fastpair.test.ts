@@ -127,6 +127,33 @@ it('a batch whose orders never cross: no prices, no fills', () => {
 })
 
 describe('exact 64-bit limb arithmetic of the narrow fast path', () => {
+  it('cmpProducts on equal products of different factors, and one unit apart', () => {
+    const r = rng(98)
+    const words = (x: bigint): [number, number] => [Number(x & 0xffffffffn), Number(x >> 32n)]
+    const rand = (bits: number) => {
+      let x = 0n
+      for (let k = 0; k < bits; k += 16) x = (x << 16n) | BigInt(Math.floor(r() * 65536))
+      return (x & ((1n << BigInt(bits)) - 1n)) | 1n
+    }
+    for (let k = 0; k < 20000; k++) {
+      // a·b = c·d with a = x·y, b = z, c = x·z, d = y (every value below 2⁶⁴).
+      const bx = 1 + Math.floor(r() * 40)
+      const by = 1 + Math.floor(r() * (63 - bx))
+      const x = rand(bx)
+      const y = rand(by)
+      const z = rand(1 + Math.floor(r() * (64 - bx)))
+      const [a, b, c, d] = [x * y, z, x * z, y]
+      for (const dd of [d - 1n, d, d + 1n]) {
+        if (dd <= 0n || dd >= 1n << 64n) continue
+        const l = a * b
+        const rr = c * dd
+        const want = l < rr ? -1 : l > rr ? 1 : 0
+        expect(cmpProducts(...words(a), ...words(b), ...words(c), ...words(dd)) as number).toBe(want)
+        expect(cmpProducts(...words(c), ...words(dd), ...words(a), ...words(b)) as number).toBe(-want || 0)
+      }
+    }
+  })
+
   it('cmpProducts equals the bigint comparison of a·b and c·d', () => {
     const r = rng(99)
     const word = () => Math.floor(r() * 2 ** 32)
@@ -296,6 +323,51 @@ describe('funding (prepare) groups orders by trader (any case) and sell asset', 
         expect(P.maxSold[i]).toBe(ref.allowance.get(o.id))
       })
       verifyResult(input, clearBatch(input))
+    })
+  }
+})
+
+describe('fast path on equal limits of large, different amounts (the benchmark generator, few limits)', () => {
+  for (let seed = 1; seed <= 6; seed++) {
+    it(`instance ${seed}`, () => {
+      const r = rng(500 + seed)
+      const orders: SolverOrder[] = []
+      const balances: Record<string, Record<string, bigint>> = {}
+      const limits = [999_895, 1_000_000, 1_000_105, 998_000 + seed]
+      for (let k = 0; k < 1500; k++) {
+        const sellsBase = r() < 0.5
+        const sell = BigInt(1 + Math.floor(r() * 1e6)) * 10n ** 12n
+        const L = BigInt(limits[Math.floor(r() * limits.length)])
+        // Sellers ask L/10⁶ per unit, buyers pay 10⁶/L': equal ratios from amounts with different factors.
+        const buy = sellsBase ? L * (sell / 10n ** 6n) : (10n ** 12n / L) * (sell / 10n ** 6n)
+        const trader = traderOf(1 + (k % 900))
+        const sellAsset = sellsBase ? 'TKA' : 'TKB'
+        orders.push({
+          id: `e${String(k).padStart(5, '0')}`,
+          trader,
+          sellAsset,
+          buyAsset: sellsBase ? 'TKB' : 'TKA',
+          sellAmount: sell,
+          buyAmount: buy,
+          kind: 'sell',
+          partiallyFillable: true,
+        })
+        balances[trader] ??= {}
+        balances[trader][sellAsset] = (balances[trader][sellAsset] ?? 0n) + sell
+      }
+      const input: ClearBatchInput = {
+        orders,
+        balances,
+        params: { numeraire: seed % 2 === 0 ? 'TKA' : 'TKB', feeBps: seed % 3 === 0 ? 10 : 0 },
+      }
+      const P = prepare(input)
+      expect(P.narrow).toBe(true)
+      const fast = solvePairFast(P, input.params.previousPrices)
+      const prices = initialPrices(P, input.params.previousPrices)
+      const general = fillAtPrices(P, prices)
+      expect(general.sold.some((s) => s > 0n)).toBe(true)
+      expect(fast.amounts).toEqual(general)
+      expect(fast.prices).toEqual(prices)
     })
   }
 })
