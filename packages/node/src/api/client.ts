@@ -13,6 +13,7 @@ import {
   cancelDigest,
   decodeApiResponse,
   encodeApiRequest,
+  encodeApiResponse,
   encodeSealedOrder,
   type Height,
   type Hex,
@@ -26,6 +27,7 @@ import {
   type PrivateKey,
   payloadHashOf,
   type SealedOrder,
+  SUBMIT_MANY_TAG,
   type SubmitOutcome,
   sealedOrderDigest,
   sealOrder,
@@ -138,20 +140,22 @@ export class AllotClient {
 
   /** Sends a raw request; returns the response or throws the node's coded error. */
   async call(req: ApiRequest): Promise<ApiResponse> {
-    const bytes = encodeApiRequest(req)
+    const res = decodeApiResponse(await this.send(encodeApiRequest(req)))
+    if (res.kind === 'error') throw new AllotError(res.code, res.message)
+    return res
+  }
+
+  /** Sends an encoded request frame over a pipelined session; returns the answer frame. */
+  private async send(bytes: Uint8Array): Promise<Uint8Array> {
     while (this.inflight >= MAX_IN_FLIGHT) await new Promise<void>((r) => this.waiting.push(r))
     this.inflight++
-    let raw: Uint8Array
     try {
       const session = await this.session()
-      raw = await session.request(bytes, this.deadlineMs)
+      return await session.request(bytes, this.deadlineMs)
     } finally {
       this.inflight--
       this.waiting.shift()?.()
     }
-    const res = decodeApiResponse(raw)
-    if (res.kind === 'error') throw new AllotError(res.code, res.message)
-    return res
   }
 
   private async expect<K extends ApiResponse['kind']>(
@@ -209,11 +213,12 @@ export class AllotClient {
       if (chunk.length === 0) return
       const at = slots
       sent.push(
-        this.expect({ kind: 'submitMany', orders: chunk }, 'submittedMany').then(
-          (r) => {
-            if (r.results.length !== at.length)
-              throw new AllotError('WIRE_MALFORMED', `${r.results.length} outcomes for ${at.length} orders`)
-            for (let k = 0; k < at.length; k++) out[at[k]] = r.results[k]
+        this.send(submitManyFrame(chunk, size)).then(
+          (frame) => {
+            const results = decodeSubmittedMany(frame)
+            if (results.length !== at.length)
+              throw new AllotError('WIRE_MALFORMED', `${results.length} outcomes for ${at.length} orders`)
+            for (let k = 0; k < at.length; k++) out[at[k]] = results[k]
           },
           (e) => {
             const err = e instanceof AllotError ? e : new AllotError('API_INTERNAL', String(e))
@@ -380,6 +385,74 @@ export class AllotClient {
       if (res.kind === 'batch') yield res.batch
     }
   }
+}
+
+/**
+ * `encodeApiRequest({ kind: 'submitMany', orders })` in one allocation (`size`: the orders' bytes
+ * plus 4 per order): the tag, the count, then each envelope after its u32 length. A unit test
+ * compares it with the codec.
+ */
+export function submitManyFrame(orders: readonly Uint8Array[], size?: number): Uint8Array {
+  if (orders.length > API_LIMITS.maxSubmitManyOrders)
+    throw new AllotError(
+      'WIRE_TOO_LARGE',
+      `list of ${orders.length}, at most ${API_LIMITS.maxSubmitManyOrders}`,
+    )
+  let n = size ?? 0
+  if (size === undefined) for (const o of orders) n += 4 + o.length
+  const out = new Uint8Array(5 + n)
+  const view = new DataView(out.buffer)
+  out[0] = SUBMIT_MANY_TAG
+  view.setUint32(1, orders.length)
+  let at = 5
+  for (const o of orders) {
+    if (o.length > LIMITS.maxSealedOrderBytes)
+      throw new AllotError('WIRE_TOO_LARGE', `${o.length} bytes, at most ${LIMITS.maxSealedOrderBytes}`)
+    view.setUint32(at, o.length)
+    out.set(o, at + 4)
+    at += 4 + o.length
+  }
+  if (at !== out.length) throw new AllotError('WIRE_MALFORMED', 'submitMany frame size mismatch')
+  if (out.length > API_LIMITS.maxRequestBytes)
+    throw new AllotError(
+      'WIRE_TOO_LARGE',
+      `request of ${out.length} bytes, at most ${API_LIMITS.maxRequestBytes}`,
+    )
+  return out
+}
+
+const SUBMITTED_MANY_TAG = encodeApiResponse({ kind: 'submittedMany', results: [] })[0]
+
+/**
+ * The outcomes of a `submitMany` answer. When every outcome is an acceptance (tag 0, a 32-byte id, a
+ * u64 batch) it reads them in place; any other answer (a refusal among them, an error frame,
+ * anything malformed) goes through the strict decoder. A node's coded error is thrown. A unit test
+ * compares both paths.
+ */
+export function decodeSubmittedMany(frame: Uint8Array): SubmitOutcome[] {
+  if (frame.length >= 5 && frame[0] === SUBMITTED_MANY_TAG) {
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
+    const n = view.getUint32(1)
+    if (n <= API_LIMITS.maxSubmitManyOrders && frame.length === 5 + 41 * n) {
+      const out: SubmitOutcome[] = new Array(n)
+      let at = 5
+      for (let i = 0; i < n; i++, at += 41) {
+        if (frame[at] !== 0) break
+        out[i] = {
+          kind: 'submitted',
+          orderId: `0x${Buffer.from(frame.buffer, frame.byteOffset + at + 1, 32).toString('hex')}` as Hex,
+          targetBatch: view.getBigUint64(at + 33),
+        }
+        if (i === n - 1) return out
+      }
+      if (n === 0) return []
+    }
+  }
+  const res = decodeApiResponse(frame)
+  if (res.kind === 'error') throw new AllotError(res.code, res.message)
+  if (res.kind !== 'submittedMany')
+    throw new AllotError('WIRE_MALFORMED', `expected a submittedMany answer, got ${res.kind}`)
+  return res.results
 }
 
 function outcomeOf(e: AllotError): SubmitOutcome {

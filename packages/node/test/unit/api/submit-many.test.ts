@@ -30,7 +30,13 @@ import {
 } from '@allot/protocol'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createApiHandler, encodeSubmittedMany, sealPlain } from '../../../src/api/index.js'
+import {
+  createApiHandler,
+  decodeSubmittedMany,
+  encodeSubmittedMany,
+  sealPlain,
+  submitManyFrame,
+} from '../../../src/api/index.js'
 import {
   createInlineVerifier,
   GenesisBalanceReader,
@@ -269,6 +275,32 @@ describe('submitMany at the API', () => {
       expect(await ask(bad)).toMatchObject({ kind: 'error', code })
       if (code !== 'ORDER_PLAIN_REFUSED') expect(viaDecoder).toBe(code)
     }
+  })
+
+  it('client: builds the request and reads the answer exactly as the codec does', () => {
+    const orders = [0, 1, 300, 4608].map((n) => new Uint8Array(n).fill(n % 251))
+    for (const os of [orders, [], orders.slice(2)])
+      expect(submitManyFrame(os)).toEqual(encodeApiRequest({ kind: 'submitMany', orders: os }))
+    expect(() => submitManyFrame(Array(API_LIMITS.maxSubmitManyOrders + 1).fill(orders[0]))).toThrow(
+      /WIRE_TOO_LARGE/,
+    )
+    expect(() => submitManyFrame([new Uint8Array(4609)])).toThrow(/WIRE_TOO_LARGE/)
+    const ok = (i: number): SubmitOutcome => ({
+      kind: 'submitted',
+      orderId: `0x${i.toString(16).padStart(64, '0')}` as Hex,
+      targetBatch: BigInt(i) << 40n,
+    })
+    const refused: SubmitOutcome = { kind: 'error', code: 'ORDER_DUPLICATE', message: 'known' }
+    for (const rs of [[], [ok(1)], [ok(1), ok(2), ok(3)], [ok(1), refused, ok(3)], [refused]]) {
+      const frame = encodeApiResponse({ kind: 'submittedMany', results: rs })
+      expect(decodeSubmittedMany(frame)).toEqual(rs)
+      // Cut or extended answers are refused as the codec refuses them.
+      expect(() => decodeSubmittedMany(frame.subarray(0, frame.length - 1))).toThrow(/WIRE_/)
+      expect(() => decodeSubmittedMany(new Uint8Array([...frame, 0]))).toThrow(/WIRE_/)
+    }
+    expect(() =>
+      decodeSubmittedMany(encodeApiResponse({ kind: 'error', code: 'API_TIMEOUT', message: 'late' })),
+    ).toThrow(/API_TIMEOUT/)
   })
 
   it('encodes outcomes by hand exactly as the codec does', () => {
