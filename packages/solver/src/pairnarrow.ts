@@ -87,6 +87,7 @@ function sortSide(
   vals: Float64Array,
   N: Uint32Array,
   D: Uint32Array,
+  scratch: { k: Uint32Array; i: Int32Array; k2: Uint32Array; i2: Int32Array },
 ): { order: Int32Array; tie: Uint8Array; sorted: Float64Array } {
   const n = items.length
   const out = new Int32Array(n)
@@ -106,10 +107,10 @@ function sortSide(
     // of the low word, then the high word in 11-bit digits, the keys carried along (sequential reads).
     // Floats equal in those bits stay in position order; the exact pass below orders them.
     const w = new Uint32Array(vals.buffer, vals.byteOffset, 2 * n)
-    let kh = new Uint32Array(n)
-    let ix = new Int32Array(n)
-    let kh2 = new Uint32Array(n)
-    let ix2 = new Int32Array(n)
+    let kh = scratch.k.subarray(0, n)
+    let ix = scratch.i.subarray(0, n)
+    let kh2 = scratch.k2.subarray(0, n)
+    let ix2 = scratch.i2.subarray(0, n)
     const count = new Int32Array(4097)
     for (let p = 0; p < n; p++) count[(w[2 * p + LO] >>> 20) + 1]++
     for (let d = 0; d < 4096; d++) count[d + 1] += count[d]
@@ -240,23 +241,34 @@ export function solvePairNarrow(
   const hasPrev = prev !== undefined
   const fbF = Number(fb)
   const bpsF = Number(BPS)
-  const sellF = P.sellF
-  const buyF = P.buyF
-  // Float limits (p[base]/p[quote], fee included), in side order: hints within 2⁻⁵⁰ relative.
+  // Float limits (p[base]/p[quote], fee included), in side order: hints within 2⁻⁵⁰ relative. The
+  // amounts' floats from their words (hi·2³² + lo = Number(amount), as Prepared.sellF).
   const valS = new Float64Array(ns)
   for (let k = 0; k < ns; k++) {
     const i = sIdx[k]
-    valS[k] = (buyF[i] * fbF) / (sellF[i] * bpsF)
+    const sf = s32[2 * i + HI] * TWO32 + s32[2 * i + LO]
+    const bf = b32[2 * i + HI] * TWO32 + b32[2 * i + LO]
+    valS[k] = (bf * fbF) / (sf * bpsF)
   }
   const valB = new Float64Array(nb)
   for (let k = 0; k < nb; k++) {
     const i = bIdx[k]
-    valB[k] = (sellF[i] * bpsF) / (buyF[i] * fbF)
+    const sf = s32[2 * i + HI] * TWO32 + s32[2 * i + LO]
+    const bf = b32[2 * i + HI] * TWO32 + b32[2 * i + LO]
+    valB[k] = (sf * bpsF) / (bf * fbF)
   }
   const fPrev = prev === undefined ? 0 : Number(prev.num) / Number(prev.den)
   // Sellers' limit buy/sell, buyers' sell/buy (fee factors cancel within a side).
-  const sortedS = sortSide(sIdx, valS, b32, s32)
-  const sortedB = sortSide(bIdx, valB, s32, b32)
+  // Radix buffers shared by both sides.
+  const most = Math.max(ns, nb)
+  const scratch = {
+    k: new Uint32Array(most),
+    i: new Int32Array(most),
+    k2: new Uint32Array(most),
+    i2: new Int32Array(most),
+  }
+  const sortedS = sortSide(sIdx, valS, b32, s32, scratch)
+  const sortedB = sortSide(bIdx, valB, s32, b32, scratch)
   const S = sortedS.order
   const fS = sortedS.sorted
   const fB = sortedB.sorted
@@ -305,7 +317,8 @@ export function solvePairNarrow(
   const cand = new Int32Array(ns + nb + 1)
   const candKs = new Int32Array(ns + nb + 1)
   const candKb = new Int32Array(ns + nb + 1)
-  const candF = new Float64Array(ns + nb + 1)
+  const vol = new Float64Array(ns + nb + 1)
+  let best = 0
   let C = 0
   {
     let x = 0
@@ -338,24 +351,16 @@ export function solvePairNarrow(
       }
       if (!prevDone && cmp(PREV, fPrev, v, fv) === 0) prevDone = true
       cand[C] = v
-      candF[C] = fv
       candKs[C] = x
       candKb[C] = kb
+      // Float volume V = min(S, D/r) (S: base the sellers supply, D: quote the buyers sell).
+      const vs = sHi[x] * TWO32 + sLo[x]
+      const vd = (bHi[kb] * TWO32 + bLo[kb]) / fv
+      const vv = Math.min(vs, vd)
+      vol[C] = vv
+      if (vv > best) best = vv
       C++
     }
-  }
-  // Float volumes V = min(S, D/r) (S: base the sellers supply, D: quote the buyers sell).
-  const vol = new Float64Array(C)
-  let best = 0
-  for (let c = 0; c < C; c++) {
-    const f = candF[c]
-    const a = candKs[c]
-    const b = candKb[c]
-    const s = sHi[a] * TWO32 + sLo[a]
-    const d = (bHi[b] * TWO32 + bLo[b]) / f
-    const v = Math.min(s, d)
-    vol[c] = v
-    if (v > best) best = v
   }
   if (!(best > 0)) return zero()
   const floor = best * (1 - 1e-6)

@@ -24,7 +24,7 @@ export interface Prepared {
   maxPrice: bigint[]
   /** 1 for a buy-kind order (read in hot loops instead of the order object). */
   buyKind: Uint8Array
-  /** Float approximations of the amounts, for sorting hints only. */
+  /** Float approximations of the amounts, for sorting hints only (built on first use). */
   sellF: Float64Array
   buyF: Float64Array
   /** Every sellAmount and buyAmount is below 2⁶⁴; then `sell64` / `buy64` hold them (else unspecified). */
@@ -132,13 +132,9 @@ export function prepare(input: ClearBatchInput): Prepared {
   }
   const sellP = new Int32Array(m)
   const buyP = new Int32Array(m)
-  const sellF0 = new Float64Array(m)
-  const buyF0 = new Float64Array(m)
   const sell640 = new BigUint64Array(m)
   const buy640 = new BigUint64Array(m)
   const buyKind0 = new Uint8Array(m)
-  const sell32 = new Uint32Array(sell640.buffer)
-  const buy32 = new Uint32Array(buy640.buffer)
   let narrow = true
   // Group orders by (trader, sell asset): a hash per order, the (hash, index) pairs radix-sorted (sequential
   // passes: a hash table or a Map of 10⁶ string keys is dominated by cache misses), then orders of equal
@@ -161,16 +157,9 @@ export function prepare(input: ClearBatchInput): Prepared {
     sellP[i] = x
     buyP[i] = y
     if (s < TWO64 && b < TWO64) {
-      // The floats from the words: hi·2³² is exact, so the sum is Number(s), correctly rounded.
       sell640[i] = s
       buy640[i] = b
-      sellF0[i] = sell32[2 * i + W_HI] * 4294967296 + sell32[2 * i + W_LO]
-      buyF0[i] = buy32[2 * i + W_HI] * 4294967296 + buy32[2 * i + W_LO]
-    } else {
-      narrow = false
-      sellF0[i] = Number(s)
-      buyF0[i] = Number(b)
-    }
+    } else narrow = false
     if (o.kind === 'buy') buyKind0[i] = 1
     if (o.kind !== 'sell' || !o.partiallyFillable) allSellPartial = false
     if (resource[x]) continue
@@ -283,8 +272,6 @@ export function prepare(input: ClearBatchInput): Prepared {
   let allowed = allowance as bigint[] | null
   let sell = sellP
   let buy = buyP
-  let sellF = sellF0
-  let buyF = buyF0
   let sell64 = sell640
   let buy64 = buy640
   let buyKind = buyKind0
@@ -301,8 +288,6 @@ export function prepare(input: ClearBatchInput): Prepared {
     }
     sell = pick(sellP, new Int32Array(n))
     buy = pick(buyP, new Int32Array(n))
-    sellF = pick(sellF0, new Float64Array(n))
-    buyF = pick(buyF0, new Float64Array(n))
     sell64 = pick(sell640, new BigUint64Array(n))
     buy64 = pick(buy640, new BigUint64Array(n))
     buyKind = pick(buyKind0, new Uint8Array(n))
@@ -345,10 +330,43 @@ export function prepare(input: ClearBatchInput): Prepared {
     const a = allowed ?? orders.map((o) => o.sellAmount)
     return feeBps === 0n ? a : a.map((x) => maxSoldFor(x, feeBps))
   }
+  // Float amounts (hints only), built on first use. From the words when they hold the amounts:
+  // hi·2³² is exact, so hi·2³² + lo is Number(amount), correctly rounded.
+  const floatsOf = (w: BigUint64Array, amount: (o: SolverOrder) => bigint): Float64Array => {
+    const f = new Float64Array(n)
+    if (narrow) {
+      const w32 = new Uint32Array(w.buffer, w.byteOffset, 2 * n)
+      for (let i = 0; i < n; i++) f[i] = w32[2 * i + W_HI] * 4294967296 + w32[2 * i + W_LO]
+    } else for (let i = 0; i < n; i++) f[i] = Number(amount(orders[i]))
+    return f
+  }
+  let sellF: Float64Array | undefined
+  let buyF: Float64Array | undefined
+  const sellFOf = (): Float64Array => {
+    if (sellF === undefined) sellF = floatsOf(sell64, (o) => o.sellAmount)
+    return sellF
+  }
+  const buyFOf = (): Float64Array => {
+    if (buyF === undefined) buyF = floatsOf(buy64, (o) => o.buyAmount)
+    return buyF
+  }
   const maxF = new Float64Array(assets.length)
-  for (let i = 0; i < n; i++) {
-    if (sellF[i] > maxF[sell[i]]) maxF[sell[i]] = sellF[i]
-    if (buyF[i] > maxF[buy[i]]) maxF[buy[i]] = buyF[i]
+  if (narrow) {
+    const s32 = new Uint32Array(sell64.buffer, sell64.byteOffset, 2 * n)
+    const b32 = new Uint32Array(buy64.buffer, buy64.byteOffset, 2 * n)
+    for (let i = 0; i < n; i++) {
+      const fs = s32[2 * i + W_HI] * 4294967296 + s32[2 * i + W_LO]
+      const fb = b32[2 * i + W_HI] * 4294967296 + b32[2 * i + W_LO]
+      if (fs > maxF[sell[i]]) maxF[sell[i]] = fs
+      if (fb > maxF[buy[i]]) maxF[buy[i]] = fb
+    }
+  } else {
+    const sf = sellFOf()
+    const bf = buyFOf()
+    for (let i = 0; i < n; i++) {
+      if (sf[i] > maxF[sell[i]]) maxF[sell[i]] = sf[i]
+      if (bf[i] > maxF[buy[i]]) maxF[buy[i]] = bf[i]
+    }
   }
   // Bits of an asset's largest amount (sold or bought), from its float (+1 covers rounding up to 2^k).
   const maxPrice = Array.from(maxF, (f) => maxPriceFor(f < 1 ? 1 : Math.ceil(Math.log2(f)) + 1))
@@ -367,8 +385,12 @@ export function prepare(input: ClearBatchInput): Prepared {
     },
     maxPrice,
     buyKind,
-    sellF,
-    buyF,
+    get sellF(): Float64Array {
+      return sellFOf()
+    },
+    get buyF(): Float64Array {
+      return buyFOf()
+    },
     narrow,
     allSellPartial,
     fullAllowance,
