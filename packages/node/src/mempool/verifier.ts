@@ -5,6 +5,7 @@ import {
   AllotError,
   checkSignatureShape,
   fromHex,
+  keccak256,
   recoverAddress,
   type Signature,
   toHex,
@@ -88,7 +89,7 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions = {}): Signatur
   let closed = false
 
   for (const [i, { w }] of workers.entries()) {
-    w.on('message', (m: { id: number; addresses: Uint8Array; ok: Uint8Array }) => {
+    w.on('message', (m: { id: number; pubs: Uint8Array; ok: Uint8Array }) => {
       const job = inflight.get(m.id)
       if (!job) return
       inflight.delete(m.id)
@@ -98,7 +99,9 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions = {}): Signatur
         const out = (part.p as Pending & { out?: (Address | null)[]; left?: number })
           .out as (Address | null)[]
         for (let j = 0; j < part.n; j++, k++) {
-          out[part.from + j] = m.ok[k] === 1 ? toHex(m.addresses.subarray(20 * k, 20 * k + 20)) : null
+          // The address is the last 20 bytes of keccak256(x ‖ y) of the recovered key.
+          out[part.from + j] =
+            m.ok[k] === 1 ? toHex(keccak256(m.pubs.subarray(64 * k, 64 * k + 64)).subarray(12)) : null
         }
         const p = part.p as Pending & { left: number; out: (Address | null)[] }
         p.left -= part.n
