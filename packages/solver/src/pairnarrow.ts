@@ -87,7 +87,7 @@ function sortSide(
   vals: Float64Array,
   N: Uint32Array,
   D: Uint32Array,
-  scratch: { k: Uint32Array; i: Int32Array; k2: Uint32Array; i2: Int32Array },
+  scratch: Int32Array,
 ): { order: Int32Array; tie: Uint8Array; sorted: Float64Array } {
   const n = items.length
   const out = new Int32Array(n)
@@ -107,10 +107,12 @@ function sortSide(
     // of the low word, then the high word in 11-bit digits, the keys carried along (sequential reads).
     // Floats equal in those bits stay in position order; the exact pass below orders them.
     const w = new Uint32Array(vals.buffer, vals.byteOffset, 2 * n)
-    let kh = scratch.k.subarray(0, n)
-    let ix = scratch.i.subarray(0, n)
-    let kh2 = scratch.k2.subarray(0, n)
-    let ix2 = scratch.i2.subarray(0, n)
+    // Buffers: the keys in the two halves of `sv`'s memory, positions in `scratch` and `out` (both free
+    // until the final gather).
+    let kh: Uint32Array = new Uint32Array(sv.buffer, sv.byteOffset, n)
+    let kh2: Uint32Array = new Uint32Array(sv.buffer, sv.byteOffset + 4 * n, n)
+    let ix: Int32Array = scratch.subarray(0, n)
+    let ix2: Int32Array = out
     const count = new Int32Array(4097)
     for (let p = 0; p < n; p++) count[(w[2 * p + LO] >>> 20) + 1]++
     for (let d = 0; d < 4096; d++) count[d + 1] += count[d]
@@ -137,10 +139,9 @@ function sortSide(
       ix = ix2
       ix2 = ti
     }
-    for (let p = 0; p < n; p++) {
-      out[p] = items[ix[p]]
-      sv[p] = vals[ix[p]]
-    }
+    // Gather (the keys are dead; when the positions ended in `out`, it is mapped in place).
+    for (let p = 0; p < n; p++) sv[p] = vals[ix[p]]
+    for (let p = 0; p < n; p++) out[p] = items[ix[p]]
   }
   // i before j? (ratio, exactly; floats decide only outside the 2⁻⁴⁰ margin) — sign of ratio_i − ratio_j.
   const exact = (i: number, a: number, j: number, b: number): number => {
@@ -184,6 +185,49 @@ function sortSide(
   return { order: out, tie, sorted: sv }
 }
 
+/** Sums of the words (m32) of a list's orders: every 64th prefix sum, in two float limbs, and the total. */
+interface Blocks {
+  L: Int32Array
+  lo: Float64Array
+  hi: Float64Array
+  totLo: number
+  totHi: number
+}
+
+function blocksOf(L: Int32Array, m32: Uint32Array): Blocks {
+  const len = L.length
+  const lo = new Float64Array((len >> 6) + 1)
+  const hi = new Float64Array((len >> 6) + 1)
+  let a = 0
+  let h = 0
+  for (let j = 0; j < len; j++) {
+    if ((j & 63) === 0) {
+      lo[j >> 6] = a
+      hi[j >> 6] = h
+    }
+    const i = L[j]
+    a += m32[2 * i + LO]
+    h += m32[2 * i + HI]
+  }
+  if ((len & 63) === 0) {
+    lo[len >> 6] = a
+    hi[len >> 6] = h
+  }
+  return { L, lo, hi, totLo: a, totHi: h }
+}
+
+/** Σ of the words of L[0..k), exact. */
+function prefixOf(b: Blocks, m32: Uint32Array, k: number): bigint {
+  let a = b.lo[k >> 6]
+  let h = b.hi[k >> 6]
+  for (let j = (k >> 6) << 6; j < k; j++) {
+    const i = b.L[j]
+    a += m32[2 * i + LO]
+    h += m32[2 * i + HI]
+  }
+  return (BigInt(h) << 32n) + BigInt(a)
+}
+
 /** A u32 view (two words per value) of a BigUint64Array. */
 function words(a: BigUint64Array): Uint32Array {
   return new Uint32Array(a.buffer, a.byteOffset, 2 * a.length)
@@ -206,8 +250,6 @@ export function solvePairNarrow(
   const pb0 = previous?.[P.assets[base]]
   const pq0 = previous?.[P.assets[quote]]
   if (pb0 !== undefined && pq0 !== undefined && pb0 > 0n && pq0 > 0n) prev = { num: pb0, den: pq0 }
-  const s32 = words(P.sell64)
-  const b32 = words(P.buy64)
   let m64 = P.sell64
   if (!(P.fullAllowance && P.feeBps === 0n)) {
     // Funded amounts below the sell amounts: their words.
@@ -215,223 +257,16 @@ export function solvePairNarrow(
     for (let i = 0; i < n; i++) m64[i] = P.maxSold[i]
   }
   const m32 = words(m64)
-  // Sides: sellers sell base for quote, buyers sell quote for base (ascending index); maxSold 0 is out.
-  let ns = 0
-  let nb = 0
-  for (let i = 0; i < n; i++) {
-    if (m32[2 * i] === 0 && m32[2 * i + 1] === 0) continue
-    if (P.sell[i] === base) ns++
-    else nb++
-  }
-  if (ns === 0 || nb === 0) return zero()
-  const sIdx = new Int32Array(ns)
-  const bIdx = new Int32Array(nb)
-  {
-    let x = 0
-    let y = 0
-    for (let i = 0; i < n; i++) {
-      if (m32[2 * i] === 0 && m32[2 * i + 1] === 0) continue
-      if (P.sell[i] === base) sIdx[x++] = i
-      else bIdx[y++] = i
-    }
-  }
+  const choice = choosePriceNarrow(P, base, quote, prev, m32)
+  if (choice === null) return zero()
+  const { prices, S, B, tieS, tieB, blkS, blkB } = choice
+  const ns = S.length
+  const nb = B.length
   const fb = BPS + P.feeBps
-  const noFee = P.feeBps === 0n
-  const PREV = n
-  const hasPrev = prev !== undefined
-  const fbF = Number(fb)
-  const bpsF = Number(BPS)
-  // Float limits (p[base]/p[quote], fee included), in side order: hints within 2⁻⁵⁰ relative. The
-  // amounts' floats from their words (hi·2³² + lo = Number(amount), as Prepared.sellF).
-  const valS = new Float64Array(ns)
-  for (let k = 0; k < ns; k++) {
-    const i = sIdx[k]
-    const sf = s32[2 * i + HI] * TWO32 + s32[2 * i + LO]
-    const bf = b32[2 * i + HI] * TWO32 + b32[2 * i + LO]
-    valS[k] = (bf * fbF) / (sf * bpsF)
-  }
-  const valB = new Float64Array(nb)
-  for (let k = 0; k < nb; k++) {
-    const i = bIdx[k]
-    const sf = s32[2 * i + HI] * TWO32 + s32[2 * i + LO]
-    const bf = b32[2 * i + HI] * TWO32 + b32[2 * i + LO]
-    valB[k] = (sf * bpsF) / (bf * fbF)
-  }
-  const fPrev = prev === undefined ? 0 : Number(prev.num) / Number(prev.den)
-  // Sellers' limit buy/sell, buyers' sell/buy (fee factors cancel within a side).
-  // Radix buffers shared by both sides.
-  const most = Math.max(ns, nb)
-  const scratch = {
-    k: new Uint32Array(most),
-    i: new Int32Array(most),
-    k2: new Uint32Array(most),
-    i2: new Int32Array(most),
-  }
-  const sortedS = sortSide(sIdx, valS, b32, s32, scratch)
-  const sortedB = sortSide(bIdx, valB, s32, b32, scratch)
-  const S = sortedS.order
-  const fS = sortedS.sorted
-  const fB = sortedB.sorted
-  const B = sortedB.order
-  const tieS = sortedS.tie
-  const tieB = sortedB.tie
-  // Exact limits for comparisons across sides (and with the previous price): bigints on near-ties only.
-  const numOf = (i: number): bigint => {
-    if (i === PREV) return (prev as Ratio).num
-    const o = P.orders[i]
-    if (noFee) return P.sell[i] === base ? o.buyAmount : o.sellAmount
-    return P.sell[i] === base ? o.buyAmount * fb : o.sellAmount * BPS
-  }
-  const denOf = (i: number): bigint => {
-    if (i === PREV) return (prev as Ratio).den
-    const o = P.orders[i]
-    if (noFee) return P.sell[i] === base ? o.sellAmount : o.buyAmount
-    return P.sell[i] === base ? o.sellAmount * BPS : o.buyAmount * fb
-  }
-  const cmp = (i: number, a: number, j: number, b: number) => {
-    if (a < b * LO_M) return -1
-    if (a > b * HI_M) return 1
-    const l = numOf(i) * denOf(j)
-    const r = numOf(j) * denOf(i)
-    return l < r ? -1 : l > r ? 1 : 0
-  }
-  // Exact prefix sums of maxSold in two float limbs: sellers S[0..k), buyers B[k..nb).
-  const sLo = new Float64Array(ns + 1)
-  const sHi = new Float64Array(ns + 1)
-  for (let k = 0; k < ns; k++) {
-    const i = S[k]
-    sLo[k + 1] = sLo[k] + m32[2 * i + LO]
-    sHi[k + 1] = sHi[k] + m32[2 * i + HI]
-  }
-  const bLo = new Float64Array(nb + 1)
-  const bHi = new Float64Array(nb + 1)
-  for (let k = nb - 1; k >= 0; k--) {
-    const i = B[k]
-    bLo[k] = bLo[k + 1] + m32[2 * i + LO]
-    bHi[k] = bHi[k + 1] + m32[2 * i + HI]
-  }
-  const sumS = (k: number): bigint => (BigInt(sHi[k]) << 32n) + BigInt(sLo[k])
-  const sumB = (k: number): bigint => (BigInt(bHi[k]) << 32n) + BigInt(bLo[k])
-  // Distinct candidate prices in ascending order (as choosePairPrice): for each, ks = #sellers with
-  // limit ≤ r and kb = first buyer with limit ≥ r.
-  const cand = new Int32Array(ns + nb + 1)
-  const candKs = new Int32Array(ns + nb + 1)
-  const candKb = new Int32Array(ns + nb + 1)
-  const vol = new Float64Array(ns + nb + 1)
-  let best = 0
-  let C = 0
-  {
-    let x = 0
-    let y = 0
-    let prevDone = !hasPrev
-    while (x < ns || y < nb || !prevDone) {
-      let v = -1
-      let fv = 0
-      if (x < ns) {
-        v = S[x]
-        fv = fS[x]
-      }
-      if (y < nb && (v < 0 || cmp(B[y], fB[y], v, fv) < 0)) {
-        v = B[y]
-        fv = fB[y]
-      }
-      if (!prevDone && (v < 0 || cmp(PREV, fPrev, v, fv) < 0)) {
-        v = PREV
-        fv = fPrev
-      }
-      const kb = y
-      // v is the least head, so a head ≤ v equals v; its equal run follows from the tie flags.
-      if (x < ns && (S[x] === v || cmp(S[x], fS[x], v, fv) === 0)) {
-        x++
-        while (x < ns && tieS[x] === 1) x++
-      }
-      if (y < nb && (B[y] === v || cmp(B[y], fB[y], v, fv) === 0)) {
-        y++
-        while (y < nb && tieB[y] === 1) y++
-      }
-      if (!prevDone && cmp(PREV, fPrev, v, fv) === 0) prevDone = true
-      cand[C] = v
-      candKs[C] = x
-      candKb[C] = kb
-      // Float volume V = min(S, D/r) (S: base the sellers supply, D: quote the buyers sell).
-      const vs = sHi[x] * TWO32 + sLo[x]
-      const vd = (bHi[kb] * TWO32 + bLo[kb]) / fv
-      const vv = Math.min(vs, vd)
-      vol[C] = vv
-      if (vv > best) best = vv
-      C++
-    }
-  }
-  if (!(best > 0)) return zero()
-  const floor = best * (1 - 1e-6)
-  // Exact choice among the survivors, the tie-break chain of choosePairPrice (README "Single pair").
-  let found = false
-  let wn = 0n
-  let wd = 1n
-  let wVn = 0n
-  let wImb = 0n
-  let wDist = 0n
-  const consider = (cn: bigint, cd: bigint, eaS: bigint, eqB: bigint) => {
-    const sn = eaS * cn
-    const dn = eqB * cd
-    // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min would convert them)
-    const vn = sn < dn ? sn : dn
-    const imb = sn > dn ? sn - dn : dn - sn
-    let dist = 0n
-    if (hasPrev) {
-      const d = cn * (prev as Ratio).den - (prev as Ratio).num * cd
-      dist = d < 0n ? -d : d
-    }
-    if (found) {
-      const l = vn * wn
-      const r = wVn * cn
-      if (l < r) return
-      if (l === r) {
-        const li = imb * wn
-        const ri = wImb * cn
-        if (li > ri) return
-        if (li === ri) {
-          const ld = dist * wd
-          const rd = wDist * cd
-          if (ld > rd || (ld === rd && cn * wd >= wn * cd)) return
-        }
-      }
-    }
-    found = true
-    wn = cn
-    wd = cd
-    wVn = vn
-    wImb = imb
-    wDist = dist
-  }
-  for (let c = 0; c < C; c++) {
-    if (vol[c] < floor) continue
-    const ks = candKs[c]
-    const eaS = sumS(ks)
-    const cn = numOf(cand[c])
-    const cd = denOf(cand[c])
-    consider(cn, cd, eaS, sumB(candKb[c]))
-    if (c + 1 >= C) continue
-    // The gap (cand[c], cand[c + 1]): S = eaS and D = eqB / r meet at r = eqB / eaS.
-    const kb = candKb[c + 1]
-    const eqB = sumB(kb)
-    const nn = numOf(cand[c + 1])
-    const nd = denOf(cand[c + 1])
-    let bn = eqB
-    let bd = eaS
-    if (bn === 0n && bd === 0n) {
-      bn = cn * nd + nn * cd
-      bd = 2n * cd * nd
-    }
-    if (bn <= 0n || bd <= 0n) continue
-    if (bn * cd <= cn * bd || bn * nd >= nn * bd) continue
-    const g = gcd(bn, bd)
-    consider(bn / g, bd / g, eaS, eqB)
-  }
-  if (!found || wVn === 0n) return zero()
-  const g0 = gcd(wn, wd)
-  const prices: bigint[] = [0n, 0n]
-  ;[prices[base], prices[quote]] = capPrices([wn / g0, wd / g0], [P.maxPrice[base], P.maxPrice[quote]])
+  // maxSold of sellers S[0..k) and of buyers B[k..nb), exact.
+  const totB = prefixOf(blkB, m32, nb)
+  const sumS = (k: number): bigint => prefixOf(blkS, m32, k)
+  const sumB = (k: number): bigint => totB - prefixOf(blkB, m32, k)
   // Sellers (ascending limit) eligible: a prefix; buyers (ascending limit) eligible: a suffix. The
   // contract's limit check (fill.ts \`eligible\`; every order on a side has maxSold > 0).
   const elig = (i: number): boolean => {
@@ -600,4 +435,247 @@ export function solvePairNarrow(
   repairDeficits(P, prices, sold, bought, worst)
   const repairedFee = P.feeBps === 0n ? fee : sold.map((s) => feeOf(s, P.feeBps))
   return { prices, amounts: { sold, bought, fee: repairedFee } }
+}
+
+/** The price choice's result: the sides sorted with tie flags, maxSold prefix sums (words in float limbs). */
+interface NarrowChoice {
+  prices: bigint[]
+  S: Int32Array
+  B: Int32Array
+  tieS: Uint8Array
+  tieB: Uint8Array
+  blkS: Blocks
+  blkB: Blocks
+}
+
+/**
+ * `choosePairPrice` on columns (a function of its own so that its temporaries — float keys, radix
+ * buffers, sorted floats — are garbage before the fills allocate their output). Null: no trade.
+ */
+function choosePriceNarrow(
+  P: Prepared,
+  base: number,
+  quote: number,
+  prev: Ratio | undefined,
+  m32: Uint32Array,
+): NarrowChoice | null {
+  const n = P.orders.length
+  const s32 = words(P.sell64)
+  const b32 = words(P.buy64)
+  // Sides: sellers sell base for quote, buyers sell quote for base (ascending index); maxSold 0 is out.
+  let ns = 0
+  let nb = 0
+  for (let i = 0; i < n; i++) {
+    if (m32[2 * i] === 0 && m32[2 * i + 1] === 0) continue
+    if (P.sell[i] === base) ns++
+    else nb++
+  }
+  if (ns === 0 || nb === 0) return null
+  const sIdx = new Int32Array(ns)
+  const bIdx = new Int32Array(nb)
+  {
+    let x = 0
+    let y = 0
+    for (let i = 0; i < n; i++) {
+      if (m32[2 * i] === 0 && m32[2 * i + 1] === 0) continue
+      if (P.sell[i] === base) sIdx[x++] = i
+      else bIdx[y++] = i
+    }
+  }
+  const fb = BPS + P.feeBps
+  const noFee = P.feeBps === 0n
+  const PREV = n
+  const hasPrev = prev !== undefined
+  const fbF = Number(fb)
+  const bpsF = Number(BPS)
+  // Float limits (p[base]/p[quote], fee included), in side order: hints within 2⁻⁵⁰ relative. The
+  // amounts' floats from their words (hi·2³² + lo = Number(amount), as Prepared.sellF).
+  const valS = new Float64Array(ns)
+  for (let k = 0; k < ns; k++) {
+    const i = sIdx[k]
+    const sf = s32[2 * i + HI] * TWO32 + s32[2 * i + LO]
+    const bf = b32[2 * i + HI] * TWO32 + b32[2 * i + LO]
+    valS[k] = (bf * fbF) / (sf * bpsF)
+  }
+  const valB = new Float64Array(nb)
+  for (let k = 0; k < nb; k++) {
+    const i = bIdx[k]
+    const sf = s32[2 * i + HI] * TWO32 + s32[2 * i + LO]
+    const bf = b32[2 * i + HI] * TWO32 + b32[2 * i + LO]
+    valB[k] = (sf * bpsF) / (bf * fbF)
+  }
+  const fPrev = prev === undefined ? 0 : Number(prev.num) / Number(prev.den)
+  // Sellers' limit buy/sell, buyers' sell/buy (fee factors cancel within a side).
+  // Radix positions buffer shared by both sides.
+  const scratch = new Int32Array(Math.max(ns, nb))
+  const sortedS = sortSide(sIdx, valS, b32, s32, scratch)
+  const sortedB = sortSide(bIdx, valB, s32, b32, scratch)
+  const S = sortedS.order
+  const fS = sortedS.sorted
+  const fB = sortedB.sorted
+  const B = sortedB.order
+  const tieS = sortedS.tie
+  const tieB = sortedB.tie
+  // Exact limits for comparisons across sides (and with the previous price): bigints on near-ties only.
+  const numOf = (i: number): bigint => {
+    if (i === PREV) return (prev as Ratio).num
+    const o = P.orders[i]
+    if (noFee) return P.sell[i] === base ? o.buyAmount : o.sellAmount
+    return P.sell[i] === base ? o.buyAmount * fb : o.sellAmount * BPS
+  }
+  const denOf = (i: number): bigint => {
+    if (i === PREV) return (prev as Ratio).den
+    const o = P.orders[i]
+    if (noFee) return P.sell[i] === base ? o.sellAmount : o.buyAmount
+    return P.sell[i] === base ? o.sellAmount * BPS : o.buyAmount * fb
+  }
+  const cmp = (i: number, a: number, j: number, b: number) => {
+    if (a < b * LO_M) return -1
+    if (a > b * HI_M) return 1
+    const l = numOf(i) * denOf(j)
+    const r = numOf(j) * denOf(i)
+    return l < r ? -1 : l > r ? 1 : 0
+  }
+  // Exact sums of maxSold in two float limbs (exact below 2²¹ terms): block prefix sums for the fills,
+  // running sums in the merge below.
+  const blkS = blocksOf(S, m32)
+  const blkB = blocksOf(B, m32)
+  const totBA = blkB.totLo
+  const totBH = blkB.totHi
+  // Distinct candidate prices in ascending order (as choosePairPrice), streamed twice (no candidate
+  // arrays): visit(v, fv, ks, kb, vol) for each, ks = #sellers with limit ≤ r, kb = first buyer with
+  // limit ≥ r, vol = min(S, D/r) in floats (S: base the sellers supply, D: quote the buyers sell).
+  const merge = (visit: (v: number, vol: number, sa: number, sh: number, qa: number, qh: number) => void) => {
+    let x = 0
+    let y = 0
+    let prevDone = !hasPrev
+    let sa = 0 // Σ words of S[0..x): low and high limbs
+    let sh = 0
+    let ba = 0 // Σ words of B[0..y)
+    let bh = 0
+    while (x < ns || y < nb || !prevDone) {
+      let v = -1
+      let fv = 0
+      if (x < ns) {
+        v = S[x]
+        fv = fS[x]
+      }
+      if (y < nb && (v < 0 || cmp(B[y], fB[y], v, fv) < 0)) {
+        v = B[y]
+        fv = fB[y]
+      }
+      if (!prevDone && (v < 0 || cmp(PREV, fPrev, v, fv) < 0)) {
+        v = PREV
+        fv = fPrev
+      }
+      // Buyers B[y..nb) (limit ≥ v) are eligible at v: their sum is the total less B[0..y).
+      const qa = totBA - ba
+      const qh = totBH - bh
+      // v is the least head, so a head ≤ v equals v; its equal run follows from the tie flags.
+      if (x < ns && (S[x] === v || cmp(S[x], fS[x], v, fv) === 0)) {
+        do {
+          const i = S[x++]
+          sa += m32[2 * i + LO]
+          sh += m32[2 * i + HI]
+        } while (x < ns && tieS[x] === 1)
+      }
+      if (y < nb && (B[y] === v || cmp(B[y], fB[y], v, fv) === 0)) {
+        do {
+          const i = B[y++]
+          ba += m32[2 * i + LO]
+          bh += m32[2 * i + HI]
+        } while (y < nb && tieB[y] === 1)
+      }
+      if (!prevDone && cmp(PREV, fPrev, v, fv) === 0) prevDone = true
+      // Float volume V = min(S, D/r) (S: base the sellers supply, D: quote the buyers sell).
+      const vs = sh * TWO32 + sa
+      const vd = (qh * TWO32 + qa) / fv
+      visit(v, Math.min(vs, vd), sa, sh, qa, qh)
+    }
+  }
+  let best = 0
+  merge((_v, vol) => {
+    if (vol > best) best = vol
+  })
+  if (!(best > 0)) return null
+  const floor = best * (1 - 1e-6)
+  let found = false
+  let wn = 0n
+  let wd = 1n
+  let wVn = 0n
+  let wImb = 0n
+  let wDist = 0n
+  const consider = (cn: bigint, cd: bigint, eaS: bigint, eqB: bigint) => {
+    const sn = eaS * cn
+    const dn = eqB * cd
+    // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min would convert them)
+    const vn = sn < dn ? sn : dn
+    const imb = sn > dn ? sn - dn : dn - sn
+    let dist = 0n
+    if (hasPrev) {
+      const d = cn * (prev as Ratio).den - (prev as Ratio).num * cd
+      dist = d < 0n ? -d : d
+    }
+    if (found) {
+      const l = vn * wn
+      const r = wVn * cn
+      if (l < r) return
+      if (l === r) {
+        const li = imb * wn
+        const ri = wImb * cn
+        if (li > ri) return
+        if (li === ri) {
+          const ld = dist * wd
+          const rd = wDist * cd
+          if (ld > rd || (ld === rd && cn * wd >= wn * cd)) return
+        }
+      }
+    }
+    found = true
+    wn = cn
+    wd = cd
+    wVn = vn
+    wImb = imb
+    wDist = dist
+  }
+  // Exact pass over the survivors; after each surviving candidate, the balance point of the gap up to
+  // the next candidate (where S = D; README "Single pair"), considered when the next one is visited.
+  let gapOpen = false
+  let gCn = 0n
+  let gCd = 1n
+  let gEaS = 0n
+  const big = (lo: number, hi: number): bigint => (BigInt(hi) << 32n) + BigInt(lo)
+  merge((v, vol, sa, sh, qa, qh) => {
+    if (gapOpen) {
+      // The gap (previous, v): S = eaS and D = eqB / r meet at r = eqB / eaS.
+      gapOpen = false
+      const eqB = big(qa, qh)
+      const nn = numOf(v)
+      const nd = denOf(v)
+      let bn = eqB
+      let bd = gEaS
+      if (bn === 0n && bd === 0n) {
+        bn = gCn * nd + nn * gCd
+        bd = 2n * gCd * nd
+      }
+      if (bn > 0n && bd > 0n && bn * gCd > gCn * bd && bn * nd < nn * bd) {
+        const g = gcd(bn, bd)
+        consider(bn / g, bd / g, gEaS, eqB)
+      }
+    }
+    if (vol < floor) return
+    const eaS = big(sa, sh)
+    const cn = numOf(v)
+    const cd = denOf(v)
+    consider(cn, cd, eaS, big(qa, qh))
+    gapOpen = true
+    gCn = cn
+    gCd = cd
+    gEaS = eaS
+  })
+  if (!found || wVn === 0n) return null
+  const g0 = gcd(wn, wd)
+  const prices: bigint[] = [0n, 0n]
+  ;[prices[base], prices[quote]] = capPrices([wn / g0, wd / g0], [P.maxPrice[base], P.maxPrice[quote]])
+  return { prices, S, B, tieS, tieB, blkS, blkB }
 }

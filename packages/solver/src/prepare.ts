@@ -170,8 +170,7 @@ export function prepare(input: ClearBatchInput): Prepared {
   // Group leaders (each group's first order); the funding pass visits them in index order (sequential
   // reads of the order objects).
   const lead = new Uint8Array(m)
-  const leaders = new Int32Array(K)
-  let nLeaders = 0
+  const runLeaders: number[] = [] // leaders within one run of equal hashes
   let next: Int32Array | null = null
   let last: Int32Array | null = null
   for (let p = 0; p < K; ) {
@@ -186,15 +185,15 @@ export function prepare(input: ClearBatchInput): Prepared {
       next = new Int32Array(m).fill(-1)
       last = new Int32Array(m)
     }
-    const first = nLeaders
+    runLeaders.length = 0
     const byKey = q - p > 32 ? new Map<string, number>() : null
     for (let r = p; r < q; r++) {
       const i = members[r]
       let l = -1
       if (byKey !== null) l = byKey.get(`${sellP[i]}|${sorted[i].trader.toLowerCase()}`) ?? -1
       else {
-        for (let t = first; t < nLeaders; t++) {
-          const j = leaders[t]
+        for (let t = 0; t < runLeaders.length; t++) {
+          const j = runLeaders[t]
           if (sellP[j] === sellP[i] && sameTrader(sorted[j].trader, sorted[i].trader)) {
             l = j
             break
@@ -202,7 +201,7 @@ export function prepare(input: ClearBatchInput): Prepared {
         }
       }
       if (l < 0) {
-        leaders[nLeaders++] = i
+        runLeaders.push(i)
         lead[i] = 1
         last[i] = i
         byKey?.set(`${sellP[i]}|${sorted[i].trader.toLowerCase()}`, i)

@@ -220,10 +220,12 @@ function nearTies(seed: number, n: number, huge: boolean): ClearBatchInput {
 }
 
 describe('fast path on limits floats cannot separate, both sides of 2⁶⁴', () => {
-  for (let seed = 1; seed <= 16; seed++) {
-    const huge = seed % 2 === 1 && seed % 4 === 1
-    it(`instance ${seed}${huge ? ' (amounts > 2⁶⁴)' : ''}`, () => {
-      const input = nearTies(seed, 20 + ((seed * 53) % 3000), huge)
+  for (let seed = 1; seed <= 18; seed++) {
+    const huge = seed <= 16 && seed % 4 === 1
+    // Seeds 17 and 18: ≥ 2,048 orders per side (the radix sort instead of the comparison sort).
+    const n = seed > 16 ? 5000 : 20 + ((seed * 53) % 3000)
+    it(`instance ${seed}${huge ? ' (amounts > 2⁶⁴)' : ''}, ${n} orders`, () => {
+      const input = nearTies(seed, n, huge)
       const P = prepare(input)
       expect(fastPairApplies(P)).toBe(true)
       expect(P.narrow).toBe(!huge)
@@ -328,13 +330,15 @@ describe('funding (prepare) groups orders by trader (any case) and sell asset', 
 })
 
 describe('fast path on equal limits of large, different amounts (the benchmark generator, few limits)', () => {
-  for (let seed = 1; seed <= 6; seed++) {
-    it(`instance ${seed}`, () => {
+  for (let seed = 1; seed <= 8; seed++) {
+    // Seeds 7 and 8: ≥ 2,048 orders per side (the radix sort).
+    const n = seed > 6 ? 5000 : 1500
+    it(`instance ${seed}, ${n} orders`, () => {
       const r = rng(500 + seed)
       const orders: SolverOrder[] = []
       const balances: Record<string, Record<string, bigint>> = {}
       const limits = [999_895, 1_000_000, 1_000_105, 998_000 + seed]
-      for (let k = 0; k < 1500; k++) {
+      for (let k = 0; k < n; k++) {
         const sellsBase = r() < 0.5
         const sell = BigInt(1 + Math.floor(r() * 1e6)) * 10n ** 12n
         const L = BigInt(limits[Math.floor(r() * limits.length)])
