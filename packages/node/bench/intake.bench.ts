@@ -4,7 +4,8 @@
 // (genesis sealing on), each encrypted to its batch's key PK_h and signed by its trader, built by the
 // client before the timed part. A sealed order costs one recovery at intake, so the ceiling in
 // orders/s is recoveries/s. Sent in `submitMany` requests (128 orders each, 4 in flight), and, to
-// compare, as single `submit` requests (32 in flight).
+// compare, as single `submit` requests (32 in flight). INTAKE_ORDERS, INTAKE_SINGLE_ORDERS,
+// INTAKE_PER_REQUEST and INTAKE_IN_FLIGHT override the counts.
 // BENCH_CPU_PROF=<dir> writes a --cpu-prof profile of the node process there.
 import '@allot/protocol/polyfill'
 import { createRequire } from 'node:module'
@@ -37,8 +38,8 @@ const cores = availableParallelism()
 const N = Number(process.env.INTAKE_ORDERS ?? 8_000)
 const SINGLE = Number(process.env.INTAKE_SINGLE_ORDERS ?? 2_000)
 const WARM = 500
-const MANY_IN_FLIGHT = 4
-const PER_REQUEST = 128
+const MANY_IN_FLIGHT = Number(process.env.INTAKE_IN_FLIGHT ?? 4)
+const PER_REQUEST = Number(process.env.INTAKE_PER_REQUEST ?? 128)
 
 let nativeCpuUs = 0 // CPU µs per native recovery (all threads), from the ceiling run
 
