@@ -16,8 +16,9 @@ export interface Prepared {
   isResource: boolean[]
   numeraire: string
   orders: SolverOrder[]
-  sell: Int32Array
-  buy: Int32Array
+  /** Asset index of each order's sell and buy asset (bytes when there are at most 255 assets). */
+  sell: AssetIds
+  buy: AssetIds
   /** Largest `sold` with `sold + fee(sold)` within the order's debit allowance. */
   maxSold: bigint[]
   /** Per asset: its price must stay below this (ratio.ts `maxPriceFor`, from its orders' largest amount). */
@@ -130,8 +131,9 @@ export function prepare(input: ClearBatchInput): Prepared {
     cacheI0 = id
     return id
   }
-  const sellP = new Int32Array(m)
-  const buyP = new Int32Array(m)
+  // Asset ids as bytes while there are at most 255 assets (widened when a 256th appears).
+  let sellP: AssetIds = new Uint8Array(m)
+  let buyP: AssetIds = new Uint8Array(m)
   const sell640 = new BigUint64Array(m)
   const buy640 = new BigUint64Array(m)
   const buyKind0 = new Uint8Array(m)
@@ -154,6 +156,10 @@ export function prepare(input: ClearBatchInput): Prepared {
     }
     const x = idOf(o.sellAsset)
     const y = idOf(o.buyAsset)
+    if ((x > 255 || y > 255) && sellP instanceof Uint8Array) {
+      sellP = Int32Array.from(sellP)
+      buyP = Int32Array.from(buyP)
+    }
     sellP[i] = x
     buyP[i] = y
     if (s < TWO64 && b < TWO64) {
@@ -285,8 +291,8 @@ export function prepare(input: ClearBatchInput): Prepared {
       for (let k = 0; k < n; k++) out[k] = col[K[k]]
       return out
     }
-    sell = pick(sellP, new Int32Array(n))
-    buy = pick(buyP, new Int32Array(n))
+    sell = pick(sellP, sellP instanceof Uint8Array ? new Uint8Array(n) : new Int32Array(n))
+    buy = pick(buyP, buyP instanceof Uint8Array ? new Uint8Array(n) : new Int32Array(n))
     sell64 = pick(sell640, new BigUint64Array(n))
     buy64 = pick(buy640, new BigUint64Array(n))
     buyKind = pick(buyKind0, new Uint8Array(n))
@@ -398,6 +404,9 @@ export function prepare(input: ClearBatchInput): Prepared {
     dropped,
   }
 }
+
+/** Asset indices per order. */
+export type AssetIds = Int32Array | Uint8Array
 
 const TWO64 = 1n << 64n
 const W_LO = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1 // low word of a u64 in a u32 view

@@ -375,3 +375,31 @@ describe('fast path on equal limits of large, different amounts (the benchmark g
     })
   }
 })
+
+it('prepare widens asset indices past 255 assets', () => {
+  const orders: SolverOrder[] = []
+  const balances: Record<string, Record<string, bigint>> = {}
+  for (let k = 0; k < 600; k++) {
+    const trader = traderOf(k + 1)
+    const sellAsset = `A${String(k % 300).padStart(3, '0')}`
+    const buyAsset = `A${String((k * 7 + 1) % 300).padStart(3, '0')}`
+    if (sellAsset === buyAsset) continue
+    orders.push({
+      id: `w${String(k).padStart(4, '0')}`,
+      trader,
+      sellAsset,
+      buyAsset,
+      sellAmount: 100n,
+      buyAmount: 90n,
+      kind: 'sell',
+      partiallyFillable: true,
+    })
+    balances[trader] = { [sellAsset]: k % 5 === 0 ? 0n : 100n }
+  }
+  const P = prepare({ orders, balances, params: { numeraire: 'A000' } })
+  expect(P.assets.length).toBeGreaterThan(255)
+  P.orders.forEach((o, i) => {
+    expect(P.assets[P.sell[i]]).toBe(o.sellAsset)
+    expect(P.assets[P.buy[i]]).toBe(o.buyAsset)
+  })
+})
