@@ -28,6 +28,12 @@ export interface ProtocolOptions {
   sessionIdleMs?: number
   /** Requests of one session answered concurrently (answers stay in order). */
   readAhead?: number
+  /**
+   * Request bytes one session may hold read but not yet answered (at least one frame is always
+   * read): with frames up to `maxRequestBytes` (64 KiB for the API's submitMany), `readAhead` alone
+   * would let each stream pin 32 × that. Default 256 KiB.
+   */
+  readAheadBytes?: number
   /** Told of every request's outcome (for metrics and logs). */
   onOutcome?(code: string, ms: number): void
 }
@@ -118,13 +124,25 @@ export async function handleProtocol(
     stop.signal.addEventListener('abort', onStop, { once: true })
     const idleMs = o.sessionIdleMs ?? 30_000
     const readAhead = o.readAhead ?? 32
+    const readAheadBytes = o.readAheadBytes ?? 256 * 1024
     const outcome = (code: string, started: number) => o.onOutcome?.(code, Date.now() - started)
 
     // A stream is a session: request frames in, answers out in the same order. Up to `readAhead`
     // requests run at once (pipelining); a one-shot client just closes its side after one.
-    type Slot = { done: Promise<ResponseFrames>; started: number; code: string; ready?: Uint8Array }
+    type Slot = {
+      done: Promise<ResponseFrames>
+      started: number
+      code: string
+      bytes: number
+      ready?: Uint8Array
+    }
     const answer = (req: Uint8Array): Slot => {
-      const slot: Slot = { done: Promise.resolve(new Uint8Array()), started: Date.now(), code: 'OK' }
+      const slot: Slot = {
+        done: Promise.resolve(new Uint8Array()),
+        started: Date.now(),
+        code: 'OK',
+        bytes: req.length,
+      }
       slot.done = withDeadline(handler(req, { peer, signal: ctl.signal }), o.deadlineMs, ctl.signal).then(
         (r) => {
           if (r instanceof Uint8Array) {
@@ -148,6 +166,12 @@ export async function handleProtocol(
     async function* responses(): AsyncGenerator<Uint8Array> {
       const frames = lp.decode(stream.source, { maxDataLength: o.maxRequestBytes })
       const queue: Slot[] = []
+      let queuedBytes = 0
+      const take = (): Slot | undefined => {
+        const slot = queue.shift()
+        if (slot) queuedBytes -= slot.bytes
+        return slot
+      }
       let ended = false
       let failure: Uint8Array | null = null
       let first = true
@@ -155,7 +179,8 @@ export async function handleProtocol(
       const reader = (async () => {
         try {
           for (;;) {
-            while (queue.length >= readAhead) await new Promise<void>((r) => (sig.room = r))
+            while (queue.length >= readAhead || (queue.length > 0 && queuedBytes >= readAheadBytes))
+              await new Promise<void>((r) => (sig.room = r))
             const started = Date.now()
             const next = await withDeadline(frames.next(), first ? o.deadlineMs : idleMs, ctl.signal)
             if (next.done) {
@@ -166,7 +191,9 @@ export async function handleProtocol(
               break
             }
             first = false
-            queue.push(answer(next.value.subarray()))
+            const slot = answer(next.value.subarray())
+            queuedBytes += slot.bytes
+            queue.push(slot)
             sig.wake?.()
           }
         } catch (e) {
@@ -185,18 +212,20 @@ export async function handleProtocol(
         for (;;) {
           while (queue.length === 0 && !ended) await new Promise<void>((r) => (sig.wake = r))
           sig.wake = null
-          const slot = queue.shift()
+          // The head leaves the queue (and its bytes the budget) once its answer is ready to go out.
+          const slot = queue[0]
           if (!slot) break
+          const r = await slot.done
+          take()
           sig.room?.()
           sig.room = null
-          const r = await slot.done
           outcome(slot.code, slot.started)
           if (r instanceof Uint8Array) {
             // Answers already computed behind this one share its write (one muxer frame, one
             // encryption, one socket write for a burst of pipelined requests).
             const batch = [r]
             while (queue[0]?.ready) {
-              const next = queue.shift() as Slot
+              const next = take() as Slot
               outcome(next.code, next.started)
               batch.push(next.ready as Uint8Array)
             }
