@@ -143,12 +143,10 @@ function sortSide(
     for (let p = 0; p < n; p++) sv[p] = vals[ix[p]]
     for (let p = 0; p < n; p++) out[p] = items[ix[p]]
   }
-  // i before j? (ratio, exactly; floats decide only outside the 2⁻⁴⁰ margin) — sign of ratio_i − ratio_j.
-  const exact = (i: number, a: number, j: number, b: number): number => {
-    if (a < b * LO_M) return -1
-    if (a > b * HI_M) return 1
-    // N_i/D_i vs N_j/D_j ⇔ N_i·D_j vs N_j·D_i
-    return cmpProducts(
+  // Sign of ratio_i − ratio_j: floats (fi, fj) decide outside the 2⁻⁴⁰ margin, else the exact product
+  // comparison N_i·D_j vs N_j·D_i. (Integer arguments only: doubles passed to a call are boxed.)
+  const exactW = (i: number, j: number): number =>
+    cmpProducts(
       N[2 * i + LO],
       N[2 * i + HI],
       D[2 * j + LO],
@@ -158,19 +156,20 @@ function sortSide(
       D[2 * i + LO],
       D[2 * i + HI],
     )
-  }
   // Insertion pass with the exact comparator: linear when the float order is nearly right.
   for (let p = 1; p < n; p++) {
     const v = out[p]
     const fv = sv[p]
     let q = p - 1
-    const c = exact(out[q], sv[q], v, fv)
+    const fq = sv[q]
+    const c = fq < fv * LO_M ? -1 : fq > fv * HI_M ? 1 : exactW(out[q], v)
     if (c < 0 || (c === 0 && out[q] < v)) {
       tie[p] = c === 0 ? 1 : 0
       continue
     }
     while (q >= 0) {
-      const c2 = exact(out[q], sv[q], v, fv)
+      const f2 = sv[q]
+      const c2 = f2 < fv * LO_M ? -1 : f2 > fv * HI_M ? 1 : exactW(out[q], v)
       if (c2 < 0 || (c2 === 0 && out[q] < v)) break
       out[q + 1] = out[q]
       sv[q + 1] = sv[q]
@@ -179,7 +178,10 @@ function sortSide(
     out[q + 1] = v
     sv[q + 1] = fv
     for (let r = Math.max(1, q + 1); r <= p; r++) {
-      tie[r] = exact(out[r - 1], sv[r - 1], out[r], sv[r]) === 0 ? 1 : 0
+      const a = sv[r - 1]
+      const b = sv[r]
+      const e = a < b * LO_M ? -1 : a > b * HI_M ? 1 : exactW(out[r - 1], out[r])
+      tie[r] = e === 0 ? 1 : 0
     }
   }
   return { order: out, tie, sorted: sv }
@@ -529,9 +531,9 @@ function choosePriceNarrow(
     if (noFee) return P.sell[i] === base ? o.sellAmount : o.buyAmount
     return P.sell[i] === base ? o.sellAmount * BPS : o.buyAmount * fb
   }
-  const cmp = (i: number, a: number, j: number, b: number) => {
-    if (a < b * LO_M) return -1
-    if (a > b * HI_M) return 1
+  // Exact comparison of limits i and j (bigints), for near-ties only: the callers compare the floats
+  // first (relative margin 2⁻⁴⁰), inline, since doubles passed to a call are boxed.
+  const exact = (i: number, j: number) => {
     const l = numOf(i) * denOf(j)
     const r = numOf(j) * denOf(i)
     return l < r ? -1 : l > r ? 1 : 0
@@ -542,63 +544,8 @@ function choosePriceNarrow(
   const blkB = blocksOf(B, m32)
   const totBA = blkB.totLo
   const totBH = blkB.totHi
-  // Distinct candidate prices in ascending order (as choosePairPrice), streamed twice (no candidate
-  // arrays): visit(v, fv, ks, kb, vol) for each, ks = #sellers with limit ≤ r, kb = first buyer with
-  // limit ≥ r, vol = min(S, D/r) in floats (S: base the sellers supply, D: quote the buyers sell).
-  const merge = (visit: (v: number, vol: number, sa: number, sh: number, qa: number, qh: number) => void) => {
-    let x = 0
-    let y = 0
-    let prevDone = !hasPrev
-    let sa = 0 // Σ words of S[0..x): low and high limbs
-    let sh = 0
-    let ba = 0 // Σ words of B[0..y)
-    let bh = 0
-    while (x < ns || y < nb || !prevDone) {
-      let v = -1
-      let fv = 0
-      if (x < ns) {
-        v = S[x]
-        fv = fS[x]
-      }
-      if (y < nb && (v < 0 || cmp(B[y], fB[y], v, fv) < 0)) {
-        v = B[y]
-        fv = fB[y]
-      }
-      if (!prevDone && (v < 0 || cmp(PREV, fPrev, v, fv) < 0)) {
-        v = PREV
-        fv = fPrev
-      }
-      // Buyers B[y..nb) (limit ≥ v) are eligible at v: their sum is the total less B[0..y).
-      const qa = totBA - ba
-      const qh = totBH - bh
-      // v is the least head, so a head ≤ v equals v; its equal run follows from the tie flags.
-      if (x < ns && (S[x] === v || cmp(S[x], fS[x], v, fv) === 0)) {
-        do {
-          const i = S[x++]
-          sa += m32[2 * i + LO]
-          sh += m32[2 * i + HI]
-        } while (x < ns && tieS[x] === 1)
-      }
-      if (y < nb && (B[y] === v || cmp(B[y], fB[y], v, fv) === 0)) {
-        do {
-          const i = B[y++]
-          ba += m32[2 * i + LO]
-          bh += m32[2 * i + HI]
-        } while (y < nb && tieB[y] === 1)
-      }
-      if (!prevDone && cmp(PREV, fPrev, v, fv) === 0) prevDone = true
-      // Float volume V = min(S, D/r) (S: base the sellers supply, D: quote the buyers sell).
-      const vs = sh * TWO32 + sa
-      const vd = (qh * TWO32 + qa) / fv
-      visit(v, Math.min(vs, vd), sa, sh, qa, qh)
-    }
-  }
   let best = 0
-  merge((_v, vol) => {
-    if (vol > best) best = vol
-  })
-  if (!(best > 0)) return null
-  const floor = best * (1 - 1e-6)
+  let floor = 0
   let found = false
   let wn = 0n
   let wd = 1n
@@ -638,41 +585,99 @@ function choosePriceNarrow(
     wImb = imb
     wDist = dist
   }
-  // Exact pass over the survivors; after each surviving candidate, the balance point of the gap up to
-  // the next candidate (where S = D; README "Single pair"), considered when the next one is visited.
+  // Distinct candidate prices in ascending order (as choosePairPrice), streamed twice with no candidate
+  // arrays: pass 0 finds the best float volume V = min(S, D/r) (S: base the sellers supply, D: quote
+  // the buyers sell; ks = #sellers with limit ≤ r, kb = first buyer with limit ≥ r), pass 1 decides
+  // exactly among the candidates within 10⁻⁶ of it. After each surviving candidate, the balance point
+  // of the gap up to the next one (where S = D; README "Single pair") is considered when the next one
+  // is reached.
   let gapOpen = false
   let gCn = 0n
   let gCd = 1n
   let gEaS = 0n
   const big = (lo: number, hi: number): bigint => (BigInt(hi) << 32n) + BigInt(lo)
-  merge((v, vol, sa, sh, qa, qh) => {
-    if (gapOpen) {
-      // The gap (previous, v): S = eaS and D = eqB / r meet at r = eqB / eaS.
-      gapOpen = false
-      const eqB = big(qa, qh)
-      const nn = numOf(v)
-      const nd = denOf(v)
-      let bn = eqB
-      let bd = gEaS
-      if (bn === 0n && bd === 0n) {
-        bn = gCn * nd + nn * gCd
-        bd = 2n * gCd * nd
-      }
-      if (bn > 0n && bd > 0n && bn * gCd > gCn * bd && bn * nd < nn * bd) {
-        const g = gcd(bn, bd)
-        consider(bn / g, bd / g, gEaS, eqB)
-      }
+  for (let pass = 0; pass < 2; pass++) {
+    if (pass === 1) {
+      if (!(best > 0)) return null
+      floor = best * (1 - 1e-6)
     }
-    if (vol < floor) return
-    const eaS = big(sa, sh)
-    const cn = numOf(v)
-    const cd = denOf(v)
-    consider(cn, cd, eaS, big(qa, qh))
-    gapOpen = true
-    gCn = cn
-    gCd = cd
-    gEaS = eaS
-  })
+    let x = 0
+    let y = 0
+    let prevDone = !hasPrev
+    let sa = 0 // Σ words of S[0..x): low and high limbs
+    let sh = 0
+    let ba = 0 // Σ words of B[0..y)
+    let bh = 0
+    while (x < ns || y < nb || !prevDone) {
+      let v = -1
+      let fv = 0
+      if (x < ns) {
+        v = S[x]
+        fv = fS[x]
+      }
+      if (y < nb) {
+        const f = fB[y]
+        if (v < 0 || f < fv * LO_M || (f <= fv * HI_M && exact(B[y], v) < 0)) {
+          v = B[y]
+          fv = f
+        }
+      }
+      if (!prevDone && (v < 0 || fPrev < fv * LO_M || (fPrev <= fv * HI_M && exact(PREV, v) < 0))) {
+        v = PREV
+        fv = fPrev
+      }
+      // Buyers B[y..nb) (limit ≥ v) are eligible at v: their sum is the total less B[0..y).
+      const qa = totBA - ba
+      const qh = totBH - bh
+      // v is the least head, so a head ≤ v equals v; its equal run follows from the tie flags.
+      if (x < ns && (S[x] === v || (fS[x] <= fv * HI_M && exact(S[x], v) === 0))) {
+        do {
+          const i = S[x++]
+          sa += m32[2 * i + LO]
+          sh += m32[2 * i + HI]
+        } while (x < ns && tieS[x] === 1)
+      }
+      if (y < nb && (B[y] === v || (fB[y] <= fv * HI_M && exact(B[y], v) === 0))) {
+        do {
+          const i = B[y++]
+          ba += m32[2 * i + LO]
+          bh += m32[2 * i + HI]
+        } while (y < nb && tieB[y] === 1)
+      }
+      if (!prevDone && (v === PREV || (fPrev <= fv * HI_M && exact(PREV, v) === 0))) prevDone = true
+      const vol = Math.min(sh * TWO32 + sa, (qh * TWO32 + qa) / fv)
+      if (pass === 0) {
+        if (vol > best) best = vol
+        continue
+      }
+      if (gapOpen) {
+        // The gap (previous, v): S = eaS and D = eqB / r meet at r = eqB / eaS.
+        gapOpen = false
+        const eqB = big(qa, qh)
+        const nn = numOf(v)
+        const nd = denOf(v)
+        let bn = eqB
+        let bd = gEaS
+        if (bn === 0n && bd === 0n) {
+          bn = gCn * nd + nn * gCd
+          bd = 2n * gCd * nd
+        }
+        if (bn > 0n && bd > 0n && bn * gCd > gCn * bd && bn * nd < nn * bd) {
+          const g = gcd(bn, bd)
+          consider(bn / g, bd / g, gEaS, eqB)
+        }
+      }
+      if (vol < floor) continue
+      const eaS = big(sa, sh)
+      const cn = numOf(v)
+      const cd = denOf(v)
+      consider(cn, cd, eaS, big(qa, qh))
+      gapOpen = true
+      gCn = cn
+      gCd = cd
+      gEaS = eaS
+    }
+  }
   if (!found || wVn === 0n) return null
   const g0 = gcd(wn, wd)
   const prices: bigint[] = [0n, 0n]
