@@ -14,6 +14,9 @@ import { benchGenesis, makeSealedOrders, NodeProcess, percentile } from './suppo
 const N = Number(process.env.GOSSIP_ORDERS ?? 2000)
 const PER_REQUEST = Number(process.env.GOSSIP_PER_REQUEST ?? 32)
 const IN_FLIGHT = Number(process.env.GOSSIP_IN_FLIGHT ?? 4)
+/** Offered rate of the paced burst (orders/s), and its tick. */
+const PACED_RATE = Number(process.env.GOSSIP_RATE ?? 1000)
+const TICK_MS = 10
 
 async function waitUntil(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms
@@ -172,21 +175,73 @@ async function orderGossip(nodes: NodeProcess[], addr: string, orders: SealedOrd
   }
 }
 
+/**
+ * The same path at a fixed offered rate (open loop): every TICK_MS one `submitMany` of the orders due,
+ * not waiting for answers — latency at a known load rather than at saturation.
+ */
+async function orderGossipPaced(nodes: NodeProcess[], addr: string, orders: SealedOrder[], rate: number) {
+  const ids = orders.map((o) => orderIdOf(o))
+  const encoded = orders.map((o) => encodeSealedOrder(o))
+  const target = (await counts(nodes))[0].arrivals + orders.length
+  const client = await AllotClient.connect(addr, { deadlineMs: 60_000 })
+  const sentAt = new Map<string, number>()
+  const c = await cpuOf(nodes, orders.length, async () => {
+    try {
+      const start = performance.now()
+      const pending: Promise<unknown>[] = []
+      let next = 0
+      while (next < orders.length) {
+        const due = Math.min(orders.length, Math.floor(((performance.now() - start) * rate) / 1000) + 1)
+        if (due > next) {
+          const at = performance.timeOrigin + performance.now()
+          for (let i = next; i < due; i++) sentAt.set(ids[i], at)
+          pending.push(client.submitMany(encoded.slice(next, due)))
+          next = due
+        }
+        await new Promise((r) => setTimeout(r, TICK_MS))
+      }
+      await Promise.all(pending)
+    } finally {
+      await client.close()
+    }
+    await waitUntil(
+      async () => (await counts(nodes)).every((x) => x.arrivals >= target),
+      120_000,
+      'orders in all mempools',
+    )
+  })
+  const got = (await arrivalsOf(nodes)).map((a) => a.arrivals)
+  const reached = ids.map((id) => Math.max(...got.map((a) => a[id])))
+  return {
+    ...c,
+    ...stats(
+      ids.map((id, i) => reached[i] - (sentAt.get(id) as number)),
+      Math.min(...sentAt.values()),
+      Math.max(...reached),
+    ),
+  }
+}
+
 const fmt = (r: { rate: number; p50: number; p99: number }) =>
   `${r.rate.toFixed(0)}/s; time to reach all: p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms`
-const bursts = [3, 4, 5].map((seed) => makeSealedOrders(N, 32, seed))
+const bursts = [3, 4, 5, 6].map((seed) => makeSealedOrders(N, 32, seed))
 await withCluster('gossip', async (nodes, addrs) => {
   const raw = await rawGossip(nodes, bursts[0])
   console.log(`4 node processes, full mesh on loopback, ${N} sealed orders of ${raw.size} bytes per burst`)
   console.log(`raw gossipsub (no validation), to all 3 peers: ${fmt(raw)}`)
   console.log(`  ${cpuLine(raw)}`)
-  for (const [i, orders] of bursts.slice(1).entries()) {
+  for (const [i, orders] of bursts.slice(1, 3).entries()) {
     const ord = await orderGossip(nodes, addrs[0], orders)
     console.log(
       `orders via API (submitMany, ${PER_REQUEST} per request, ${IN_FLIGHT} in flight) + full intake on every node, burst ${i + 1} on the same processes: ${fmt(ord)} in all 4 mempools`,
     )
     console.log(`  ${cpuLine(ord)}`)
   }
+  const paced = await orderGossipPaced(nodes, addrs[0], bursts[3], PACED_RATE)
+  console.log(
+    `orders offered at ${PACED_RATE}/s (a submitMany every ${TICK_MS} ms, not waiting for answers): ${fmt(paced)} in all 4 mempools`,
+  )
+  console.log(`  ${cpuLine(paced)}`)
   // How many orders-topic messages carried them (bundles: docs/node.md "Gossip"), as node 1 counted.
   const v = await nodes[1].call<{ verdicts: string[] }>('verdicts')
   const accepted = v.verdicts
