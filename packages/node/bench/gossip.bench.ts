@@ -16,7 +16,7 @@ const PER_REQUEST = Number(process.env.GOSSIP_PER_REQUEST ?? 32)
 const IN_FLIGHT = Number(process.env.GOSSIP_IN_FLIGHT ?? 4)
 /** Offered rate of the paced burst (orders/s), and its tick. */
 const PACED_RATE = Number(process.env.GOSSIP_RATE ?? 1000)
-const TICK_MS = 10
+const TICK_MS = Number(process.env.GOSSIP_TICK_MS ?? 10)
 
 async function waitUntil(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms
@@ -93,6 +93,25 @@ const arrivalsOf = (nodes: NodeProcess[]) =>
     nodes.map((n) => n.call<{ arrivals: Record<string, number>; raw: Record<string, number> }>('arrivals')),
   )
 
+/** Waits until every mempool has taken `target` orders since it started. */
+const allArrived = (nodes: NodeProcess[], target: number) =>
+  waitUntil(
+    async () => (await counts(nodes)).every((x) => x.arrivals >= target),
+    120_000,
+    'orders in all mempools',
+  )
+
+/** Each order's time from its send to its arrival in the last of the four mempools, and the rate. */
+async function deliveries(nodes: NodeProcess[], ids: string[], sentAt: Map<string, number>) {
+  const got = (await arrivalsOf(nodes)).map((a) => a.arrivals)
+  const reached = ids.map((id) => Math.max(...got.map((a) => a[id])))
+  return stats(
+    ids.map((id, i) => reached[i] - (sentAt.get(id) as number)),
+    Math.min(...sentAt.values()),
+    Math.max(...reached),
+  )
+}
+
 /** Raw gossipsub: node 0 publishes the payloads; done once all three peers have every one. */
 async function rawGossip(nodes: NodeProcess[], orders: SealedOrder[]) {
   // Same payload size; first byte changed so these never collide with order messages' ids.
@@ -127,100 +146,80 @@ async function rawGossip(nodes: NodeProcess[], orders: SealedOrder[]) {
   }
 }
 
+/** Sends the encoded orders through a client, calling `sent(from, to)` as each range goes out. */
+type Sender = (
+  client: AllotClient,
+  encoded: Uint8Array[],
+  sent: (from: number, to: number) => void,
+) => Promise<void>
+
 /**
- * Orders through node 0's API in `submitMany` requests of PER_REQUEST envelopes (encoded before the
- * timed part, as a client holding signed orders would send them), IN_FLIGHT requests at once; done
- * once all four mempools hold every one. An order's time starts when its request is sent.
+ * Orders through node 0's API (encoded before the timed part, as a client holding signed orders would
+ * send them) by `send`; done once all four mempools hold every one. An order's time starts when its
+ * request is sent.
  */
-async function orderGossip(nodes: NodeProcess[], addr: string, orders: SealedOrder[]) {
+async function orderGossip(nodes: NodeProcess[], addr: string, orders: SealedOrder[], send: Sender) {
   const ids = orders.map((o) => orderIdOf(o))
   const encoded = orders.map((o) => encodeSealedOrder(o))
   const target = (await counts(nodes))[0].arrivals + orders.length
   const client = await AllotClient.connect(addr, { deadlineMs: 60_000 })
   const sentAt = new Map<string, number>()
+  const sent = (from: number, to: number) => {
+    const at = performance.timeOrigin + performance.now()
+    for (let i = from; i < to; i++) sentAt.set(ids[i], at)
+  }
   const c = await cpuOf(nodes, orders.length, async () => {
     try {
-      let next = 0
-      await Promise.all(
-        Array.from({ length: IN_FLIGHT }, async () => {
-          while (next < orders.length) {
-            const from = next
-            next = Math.min(orders.length, next + PER_REQUEST)
-            const at = performance.timeOrigin + performance.now()
-            for (let i = from; i < next; i++) sentAt.set(ids[i], at)
-            const outcomes = await client.submitMany(encoded.slice(from, next))
-            const refused = outcomes.find((o) => o.kind !== 'submitted')
-            if (refused) throw new Error(`refused: ${JSON.stringify(refused)}`)
-          }
-        }),
-      )
+      await send(client, encoded, sent)
     } finally {
       await client.close()
     }
-    await waitUntil(
-      async () => (await counts(nodes)).every((x) => x.arrivals >= target),
-      120_000,
-      'orders in all mempools',
-    )
+    await allArrived(nodes, target)
   })
-  const got = (await arrivalsOf(nodes)).map((a) => a.arrivals)
-  const reached = ids.map((id) => Math.max(...got.map((a) => a[id])))
-  return {
-    ...c,
-    ...stats(
-      ids.map((id, i) => reached[i] - (sentAt.get(id) as number)),
-      Math.min(...sentAt.values()),
-      Math.max(...reached),
-    ),
-  }
+  return { ...c, ...(await deliveries(nodes, ids, sentAt)) }
+}
+
+function expectAccepted(outcomes: { kind: string }[]): void {
+  const refused = outcomes.find((o) => o.kind !== 'submitted')
+  if (refused) throw new Error(`refused: ${JSON.stringify(refused)}`)
+}
+
+/** Saturation: `submitMany` requests of PER_REQUEST, IN_FLIGHT at once, the next sent as one is answered. */
+const saturating: Sender = async (client, encoded, sent) => {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < encoded.length) {
+        const from = next
+        next = Math.min(encoded.length, next + PER_REQUEST)
+        sent(from, next)
+        expectAccepted(await client.submitMany(encoded.slice(from, next)))
+      }
+    }),
+  )
 }
 
 /**
- * The same path at a fixed offered rate (open loop): every TICK_MS one `submitMany` of the orders due,
- * not waiting for answers — latency at a known load rather than at saturation.
+ * A fixed offered rate (open loop): every TICK_MS one `submitMany` of the orders due, not waiting for
+ * answers — latency at a known load rather than at saturation.
  */
-async function orderGossipPaced(nodes: NodeProcess[], addr: string, orders: SealedOrder[], rate: number) {
-  const ids = orders.map((o) => orderIdOf(o))
-  const encoded = orders.map((o) => encodeSealedOrder(o))
-  const target = (await counts(nodes))[0].arrivals + orders.length
-  const client = await AllotClient.connect(addr, { deadlineMs: 60_000 })
-  const sentAt = new Map<string, number>()
-  const c = await cpuOf(nodes, orders.length, async () => {
-    try {
-      const start = performance.now()
-      const pending: Promise<unknown>[] = []
-      let next = 0
-      while (next < orders.length) {
-        const due = Math.min(orders.length, Math.floor(((performance.now() - start) * rate) / 1000) + 1)
-        if (due > next) {
-          const at = performance.timeOrigin + performance.now()
-          for (let i = next; i < due; i++) sentAt.set(ids[i], at)
-          pending.push(client.submitMany(encoded.slice(next, due)))
-          next = due
-        }
-        await new Promise((r) => setTimeout(r, TICK_MS))
+const paced =
+  (rate: number): Sender =>
+  async (client, encoded, sent) => {
+    const start = performance.now()
+    const pending: Promise<void>[] = []
+    let next = 0
+    while (next < encoded.length) {
+      const due = Math.min(encoded.length, Math.floor(((performance.now() - start) * rate) / 1000) + 1)
+      if (due > next) {
+        sent(next, due)
+        pending.push(client.submitMany(encoded.slice(next, due)).then(expectAccepted))
+        next = due
       }
-      await Promise.all(pending)
-    } finally {
-      await client.close()
+      await new Promise((r) => setTimeout(r, TICK_MS))
     }
-    await waitUntil(
-      async () => (await counts(nodes)).every((x) => x.arrivals >= target),
-      120_000,
-      'orders in all mempools',
-    )
-  })
-  const got = (await arrivalsOf(nodes)).map((a) => a.arrivals)
-  const reached = ids.map((id) => Math.max(...got.map((a) => a[id])))
-  return {
-    ...c,
-    ...stats(
-      ids.map((id, i) => reached[i] - (sentAt.get(id) as number)),
-      Math.min(...sentAt.values()),
-      Math.max(...reached),
-    ),
+    await Promise.all(pending)
   }
-}
 
 const fmt = (r: { rate: number; p50: number; p99: number }) =>
   `${r.rate.toFixed(0)}/s; time to reach all: p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms`
@@ -231,17 +230,17 @@ await withCluster('gossip', async (nodes, addrs) => {
   console.log(`raw gossipsub (no validation), to all 3 peers: ${fmt(raw)}`)
   console.log(`  ${cpuLine(raw)}`)
   for (const [i, orders] of bursts.slice(1, 3).entries()) {
-    const ord = await orderGossip(nodes, addrs[0], orders)
+    const ord = await orderGossip(nodes, addrs[0], orders, saturating)
     console.log(
       `orders via API (submitMany, ${PER_REQUEST} per request, ${IN_FLIGHT} in flight) + full intake on every node, burst ${i + 1} on the same processes: ${fmt(ord)} in all 4 mempools`,
     )
     console.log(`  ${cpuLine(ord)}`)
   }
-  const paced = await orderGossipPaced(nodes, addrs[0], bursts[3], PACED_RATE)
+  const atRate = await orderGossip(nodes, addrs[0], bursts[3], paced(PACED_RATE))
   console.log(
-    `orders offered at ${PACED_RATE}/s (a submitMany every ${TICK_MS} ms, not waiting for answers): ${fmt(paced)} in all 4 mempools`,
+    `orders offered at ${PACED_RATE}/s (a submitMany every ${TICK_MS} ms, not waiting for answers): ${fmt(atRate)} in all 4 mempools`,
   )
-  console.log(`  ${cpuLine(paced)}`)
+  console.log(`  ${cpuLine(atRate)}`)
   // How many orders-topic messages carried them (bundles: docs/node.md "Gossip"), as node 1 counted.
   const v = await nodes[1].call<{ verdicts: string[] }>('verdicts')
   const accepted = v.verdicts

@@ -8,32 +8,12 @@
 // INTAKE_PER_REQUEST and INTAKE_IN_FLIGHT override the counts.
 // BENCH_CPU_PROF=<dir> writes a --cpu-prof profile of the node process there.
 import '@allot/protocol/polyfill'
-import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
-import {
-  addressOf,
-  batchPublicKey,
-  dealEpoch,
-  deterministicRng,
-  encodeSealedOrder,
-  type Hex,
-  keccak256,
-  type Order,
-  orderDigest,
-  privateKeyFromHex,
-  type SealedOrder,
-  sealOrder,
-  signDigest,
-  toHex,
-} from '@allot/protocol'
+import { encodeSealedOrder, keccak256, privateKeyFromHex, signDigest } from '@allot/protocol'
 import { AllotClient } from '../src/api/index.js'
-import { fastSealPrimitives } from '../src/crypto/index.js'
 import { createWorkerVerifier, type RecoveryJob } from '../src/mempool/index.js'
-import { benchDomain, benchGenesis, NodeProcess, TKA, TKB } from './support.js'
+import { benchGenesis, makeSealedOrders, NodeProcess } from './support.js'
 
-const native = createRequire(import.meta.url)('secp256k1') as {
-  ecdsaSign(msg: Uint8Array, key: Uint8Array): { signature: Uint8Array; recid: number }
-}
 const cores = availableParallelism()
 const N = Number(process.env.INTAKE_ORDERS ?? 8_000)
 const SINGLE = Number(process.env.INTAKE_SINGLE_ORDERS ?? 2_000)
@@ -60,48 +40,6 @@ async function recoveriesPerSecond(backend: 'noble' | 'native', n: number): Prom
   if (backend === 'native') nativeCpuUs = (c.user + c.system) / (rounds * jobs.length)
   await v.close()
   return rate
-}
-
-function signFast(digest: Uint8Array, key: Uint8Array) {
-  const { signature, recid } = native.ecdsaSign(digest, key)
-  return { r: toHex(signature.subarray(0, 32)), s: toHex(signature.subarray(32, 64)), v: 27 + recid }
-}
-
-/** n sealed orders for batch 1 from `traders` keys, sealed to PK_1 of a dealt epoch. */
-function makeSealedOrders(n: number, traders: number): SealedOrder[] {
-  const rng = deterministicRng('intake-bench')
-  const epoch = dealEpoch({ startHeight: 1n, length: 4, n: 4, t: 1, rng })
-  const pk = batchPublicKey(epoch.public, 1n)
-  const keys = Array.from({ length: traders }, (_, i) =>
-    privateKeyFromHex(`0x${(7000 + i + 1).toString(16).padStart(64, '0')}`),
-  )
-  const addrs = keys.map((k) => addressOf(k))
-  const tokenId = (a: string) => `0x${'0'.repeat(24)}${a.slice(2)}` as Hex
-  return Array.from({ length: n }, (_, i) => {
-    const order: Order = {
-      trader: addrs[i % traders],
-      sellAsset: tokenId(TKA),
-      buyAsset: tokenId(TKB),
-      sellAmount: 1000n + BigInt(i),
-      buyAmount: 900n,
-      kind: 'sell',
-      partiallyFillable: true,
-      firstBatch: 1n,
-      lastBatch: 1n,
-      nonce: 20_000_000n + BigInt(i),
-      app: `0x${'0'.repeat(64)}`,
-    }
-    const key = keys[i % traders]
-    return sealOrder({
-      domain: benchDomain,
-      signedOrder: { order, signature: signFast(orderDigest(benchDomain, order), key) },
-      batchPublicKey: pk,
-      traderKey: key,
-      nonce: order.nonce,
-      primitives: fastSealPrimitives,
-      rng,
-    })
-  })
 }
 
 interface Run {
@@ -131,7 +69,7 @@ async function timed(node: NodeProcess, orders: number, send: () => Promise<void
 const nativeRate = await recoveriesPerSecond('native', 60_000)
 const nobleRate = await recoveriesPerSecond('noble', 3_000)
 const b0 = performance.now()
-const all = makeSealedOrders(WARM + N + SINGLE, 32)
+const all = makeSealedOrders(WARM + N + SINGLE, 32, 7)
 const buildSecs = (performance.now() - b0) / 1000
 // A client encodes each order once, when it builds it; the timed part sends those bytes.
 const encoded = all.map((o) => encodeSealedOrder(o))

@@ -60,16 +60,15 @@ export const benchDomain: NetworkDomain = {
   verifyingContract: '0x5e77000000000000000000000000000000000001',
 }
 
-/** n distinct plain-payload orders for batch 1 from `traders` keys, signed with libsecp256k1. */
-export function makeOrders(n: number, traders = 16, seed = 1): SealedOrder[] {
+/** Trader keys of a bench seed, and n distinct orders for batch 1 spread over them. */
+function benchOrders(n: number, traders: number, seed: number): { key: PrivateKey; order: Order }[] {
   const keys = Array.from({ length: traders }, (_, i) =>
     privateKeyFromHex(`0x${(seed * 1000 + i + 1).toString(16).padStart(64, '0')}`),
   )
   const addrs = keys.map((k) => addressOf(k))
-  const out: SealedOrder[] = []
-  for (let i = 0; i < n; i++) {
-    const key = keys[i % traders]
-    const order: Order = {
+  return Array.from({ length: n }, (_, i) => ({
+    key: keys[i % traders],
+    order: {
       trader: addrs[i % traders],
       sellAsset: `0x${'0'.repeat(24)}${TKA.slice(2)}` as Hex,
       buyAsset: `0x${'0'.repeat(24)}${TKB.slice(2)}` as Hex,
@@ -81,7 +80,13 @@ export function makeOrders(n: number, traders = 16, seed = 1): SealedOrder[] {
       lastBatch: 1n,
       nonce: BigInt(seed) * 10_000_000n + BigInt(i),
       app: `0x${'0'.repeat(64)}`,
-    }
+    },
+  }))
+}
+
+/** n distinct plain-payload orders for batch 1 from `traders` keys, signed with libsecp256k1. */
+export function makeOrders(n: number, traders = 16, seed = 1): SealedOrder[] {
+  return benchOrders(n, traders, seed).map(({ key, order }) => {
     const payload = {
       kind: 'plain' as const,
       order: { order, signature: signFast(orderDigest(benchDomain, order), key) },
@@ -95,9 +100,8 @@ export function makeOrders(n: number, traders = 16, seed = 1): SealedOrder[] {
       }),
       key,
     )
-    out.push({ trader: order.trader, batch: 1n, nonce: order.nonce, payload, signature })
-  }
-  return out
+    return { trader: order.trader, batch: 1n, nonce: order.nonce, payload, signature }
+  })
 }
 
 /**
@@ -109,26 +113,8 @@ export function makeSealedOrders(n: number, traders = 16, seed = 1): SealedOrder
   const rng = deterministicRng(`bench-sealed-${seed}`)
   const epoch = dealEpoch({ startHeight: 1n, length: 4, n: 4, t: 1, rng })
   const batchKey = batchPublicKey(epoch.public, 1n)
-  const keys = Array.from({ length: traders }, (_, i) =>
-    privateKeyFromHex(`0x${(seed * 1000 + i + 1).toString(16).padStart(64, '0')}`),
-  )
-  const addrs = keys.map((k) => addressOf(k))
-  return Array.from({ length: n }, (_, i) => {
-    const order: Order = {
-      trader: addrs[i % traders],
-      sellAsset: `0x${'0'.repeat(24)}${TKA.slice(2)}` as Hex,
-      buyAsset: `0x${'0'.repeat(24)}${TKB.slice(2)}` as Hex,
-      sellAmount: 1000n + BigInt(i),
-      buyAmount: 900n,
-      kind: 'sell',
-      partiallyFillable: true,
-      firstBatch: 1n,
-      lastBatch: 1n,
-      nonce: BigInt(seed) * 10_000_000n + BigInt(i),
-      app: `0x${'0'.repeat(64)}`,
-    }
-    const key = keys[i % traders]
-    return sealOrder({
+  return benchOrders(n, traders, seed).map(({ key, order }) =>
+    sealOrder({
       domain: benchDomain,
       signedOrder: { order, signature: signFast(orderDigest(benchDomain, order), key) },
       batchPublicKey: batchKey,
@@ -136,8 +122,8 @@ export function makeSealedOrders(n: number, traders = 16, seed = 1): SealedOrder
       nonce: order.nonce,
       primitives: fastSealPrimitives,
       rng,
-    })
-  })
+    }),
+  )
 }
 
 export function percentile(xs: number[], p: number): number {
