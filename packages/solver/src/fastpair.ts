@@ -1,6 +1,6 @@
 import { feeOf } from '@allot/protocol'
 import { type Amounts, eligible, repairDeficits } from './fill.js'
-import { choosePairPrice, type PairSides, type Ratio } from './pair.js'
+import { choosePairPrice, type PairSides, pairSetup } from './pair.js'
 import { solvePairNarrow } from './pairnarrow.js'
 import type { Prepared } from './prepare.js'
 import { capPrices } from './ratio.js'
@@ -40,18 +40,7 @@ export function solvePairWide(
   previous?: Record<string, bigint>,
 ): { prices: bigint[]; amounts: Amounts } {
   const n = P.orders.length
-  const zero = (): { prices: bigint[]; amounts: Amounts } => ({
-    prices: [0n, 0n],
-    amounts: { sold: new Array(n).fill(0n), bought: new Array(n).fill(0n), fee: new Array(n).fill(0n) },
-  })
-  const num = P.assets.indexOf(P.numeraire)
-  // Same orientation as initialPrices: base is the non-numeraire asset (else asset 0).
-  const base = num === 0 ? 1 : 0
-  const quote = 1 - base
-  let prev: Ratio | undefined
-  const pb = previous?.[P.assets[base]]
-  const pq = previous?.[P.assets[quote]]
-  if (pb !== undefined && pq !== undefined && pb > 0n && pq > 0n) prev = { num: pb, den: pq }
+  const { base, quote, prev, none: zero } = pairSetup(P, previous)
   const all: number[] = new Array(n)
   for (let i = 0; i < n; i++) all[i] = i
   const sides: PairSides = {}

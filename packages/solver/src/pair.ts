@@ -1,4 +1,5 @@
 import { BPS } from '@allot/protocol'
+import type { Amounts } from './fill.js'
 import type { Prepared } from './prepare.js'
 import { compareRatioExact, gcd, type RatioKeys, sortByRatioWithTies } from './ratio.js'
 
@@ -287,4 +288,31 @@ export function choosePairPrice(
   }
   const g = gcd(wn, wd)
   return { num: wn / g, den: wd / g }
+}
+
+/**
+ * What both single-pair fast paths start from: the orientation of `initialPrices` (base is the
+ * non-numeraire asset, else asset 0), the previous batch's price as a ratio when it has one for both
+ * assets, and the result of a pair that does not trade.
+ */
+export function pairSetup(
+  P: Prepared,
+  previous?: Record<string, bigint>,
+): {
+  base: number
+  quote: number
+  prev: Ratio | undefined
+  none: () => { prices: bigint[]; amounts: Amounts }
+} {
+  const n = P.orders.length
+  const base = P.assets.indexOf(P.numeraire) === 0 ? 1 : 0
+  const quote = 1 - base
+  const pb = previous?.[P.assets[base]]
+  const pq = previous?.[P.assets[quote]]
+  const prev = pb !== undefined && pq !== undefined && pb > 0n && pq > 0n ? { num: pb, den: pq } : undefined
+  const none = () => ({
+    prices: [0n, 0n],
+    amounts: { sold: new Array(n).fill(0n), bought: new Array(n).fill(0n), fee: new Array(n).fill(0n) },
+  })
+  return { base, quote, prev, none }
 }

@@ -1,6 +1,6 @@
 import { BPS, feeOf } from '@allot/protocol'
 import { type Amounts, repairDeficits } from './fill.js'
-import type { Ratio } from './pair.js'
+import { pairSetup, type Ratio } from './pair.js'
 import type { Prepared } from './prepare.js'
 import { capPrices, gcd } from './ratio.js'
 
@@ -240,18 +240,7 @@ export function solvePairNarrow(
   previous?: Record<string, bigint>,
 ): { prices: bigint[]; amounts: Amounts } {
   const n = P.orders.length
-  const zero = (): { prices: bigint[]; amounts: Amounts } => ({
-    prices: [0n, 0n],
-    amounts: { sold: new Array(n).fill(0n), bought: new Array(n).fill(0n), fee: new Array(n).fill(0n) },
-  })
-  const numIdx = P.assets.indexOf(P.numeraire)
-  // Same orientation as initialPrices: base is the non-numeraire asset (else asset 0).
-  const base = numIdx === 0 ? 1 : 0
-  const quote = 1 - base
-  let prev: Ratio | undefined
-  const pb0 = previous?.[P.assets[base]]
-  const pq0 = previous?.[P.assets[quote]]
-  if (pb0 !== undefined && pq0 !== undefined && pb0 > 0n && pq0 > 0n) prev = { num: pb0, den: pq0 }
+  const { base, quote, prev, none: zero } = pairSetup(P, previous)
   let m64 = P.sell64
   if (!(P.fullAllowance && P.feeBps === 0n)) {
     // Funded amounts below the sell amounts: their words.
