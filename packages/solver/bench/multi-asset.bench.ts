@@ -7,10 +7,14 @@
  * 200 / 2,000 / 20,000 orders (no reference: 10 assets have 10⁸ spanning trees), plus small instances.
  */
 import '@allot/protocol/polyfill'
+import { keccakReady } from '@allot/protocol'
 import { clearBatch, verifyResult } from '../src/index.js'
 import { randomMultiAsset } from '../test/reference/instances.js'
 import { solveMip } from '../test/reference/mip.js'
 import { solverSurplus, surplusReference } from '../test/reference/surplus.js'
+
+// Hash as a node does (WebAssembly keccak): the result hash is part of clearBatch.
+await keccakReady()
 
 const cases: [number, number, number, boolean, number][] = [
   // seed, assets, orders, run the surplus reference, HiGHS time limit (s; 0 = not run): the issue's
@@ -26,9 +30,11 @@ const cases: [number, number, number, boolean, number][] = [
 clearBatch(randomMultiAsset(1, 6, 60, 0.05))
 for (const [seed, assets, orders, withRef, limit] of cases) {
   const input = randomMultiAsset(seed, assets, orders, 0.05)
+  // A validator solves every batch, so its JIT is warm: 3 untimed solves, then the best of 5.
   let ms = Number.POSITIVE_INFINITY
   let out = clearBatch(input)
-  for (let k = 0; k < 2; k++) {
+  for (let k = 0; k < 2; k++) clearBatch(input)
+  for (let k = 0; k < 5; k++) {
     const t = performance.now()
     out = clearBatch(input)
     ms = Math.min(ms, performance.now() - t)
@@ -43,7 +49,12 @@ for (const [seed, assets, orders, withRef, limit] of cases) {
   }
   let highs = 'HiGHS not run'
   if (limit > 0) {
-    const mip = await solveMip(input, { timeLimit: limit })
+    let mip = await solveMip(input, { timeLimit: limit })
+    // Where HiGHS finishes quickly, its best of 3 too (its time on one instance varies ~3× run to run).
+    for (let k = 0; k < 2 && mip.status === 'Optimal' && mip.ms < 5_000; k++) {
+      const again = await solveMip(input, { timeLimit: limit })
+      if (again.status === 'Optimal' && again.ms < mip.ms) mip = again
+    }
     highs =
       mip.status === 'Optimal'
         ? `HiGHS traded-value MIP ${mip.ms.toFixed(0)} ms, solver ${(mip.ms / ms).toFixed(0)}× faster`

@@ -5,9 +5,13 @@
  * Building the settlement payload and hashing it is reported on its own line.
  */
 import '@allot/protocol/polyfill'
+import { keccakReady } from '@allot/protocol'
 import { clearBatch, solveBatch } from '../src/index.js'
 import type { ClearBatchInput, SolverOrder } from '../src/types.js'
 import { rng, traderOf } from '../test/reference/instances.js'
+
+// Hash as a node does (WebAssembly keccak): the result hash is part of clearBatch.
+await keccakReady()
 
 function instance(n: number, seed: number): ClearBatchInput {
   const r = rng(seed)
