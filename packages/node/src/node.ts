@@ -198,7 +198,7 @@ export class AllotNode {
     this.gossip.subscribe(this.ordersTopic, {
       maxBytes: MAX_ORDER_GOSSIP_BYTES,
       validate: async (data) => {
-        if (data[0] === 0) return this.intake.submit(data.slice(1), false)
+        if (data[0] === 0) return this.intake.submit(data.subarray(1), false)
         if (data[0] === 1 || data[0] === 2) {
           const msg = decode(orderGossipCodec, data, MAX_ORDER_GOSSIP_BYTES)
           if (msg.kind === 'cancel') return this.intake.cancel(msg.cancel)

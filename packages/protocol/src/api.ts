@@ -190,6 +190,9 @@ export const apiResponseCodec = union('ApiResponse', {
 })
 export type ApiResponse = Infer<typeof apiResponseCodec>
 
+/** The union tag of `submittedMany` (its outcomes are written and read in place on the hot path). */
+export const SUBMITTED_MANY_TAG = encode(apiResponseCodec, { kind: 'submittedMany', results: [] })[0]
+
 /** Most order envelopes one orders-topic bundle carries. */
 export const MAX_ORDERS_PER_GOSSIP_BUNDLE = 64
 

@@ -13,7 +13,6 @@ import {
   cancelDigest,
   decodeApiResponse,
   encodeApiRequest,
-  encodeApiResponse,
   encodeSealedOrder,
   type Height,
   type Hex,
@@ -28,6 +27,7 @@ import {
   payloadHashOf,
   type SealedOrder,
   SUBMIT_MANY_TAG,
+  SUBMITTED_MANY_TAG,
   type SubmitOutcome,
   sealedOrderDigest,
   sealOrder,
@@ -421,8 +421,6 @@ export function submitManyFrame(orders: readonly Uint8Array[], size?: number): U
   return out
 }
 
-const SUBMITTED_MANY_TAG = encodeApiResponse({ kind: 'submittedMany', results: [] })[0]
-
 /**
  * The outcomes of a `submitMany` answer. When every outcome is an acceptance (tag 0, a 32-byte id, a
  * u64 batch) it reads them in place; any other answer (a refusal among them, an error frame,
@@ -435,17 +433,15 @@ export function decodeSubmittedMany(frame: Uint8Array): SubmitOutcome[] {
     const n = view.getUint32(1)
     if (n <= API_LIMITS.maxSubmitManyOrders && frame.length === 5 + 41 * n) {
       const out: SubmitOutcome[] = new Array(n)
-      let at = 5
-      for (let i = 0; i < n; i++, at += 41) {
-        if (frame[at] !== 0) break
+      let i = 0
+      for (let at = 5; i < n && frame[at] === 0; i++, at += 41) {
         out[i] = {
           kind: 'submitted',
           orderId: `0x${Buffer.from(frame.buffer, frame.byteOffset + at + 1, 32).toString('hex')}` as Hex,
           targetBatch: view.getBigUint64(at + 33),
         }
-        if (i === n - 1) return out
       }
-      if (n === 0) return []
+      if (i === n) return out
     }
   }
   const res = decodeApiResponse(frame)

@@ -7,12 +7,12 @@ import {
   decodeApiRequest,
   encode,
   encodeApiResponse,
-  encodeSealedOrder,
   type Height,
   type Hex,
   type NodeInfo,
   type OrderCancel,
   type OrderStatus,
+  SUBMITTED_MANY_TAG,
   type SubmitOutcome,
   submitOutcomeCodec,
 } from '@allot/protocol'
@@ -53,29 +53,22 @@ export function createApiHandler(
   return async (bytes, ctx) => {
     // A submit request is its union tag (0) and then the envelope: intake decodes the envelope (or
     // reads a sealed one in place) with the same strict codec, so it refuses exactly what decoding
-    // the request would, with the same codes. Copied so the mempool does not keep the network chunk
-    // the frame sits in alive.
-    if (bytes[0] === 0) {
+    // the request would, with the same codes. Every other request is decoded here.
+    let req: ApiRequest | undefined
+    if (bytes[0] !== 0) {
       try {
-        const a = await d.intake.submit(bytes.slice(1), true)
-        d.publishOrder(a.bytes)
-        return encodeApiResponse({ kind: 'submitted', orderId: a.orderId, targetBatch: a.batch })
+        req = decodeApiRequest(bytes)
       } catch (e) {
-        if (e instanceof AllotError) return errorResponse(e.code, e.message.replace(`${e.code}: `, ''))
-        return errorResponse('API_INTERNAL', (e as Error).message)
+        if (e instanceof AllotError) return errorResponse(e.code, e.message)
+        throw e
       }
     }
-    let req: ApiRequest
     try {
-      req = decodeApiRequest(bytes)
-    } catch (e) {
-      if (e instanceof AllotError) return errorResponse(e.code, e.message)
-      throw e
-    }
-    try {
+      if (req === undefined || req.kind === 'submit')
+        return encodeApiResponse(await submitOne(d, bytes.subarray(1)))
       if (req.kind === 'watchBatches') return watchBatches(d.storage, ctx.signal)
       if (req.kind === 'submitMany') return encodeSubmittedMany(await submitMany(d, req.orders))
-      return encodeApiResponse(await answer(d, req, bytes))
+      return encodeApiResponse(await answer(d, req))
     } catch (e) {
       if (e instanceof AllotError) return errorResponse(e.code, e.message.replace(`${e.code}: `, ''))
       return errorResponse('API_INTERNAL', (e as Error).message)
@@ -83,21 +76,21 @@ export function createApiHandler(
   }
 }
 
+/** One envelope through intake (on disk once this resolves), then gossiped. */
+async function submitOne(
+  d: Pick<ApiDeps, 'intake' | 'publishOrder'>,
+  envelope: Uint8Array,
+): Promise<Extract<SubmitOutcome, { kind: 'submitted' }>> {
+  const a = await d.intake.submit(envelope, true)
+  d.publishOrder(a.bytes)
+  return { kind: 'submitted', orderId: a.orderId, targetBatch: a.batch }
+}
+
 async function answer(
   d: ApiDeps,
-  req: Exclude<ApiRequest, { kind: 'watchBatches' }>,
-  raw: Uint8Array,
+  req: Exclude<ApiRequest, { kind: 'watchBatches' | 'submit' | 'submitMany' }>,
 ): Promise<ApiResponse> {
   switch (req.kind) {
-    case 'submit': {
-      // (Submit frames are taken above; this serves a request built in process.)
-      const bytes = raw[0] === 0 ? raw.slice(1) : encodeSealedOrder(req.order)
-      const a = await d.intake.submit({ order: req.order, bytes }, true)
-      d.publishOrder(a.bytes)
-      return { kind: 'submitted', orderId: a.orderId, targetBatch: a.batch }
-    }
-    case 'submitMany':
-      return { kind: 'submittedMany', results: await submitMany(d, req.orders) }
     case 'cancel': {
       const r = await d.intake.cancel(req.cancel)
       d.publishCancel(req.cancel)
@@ -141,9 +134,7 @@ export async function submitMany(
   return Promise.all(
     orders.map(async (bytes): Promise<SubmitOutcome> => {
       try {
-        const a = await d.intake.submit(bytes, true)
-        d.publishOrder(a.bytes)
-        return { kind: 'submitted', orderId: a.orderId, targetBatch: a.batch }
+        return await submitOne(d, bytes)
       } catch (e) {
         const code = e instanceof AllotError ? e.code : 'API_INTERNAL'
         const message = (e as Error)?.message ?? String(e)
@@ -158,7 +149,6 @@ export async function submitMany(
 }
 
 const U64_MAX = (1n << 64n) - 1n
-const SUBMITTED_MANY_HEAD = encodeApiResponse({ kind: 'submittedMany', results: [] }).subarray(0, 1)
 
 /**
  * `encodeApiResponse({ kind: 'submittedMany', results })`, with each accepted outcome written as its
@@ -191,7 +181,7 @@ export function encodeSubmittedMany(results: SubmitOutcome[]): Uint8Array {
     size += b.length
   }
   const out = new Uint8Array(size)
-  out[0] = SUBMITTED_MANY_HEAD[0]
+  out[0] = SUBMITTED_MANY_TAG
   new DataView(out.buffer).setUint32(1, results.length)
   let at = 5
   for (const p of parts) {

@@ -45,17 +45,6 @@ export interface DecodedOrder {
   bytes: Uint8Array
 }
 
-/**
- * `payloadHashOf(order)` from the envelope's bytes, without re-encoding the payload: the payload's
- * encoding is the envelope's bytes after trader (20), batch (8) and nonce (a length byte and that
- * many bytes) and before the signature (r, s, v: 65 bytes) — `sealedOrderCodec`'s field order.
- * A unit test checks it against `payloadHashOf` for plain and sealed payloads.
- */
-export function payloadHashOfEnvelope(bytes: Uint8Array): Hex {
-  const start = 29 + bytes[28]
-  return toHex(keccak256(bytes.subarray(start, bytes.length - 65)))
-}
-
 export interface Accepted {
   orderId: Hex
   batch: bigint

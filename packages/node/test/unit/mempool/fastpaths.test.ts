@@ -20,7 +20,7 @@ import { describe, expect, it } from 'vitest'
 import {
   batchedExists,
   envelopeDigester,
-  payloadHashOfEnvelope,
+  payloadHashBytes,
   rawSignatureFault,
   readSealedEnvelope,
   signatureOf,
@@ -82,7 +82,7 @@ describe('intake fast paths', () => {
     ]
     for (const o of orders) {
       const bytes = encodeSealedOrder(o)
-      expect(payloadHashOfEnvelope(bytes)).toBe(payloadHashOf(o))
+      expect(toHex(payloadHashBytes(bytes))).toBe(payloadHashOf(o))
       expect(toHex(keccak256(bytes))).toBe(orderIdOf(o))
     }
   })
