@@ -1,6 +1,6 @@
 import { BPS, feeOf } from '@allot/protocol'
 import type { Prepared } from './prepare.js'
-import { ceilDiv, compareRatio, type RatioKeys, sortByRatio } from './ratio.js'
+import { ceilDiv, compareRatio, type RatioKeys, sortByRatioWithTies } from './ratio.js'
 
 /** Amounts of every prepared order at one price vector (zeros where an order does not trade). */
 export interface Amounts {
@@ -16,6 +16,183 @@ export function eligible(P: Prepared, i: number, prices: readonly bigint[]): boo
   if (pS <= 0n || pB <= 0n || P.maxSold[i] === 0n) return false
   const o = P.orders[i]
   return o.sellAmount * pS * BPS >= o.buyAmount * pB * (BPS + P.feeBps)
+}
+
+/**
+ * What the fills need of a batch that does not depend on prices, built once per `Prepared` (a pure
+ * memo: results never depend on whether it was built before). An arc is a (sell asset, buy asset)
+ * pair with orders; within an arc every order sees the same prices, so its price priority (slack
+ * `s·p[X] / (b·p[Y])`) is the order of its limit `s/b`, whatever the prices, and the orders eligible at
+ * some prices are a prefix of that order.
+ */
+interface ArcTable {
+  /** Arcs in ascending key `sell · A + buy`, their assets, and the reverse arc's index (−1: none). */
+  key: Int32Array
+  from: Int32Array
+  to: Int32Array
+  back: Int32Array
+  /** Orders of arc e, `ord[start[e] .. start[e + 1])`: best limit first, ties by descending index. */
+  start: Int32Array
+  ord: Int32Array
+  /** Per order: the position in `ord` of the first order of its run of exactly equal limits (−1: no arc). */
+  run: Int32Array
+  /** Per arc, the last two price pairs' eligible orders and caps (gains filled in when first needed). */
+  slots: (ArcSlot | undefined)[]
+}
+
+/** Eligible orders of one arc at prices (pX, pY), best first, with their caps and (lazily) gains. */
+interface ArcSlot {
+  pX: bigint
+  pY: bigint
+  elig: number[]
+  cap: bigint[]
+  /** Gain of elig[k] at `gainBits` (NaN: not computed yet). */
+  gain: Float64Array
+  gainBits: number
+  /** Amounts of elig[k] filled whole (its cap), once computed. */
+  wholeSold: (bigint | undefined)[]
+  wholeBought: (bigint | undefined)[]
+  /** The other slot of the same arc (two per arc: the search alternates between a vector and its neighbours). */
+  next: ArcSlot | undefined
+}
+
+const arcTables = new WeakMap<Prepared, ArcTable>()
+
+function arcTableOf(P: Prepared): ArcTable {
+  const cached = arcTables.get(P)
+  if (cached !== undefined) return cached
+  const n = P.orders.length
+  const A = P.assets.length
+  const maxSold = P.maxSold
+  const byKey = new Map<number, number[]>()
+  for (let i = 0; i < n; i++) {
+    if (maxSold[i] === 0n) continue
+    const k = P.sell[i] * A + P.buy[i]
+    let l = byKey.get(k)
+    if (l === undefined) byKey.set(k, (l = []))
+    l.push(i)
+  }
+  const keys = [...byKey.keys()].sort((x, y) => x - y)
+  const m = keys.length
+  const sellF = P.sellF
+  const buyF = P.buyF
+  const approx = new Float64Array(n)
+  for (let i = 0; i < n; i++) approx[i] = sellF[i] / buyF[i]
+  const limit: RatioKeys = {
+    num: (i) => P.orders[i].sellAmount,
+    den: (i) => P.orders[i].buyAmount,
+    approx,
+    rank: (i) => i,
+  }
+  const t: ArcTable = {
+    key: Int32Array.from(keys),
+    from: new Int32Array(m),
+    to: new Int32Array(m),
+    back: new Int32Array(m).fill(-1),
+    start: new Int32Array(m + 1),
+    ord: new Int32Array(n),
+    run: new Int32Array(n).fill(-1),
+    slots: new Array(m).fill(undefined),
+  }
+  const indexOfKey = new Map<number, number>()
+  let at = 0
+  for (let e = 0; e < m; e++) {
+    const k = keys[e]
+    indexOfKey.set(k, e)
+    t.from[e] = Math.floor(k / A)
+    t.to[e] = k % A
+    t.start[e] = at
+    // Ascending limit, ties ascending index; read backwards: best first, ties descending index.
+    const { order, tie } = sortByRatioWithTies(limit, byKey.get(k) as number[])
+    const L = order.length
+    for (let q = 0; q < L; q++) {
+      const i = order[L - 1 - q]
+      t.ord[at + q] = i
+      t.run[i] = q > 0 && tie[L - q] === 1 ? t.run[t.ord[at + q - 1]] : at + q
+    }
+    at += L
+  }
+  t.start[m] = at
+  for (let e = 0; e < m; e++) {
+    const b = indexOfKey.get(t.to[e] * A + t.from[e])
+    if (b !== undefined) t.back[e] = b
+  }
+  arcTables.set(P, t)
+  return t
+}
+
+/**
+ * Eligible orders of static arc e at prices (pX, pY), best first, and their caps (value units): from the
+ * two-slot memo when these prices were seen last, else computed (and remembered unless `active` is given).
+ */
+function arcSlot(
+  P: Prepared,
+  T: ArcTable,
+  e: number,
+  pX: bigint,
+  pY: bigint,
+  pXF: number,
+  pYF: number,
+  active: ArrayLike<boolean> | undefined,
+): ArcSlot {
+  if (active === undefined) {
+    const s0 = T.slots[e]
+    if (s0 !== undefined) {
+      if (s0.pX === pX && s0.pY === pY) return s0
+      const s1 = s0.next
+      if (s1 !== undefined && s1.pX === pX && s1.pY === pY) {
+        // Most recent first.
+        s0.next = undefined
+        s1.next = s0
+        T.slots[e] = s1
+        return s1
+      }
+    }
+  }
+  const elig: number[] = []
+  const caps: bigint[] = []
+  const maxSold = P.maxSold
+  const sellF = P.sellF
+  const buyF = P.buyF
+  const limitF = 1 + Number(P.feeBps) / 1e4
+  for (let q = T.start[e]; q < T.start[e + 1]; q++) {
+    const i = T.ord[q]
+    if (active !== undefined && !active[i]) continue
+    // Limits fall along the arc: the first order below its limit ends the eligible prefix. Floats
+    // decide only where they provably agree with the exact comparison (ratio.ts).
+    const slack = (sellF[i] * pXF) / (buyF[i] * pYF)
+    if (slack < limitF * (1 - 2 ** -40)) break
+    const o = P.orders[i]
+    if (slack <= limitF * (1 + 2 ** -40) && o.sellAmount * pX * BPS < o.buyAmount * pY * (BPS + P.feeBps))
+      break
+    let c = maxSold[i] * pX
+    if (P.buyKind[i] === 1) {
+      const want = o.buyAmount * pY
+      if (want < c) c = want
+      else if (!o.partiallyFillable && want > c) c = 0n // cannot be funded in full at these prices
+    }
+    if (c <= 0n) continue
+    elig.push(i)
+    caps.push(c)
+  }
+  const slot: ArcSlot = {
+    pX,
+    pY,
+    elig,
+    cap: caps,
+    gain: new Float64Array(elig.length).fill(Number.NaN),
+    gainBits: -1,
+    wholeSold: new Array(elig.length).fill(undefined),
+    wholeBought: new Array(elig.length).fill(undefined),
+    next: undefined,
+  }
+  if (active === undefined) {
+    const s0 = T.slots[e]
+    if (s0 !== undefined) s0.next = undefined
+    slot.next = s0
+    T.slots[e] = slot
+  }
+  return slot
 }
 
 /**
@@ -37,101 +214,85 @@ export function fillAtPrices(
 ): Amounts {
   const n = P.orders.length
   const A = P.assets.length
+  const T = arcTableOf(P)
   const u: bigint[] = new Array(n).fill(0n)
   const cap: bigint[] = new Array(n).fill(0n)
-  const elig: number[] = []
-  // Priority: slack = sellAmount·pS / (buyAmount·pB), best first. Floats decide only where they
-  // provably agree with the exact comparison (ratio.ts); exact products are formed on near-ties.
-  const approx = new Float64Array(n)
   const pF = prices.map((p) => Number(p))
-  const limitF = 1 + Number(P.feeBps) / 1e4
-  for (let i = 0; i < n; i++) {
-    if (active !== undefined && !active[i]) continue
-    const pS = prices[P.sell[i]]
-    const pB = prices[P.buy[i]]
-    if (pS <= 0n || pB <= 0n || P.maxSold[i] === 0n) continue
-    const slack = (P.sellF[i] * pF[P.sell[i]]) / (P.buyF[i] * pF[P.buy[i]])
-    approx[i] = slack
-    if (slack < limitF * (1 - 2 ** -40)) continue
-    if (slack <= limitF * (1 + 2 ** -40) && !eligible(P, i, prices)) continue
-    const o = P.orders[i]
-    let c = P.maxSold[i] * pS
-    if (o.kind === 'buy') {
-      const want = o.buyAmount * pB
-      if (want < c) c = want
-      else if (!o.partiallyFillable && want > c) c = 0n // cannot be funded in full at these prices
-    }
-    if (c <= 0n) continue
-    cap[i] = c
-    elig.push(i)
+  // The arcs with eligible orders at these prices (ascending key) and their orders, best slack first.
+  const arcs: number[] = []
+  const slots: ArcSlot[] = []
+  const posOf = new Int32Array(T.key.length).fill(-1)
+  for (let e = 0; e < T.key.length; e++) {
+    const x = T.from[e]
+    const y = T.to[e]
+    const pX = prices[x]
+    const pY = prices[y]
+    if (pX <= 0n || pY <= 0n) continue
+    const slot = arcSlot(P, T, e, pX, pY, pF[x], pF[y], active)
+    if (slot.elig.length === 0) continue
+    for (let k = 0; k < slot.elig.length; k++) cap[slot.elig[k]] = slot.cap[k]
+    posOf[e] = arcs.length
+    arcs.push(e)
+    slots.push(slot)
   }
-  const num = (i: number) => P.orders[i].sellAmount * prices[P.sell[i]]
-  const den = (i: number) => P.orders[i].buyAmount * prices[P.buy[i]]
-  const keys: RatioKeys = { num, den, approx, rank: (i) => i }
-  const byPriority = sortByRatio(keys, elig) // ascending slack: worst first
+  const m = arcs.length
   const fok = (i: number) => !P.orders[i].partiallyFillable
-  const exact: RatioKeys = { num, den, approx, rank: () => 0 }
-  // Arcs sell → buy, orders best slack first; capacity = sum of caps (value units).
-  const arcOrders = new Map<number, number[]>()
-  for (let k = byPriority.length - 1; k >= 0; k--) {
-    const i = byPriority[k]
-    const key = P.sell[i] * A + P.buy[i]
-    let l = arcOrders.get(key)
-    if (l === undefined) arcOrders.set(key, (l = []))
-    l.push(i)
-  }
   const out_ = new Uint8Array(n) // fill-or-kill orders taken out of the circulation
+  const resid: bigint[] = new Array(m)
+  const flow: bigint[] = new Array(m)
+  const outArcs: number[][] = Array.from({ length: A }, () => [])
+  for (let r = 0; r < m; r++) outArcs[T.from[arcs[r]]].push(r)
   let short = true
   for (let round = 0; short && round <= n; round++) {
     short = false
-    const arcKeys = [...arcOrders.keys()].sort((x, y) => x - y)
-    const resid = new Map<number, bigint>()
-    const flow = new Map<number, bigint>()
-    for (const key of arcKeys) {
+    for (let r = 0; r < m; r++) {
       let c = 0n
-      for (const i of arcOrders.get(key) as number[]) if (!out_[i]) c += cap[i]
-      resid.set(key, c)
-      flow.set(key, 0n)
+      for (const i of slots[r].elig) if (!out_[i]) c += cap[i]
+      resid[r] = c
+      flow[r] = 0n
     }
-    const push = (cycle: number[], x: bigint) => {
-      for (const key of cycle) {
-        resid.set(key, (resid.get(key) as bigint) - x)
-        flow.set(key, (flow.get(key) as bigint) + x)
+    const push = (cycle: readonly number[], x: bigint) => {
+      for (const r of cycle) {
+        resid[r] -= x
+        flow[r] += x
       }
     }
     // 1. Pairs: a ↔ b trades directly first.
-    for (const key of arcKeys) {
-      const a = Math.floor(key / A)
-      const b = key % A
-      if (a > b) continue
-      const back = b * A + a
-      if (!resid.has(back)) continue
-      const x = bigMinOf(resid.get(key) as bigint, resid.get(back) as bigint)
-      if (x > 0n) push([key, back], x)
+    for (let r = 0; r < m; r++) {
+      const e = arcs[r]
+      if (T.from[e] > T.to[e] || T.back[e] < 0) continue
+      const rb = posOf[T.back[e]]
+      if (rb < 0) continue
+      const x = bigMinOf(resid[r], resid[rb])
+      if (x > 0n) push([r, rb], x)
     }
     // 2. Rings: any cycle left in the residual graph carries its bottleneck (each push empties an arc).
-    const outArcs: number[][] = Array.from({ length: A }, () => [])
-    for (const key of arcKeys) outArcs[Math.floor(key / A)].push(key)
-    for (let guard = 0; guard <= arcKeys.length; guard++) {
-      const cycle = findCycle(A, outArcs, resid)
+    for (let guard = 0; guard <= m; guard++) {
+      const cycle = findCycle(
+        A,
+        outArcs,
+        (r) => T.to[arcs[r]],
+        (r) => T.from[arcs[r]],
+        resid,
+      )
       if (cycle === null) break
-      let x = resid.get(cycle[0]) as bigint
-      for (const key of cycle) x = bigMinOf(x, resid.get(key) as bigint)
+      let x = resid[cycle[0]]
+      for (const r of cycle) x = bigMinOf(x, resid[r])
       push(cycle, x)
     }
-    if (optimize) maximiseSurplus(P, prices, A, arcKeys, arcOrders, cap, out_, flow)
+    if (optimize) maximiseSurplus(P, prices, A, T, arcs, slots, cap, out_, flow)
     // 3. Each arc's flow goes to its orders best slack first; the marginal group of equal slack
     //    shares pro rata (floor, remainder units by ascending id); a fill-or-kill order fills whole
     //    (ascending id) only while the partially fillable ones cannot take the flow alone.
-    for (const key of arcKeys) {
-      const list = arcOrders.get(key) as number[]
-      let f = flow.get(key) as bigint
+    for (let r = 0; r < m; r++) {
+      const list = slots[r].elig
+      let f = flow[r]
       for (const i of list) u[i] = 0n
       const planned = f
       let g = 0
       while (f > 0n && g < list.length) {
         let h = g + 1
-        while (h < list.length && compareRatio(exact, list[g], list[h]) === 0) h++
+        while (h < list.length && T.run[list[h]] === T.run[list[g]]) h++
         let total = 0n
         for (let k = g; k < h; k++) if (!out_[list[k]]) total += cap[list[k]]
         if (total <= f) {
@@ -180,49 +341,103 @@ export function fillAtPrices(
       if (f > 0n && planned > 0n) short = true
     }
   }
-  return roundAndRepair(P, prices, u, cap, byPriority)
+  return roundAndRepair(P, prices, pF, u, cap, slots)
+}
+
+/** Amounts of order i from its value-unit fill `ui` (rule 2), zeros when either would be 0. */
+function roundFill(
+  P: Prepared,
+  prices: readonly bigint[],
+  i: number,
+  ui: bigint,
+  capi: bigint,
+  maxSold: readonly bigint[],
+  sold: bigint[],
+  bought: bigint[],
+): void {
+  const o = P.orders[i]
+  const pS = prices[P.sell[i]]
+  const pB = prices[P.buy[i]]
+  let s: bigint
+  let b: bigint
+  if (P.buyKind[i] === 0) {
+    s = ui / pS
+    if (s > maxSold[i]) s = maxSold[i]
+    if (!o.partiallyFillable && ui !== capi) s = 0n
+    b = (s * pS) / pB
+  } else {
+    b = ui / pB
+    if (b > o.buyAmount) b = o.buyAmount
+    if (!o.partiallyFillable && b !== o.buyAmount) b = 0n
+    s = ceilDiv(b * pB, pS)
+    if (s > maxSold[i]) {
+      b = o.partiallyFillable ? (maxSold[i] * pS) / pB : 0n
+      s = ceilDiv(b * pB, pS)
+    }
+  }
+  if (s === 0n || b === 0n) {
+    s = 0n
+    b = 0n
+  }
+  sold[i] = s
+  bought[i] = b
 }
 
 /** Amounts from value units, then repair of rounding deficits (cutting the short asset's buyers, worst first). */
 function roundAndRepair(
   P: Prepared,
   prices: readonly bigint[],
+  pF: readonly number[],
   u: readonly bigint[],
   cap: readonly bigint[],
-  byPriority: Uint32Array,
+  slots: readonly ArcSlot[],
 ): Amounts {
   const n = P.orders.length
   const sold: bigint[] = new Array(n).fill(0n)
   const bought: bigint[] = new Array(n).fill(0n)
-  for (const i of byPriority) {
-    if (u[i] === 0n) continue
-    const o = P.orders[i]
-    const pS = prices[P.sell[i]]
-    const pB = prices[P.buy[i]]
-    if (o.kind === 'sell') {
-      let s = u[i] / pS
-      if (s > P.maxSold[i]) s = P.maxSold[i]
-      if (!o.partiallyFillable && u[i] !== cap[i]) s = 0n
-      sold[i] = s
-      bought[i] = (s * pS) / pB
-    } else {
-      let b = u[i] / pB
-      if (b > o.buyAmount) b = o.buyAmount
-      if (!o.partiallyFillable && b !== o.buyAmount) b = 0n
-      let s = ceilDiv(b * pB, pS)
-      if (s > P.maxSold[i]) {
-        b = o.partiallyFillable ? (P.maxSold[i] * pS) / pB : 0n
-        s = ceilDiv(b * pB, pS)
+  const maxSold = P.maxSold
+  const filled: number[] = []
+  for (const slot of slots) {
+    for (let k = 0; k < slot.elig.length; k++) {
+      const i = slot.elig[k]
+      if (u[i] === 0n) continue
+      // A whole fill's amounts depend on the arc's prices only: kept with them.
+      const whole = u[i] === cap[i]
+      if (whole && slot.wholeSold[k] !== undefined) {
+        sold[i] = slot.wholeSold[k] as bigint
+        bought[i] = slot.wholeBought[k] as bigint
+      } else {
+        roundFill(P, prices, i, u[i], cap[i], maxSold, sold, bought)
+        if (whole) {
+          slot.wholeSold[k] = sold[i]
+          slot.wholeBought[k] = bought[i]
+        }
       }
-      sold[i] = s
-      bought[i] = b
-    }
-    if (sold[i] === 0n || bought[i] === 0n) {
-      sold[i] = 0n
-      bought[i] = 0n
+      if (sold[i] !== 0n) filled.push(i)
     }
   }
-  repairDeficits(P, prices, sold, bought, byPriority)
+  // Buyers of an asset, worst slack first (ties ascending index): sorted only for an asset in deficit.
+  const sellF = P.sellF
+  const buyF = P.buyF
+  const approx = new Float64Array(n)
+  const slack: RatioKeys = {
+    num: (i) => P.orders[i].sellAmount * prices[P.sell[i]],
+    den: (i) => P.orders[i].buyAmount * prices[P.buy[i]],
+    approx,
+    rank: (i) => i,
+  }
+  const buyers = new Map<number, number[]>()
+  const buyersOf = (a: number): readonly number[] => {
+    let l = buyers.get(a)
+    if (l === undefined) {
+      l = filled.filter((i) => P.buy[i] === a)
+      for (const i of l) approx[i] = (sellF[i] * pF[P.sell[i]]) / (buyF[i] * pF[P.buy[i]])
+      l.sort((x, y) => compareRatio(slack, x, y))
+      buyers.set(a, l)
+    }
+    return l
+  }
+  repairWith(P, prices, sold, bought, filled, buyersOf)
   const fee = P.feeBps === 0n ? new Array<bigint>(n).fill(0n) : sold.map((s) => feeOf(s, P.feeBps))
   return { sold, bought, fee }
 }
@@ -238,6 +453,30 @@ export function repairDeficits(
   sold: bigint[],
   bought: bigint[],
   worstFirst: ArrayLike<number>,
+): void {
+  const A = P.assets.length
+  const buyersWorstFirst: number[][] = Array.from({ length: A }, () => [])
+  const filled: number[] = []
+  for (let k = 0; k < worstFirst.length; k++) {
+    const i = worstFirst[k]
+    if (sold[i] === 0n) continue
+    buyersWorstFirst[P.buy[i]].push(i)
+    filled.push(i)
+  }
+  repairWith(P, prices, sold, bought, filled, (a) => buyersWorstFirst[a])
+}
+
+/**
+ * `repairDeficits` on the orders `filled` (every order with a non-zero fill, any order), `buyersOf(a)`
+ * giving those that buy asset a, worst slack first (asked only for an asset in deficit).
+ */
+function repairWith(
+  P: Prepared,
+  prices: readonly bigint[],
+  sold: bigint[],
+  bought: bigint[],
+  filled: readonly number[],
+  buyersOf: (a: number) => readonly number[],
 ): void {
   const setFromBought = (i: number, b: bigint) => {
     const o = P.orders[i]
@@ -260,14 +499,6 @@ export function repairDeficits(
     }
   }
   const A = P.assets.length
-  const buyersWorstFirst: number[][] = Array.from({ length: A }, () => [])
-  const filled: number[] = []
-  for (let k = 0; k < worstFirst.length; k++) {
-    const i = worstFirst[k]
-    if (sold[i] === 0n) continue
-    buyersWorstFirst[P.buy[i]].push(i)
-    filled.push(i)
-  }
   const limit = 1000 + 10 * A
   for (let pass = 0; ; pass++) {
     const tot = new Array<bigint>(A).fill(0n)
@@ -282,7 +513,7 @@ export function repairDeficits(
       // Cut buyers of a, worst slack first: first those whose own sell asset has the dust to absorb
       // what they stop selling (the cut then goes nowhere else), then any (the deficit moves on).
       for (const absorbOnly of [true, false]) {
-        for (const i of buyersWorstFirst[a]) {
+        for (const i of buyersOf(a)) {
           if (tot[a] >= 0n) break
           if (bought[i] === 0n) continue
           const b0 = bought[i]
@@ -327,30 +558,41 @@ const MIN_GAIN_BITS = 20
  * [0, head) full, head partly). Starting from the routing of steps 1–2, positive-gain cycles of the
  * residual graph (longest-path Bellman–Ford, ascending arcs) carry their bottleneck until none is left
  * or a fixed bound of pushes is reached: the surplus only rises, and every decision is an exact
- * integer comparison.
+ * integer comparison. `arcs[r]` is the table's arc of position r, `slots[r]` its eligible orders.
  */
 function maximiseSurplus(
   P: Prepared,
   prices: readonly bigint[],
   A: number,
-  arcKeys: readonly number[],
-  arcOrders: ReadonlyMap<number, number[]>,
+  T: ArcTable,
+  arcs: readonly number[],
+  slots: readonly ArcSlot[],
   cap: readonly bigint[],
   out_: Uint8Array,
-  flow: Map<number, bigint>,
+  flow: bigint[],
 ): void {
   const fb = BPS + P.feeBps
-  const m = arcKeys.length
+  const m = arcs.length
   // One segment per order (equal-slack orders have equal gains, so merging them changes nothing; step 3
   // shares an arc's flow pro rata anyway). Arc e: its orders best first; segments [0, head) full,
-  // `fill` in segment head. Gains are computed when first needed (most orders never are).
+  // `fill` in segment head. Gains are computed when first needed (most orders never are) and kept with
+  // the arc's prices (the slot), as they depend on nothing else but the gain resolution.
   const lists: number[][] = []
+  const slotPos: number[][] = []
   const head = new Int32Array(m)
   const fill: bigint[] = new Array(m)
   for (let e = 0; e < m; e++) {
-    const list = (arcOrders.get(arcKeys[e]) as number[]).filter((i) => !out_[i])
+    const all = slots[e].elig
+    const list: number[] = []
+    const pos: number[] = []
+    for (let k = 0; k < all.length; k++) {
+      if (out_[all[k]]) continue
+      list.push(all[k])
+      pos.push(k)
+    }
     lists.push(list)
-    let f = flow.get(arcKeys[e]) as bigint
+    slotPos.push(pos)
+    let f = flow[e]
     let h = 0
     while (h < list.length && f >= cap[list[h]]) f -= cap[list[h++]]
     head[e] = h
@@ -359,8 +601,8 @@ function maximiseSurplus(
   const fromOf = new Int32Array(m)
   const toOf = new Int32Array(m)
   for (let e = 0; e < m; e++) {
-    fromOf[e] = Math.floor(arcKeys[e] / A)
-    toOf[e] = arcKeys[e] % A
+    fromOf[e] = T.from[arcs[e]]
+    toOf[e] = T.to[arcs[e]]
   }
   // Rounds: one per asset that has an arc (the others never relax).
   const onArc = new Uint8Array(A)
@@ -370,15 +612,21 @@ function maximiseSurplus(
   const gainBits = 51 - (32 - Math.clz32(V * m))
   if (V * m >= 2 ** 31 || gainBits < MIN_GAIN_BITS) return
   const GAIN_BITS = BigInt(gainBits)
-  const gainOf = new Map<number, number>()
-  const gain = (i: number): number => {
-    let g = gainOf.get(i)
-    if (g === undefined) {
+  const gain = (e: number, k: number): number => {
+    const slot = slots[e]
+    if (slot.gainBits !== gainBits) {
+      slot.gain.fill(Number.NaN)
+      slot.gainBits = gainBits
+    }
+    const at = slotPos[e][k]
+    let g = slot.gain[at]
+    if (Number.isNaN(g)) {
+      const i = lists[e][k]
       const o = P.orders[i]
       const d = o.sellAmount * BPS * prices[P.sell[i]]
       const x = ((d - o.buyAmount * fb * prices[P.buy[i]]) << GAIN_BITS) / d
       g = x > 0n ? Number(x) : 0
-      gainOf.set(i, g)
+      slot.gain[at] = g
     }
     return g
   }
@@ -389,9 +637,9 @@ function maximiseSurplus(
   const bwSeg = (e: number) => (fill[e] > 0n ? head[e] : head[e] - 1)
   const refresh = (e: number) => {
     const h = head[e]
-    fwGain[e] = h < lists[e].length ? gain(lists[e][h]) : NONE
+    fwGain[e] = h < lists[e].length ? gain(e, h) : NONE
     const b = bwSeg(e)
-    bwGain[e] = b >= 0 ? -gain(lists[e][b]) : NONE
+    bwGain[e] = b >= 0 ? -gain(e, b) : NONE
   }
   for (let e = 0; e < m; e++) refresh(e)
   const dist = new Float64Array(A)
@@ -468,14 +716,14 @@ function maximiseSurplus(
           head[e]++
           fill[e] = 0n
         }
-        flow.set(arcKeys[e], (flow.get(arcKeys[e]) as bigint) + push)
+        flow[e] += push
       } else {
         if (fill[e] === 0n) {
           head[e]--
           fill[e] = cap[lists[e][head[e]]]
         }
         fill[e] -= push
-        flow.set(arcKeys[e], (flow.get(arcKeys[e]) as bigint) - push)
+        flow[e] -= push
       }
       refresh(e)
     }
@@ -486,8 +734,17 @@ function bigMinOf(a: bigint, b: bigint): bigint {
   return a < b ? a : b
 }
 
-/** A cycle of arcs with residual capacity (DFS, ascending assets and arcs), or null. */
-function findCycle(A: number, out: number[][], resid: Map<number, bigint>): number[] | null {
+/**
+ * A cycle of arcs with residual capacity (DFS, ascending assets and arcs), or null. `out[a]`: the arcs
+ * leaving asset a in ascending order; `to`/`from` an arc's assets.
+ */
+function findCycle(
+  A: number,
+  out: readonly number[][],
+  to: (r: number) => number,
+  from: (r: number) => number,
+  resid: readonly bigint[],
+): number[] | null {
   const color = new Uint8Array(A) // 0 new, 1 on the stack, 2 done
   const viaArc = new Int32Array(A).fill(-1)
   for (let s = 0; s < A; s++) {
@@ -502,23 +759,23 @@ function findCycle(A: number, out: number[][], resid: Map<number, bigint>): numb
         stack.pop()
         continue
       }
-      const key = arcs[top.next++]
-      if ((resid.get(key) as bigint) <= 0n) continue
-      const to = key % A
-      if (color[to] === 1) {
-        const cycle = [key]
+      const r = arcs[top.next++]
+      if (resid[r] <= 0n) continue
+      const b = to(r)
+      if (color[b] === 1) {
+        const cycle = [r]
         let x = top.node
-        while (x !== to) {
+        while (x !== b) {
           const k = viaArc[x]
           cycle.push(k)
-          x = Math.floor(k / A)
+          x = from(k)
         }
         return cycle.reverse()
       }
-      if (color[to] === 0) {
-        color[to] = 1
-        viaArc[to] = key
-        stack.push({ node: to, next: 0 })
+      if (color[b] === 0) {
+        color[b] = 1
+        viaArc[b] = r
+        stack.push({ node: b, next: 0 })
       }
     }
   }
