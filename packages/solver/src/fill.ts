@@ -38,6 +38,7 @@ interface ArcTable {
   run: Int32Array
   /** Per arc, the last two price pairs' eligible orders and caps (gains filled in when first needed). */
   slots: (ArcSlot | undefined)[]
+  scratch?: Scratch
 }
 
 /** Eligible orders of one arc at prices (pX, pY), best first, with their caps and (lazily) gains. */
@@ -46,14 +47,59 @@ interface ArcSlot {
   pY: bigint
   elig: number[]
   cap: bigint[]
-  /** Gain of elig[k] at `gainBits` (NaN: not computed yet). */
-  gain: Float64Array
+  /** Gain of elig[k] at `gainBits` (NaN: not computed yet; null: none yet). */
+  gain: Float64Array | null
   gainBits: number
-  /** Amounts of elig[k] filled whole (its cap), once computed. */
-  wholeSold: (bigint | undefined)[]
-  wholeBought: (bigint | undefined)[]
+  /** Amounts of elig[k] filled whole (its cap), once computed (null: none yet). */
+  wholeSold: (bigint | undefined)[] | null
+  wholeBought: (bigint | undefined)[] | null
   /** The other slot of the same arc (two per arc: the search alternates between a vector and its neighbours). */
   next: ArcSlot | undefined
+}
+
+/** Work arrays of `fillAtPrices`, reused from one evaluation to the next (every entry read is written first). */
+interface Scratch {
+  /** Per table arc: its position among the arcs of this evaluation (−1: none). */
+  posOf: Int32Array
+  /** Per position: the arc's assets; per asset: its first outgoing position (`findCycle`). */
+  fromOf: Int32Array
+  toOf: Int32Array
+  outStart: Int32Array
+  color: Uint8Array
+  viaArc: Int32Array
+  stackNode: Int32Array
+  stackNext: Int32Array
+  head: Int32Array
+  fwGain: Float64Array
+  bwGain: Float64Array
+  onArc: Uint8Array
+  dist: Float64Array
+  pred: Int32Array
+  mark: Int32Array
+}
+
+function scratchOf(T: ArcTable, A: number): Scratch {
+  if (T.scratch === undefined) {
+    const m = T.key.length
+    T.scratch = {
+      posOf: new Int32Array(m),
+      fromOf: new Int32Array(m),
+      toOf: new Int32Array(m),
+      outStart: new Int32Array(A + 1),
+      color: new Uint8Array(A),
+      viaArc: new Int32Array(A),
+      stackNode: new Int32Array(A + 1),
+      stackNext: new Int32Array(A + 1),
+      head: new Int32Array(m),
+      fwGain: new Float64Array(m),
+      bwGain: new Float64Array(m),
+      onArc: new Uint8Array(A),
+      dist: new Float64Array(A),
+      pred: new Int32Array(A),
+      mark: new Int32Array(A),
+    }
+  }
+  return T.scratch
 }
 
 const arcTables = new WeakMap<Prepared, ArcTable>()
@@ -180,10 +226,10 @@ function arcSlot(
     pY,
     elig,
     cap: caps,
-    gain: new Float64Array(elig.length).fill(Number.NaN),
+    gain: null,
     gainBits: -1,
-    wholeSold: new Array(elig.length).fill(undefined),
-    wholeBought: new Array(elig.length).fill(undefined),
+    wholeSold: null,
+    wholeBought: null,
     next: undefined,
   }
   if (active === undefined) {
@@ -221,7 +267,8 @@ export function fillAtPrices(
   // The arcs with eligible orders at these prices (ascending key) and their orders, best slack first.
   const arcs: number[] = []
   const slots: ArcSlot[] = []
-  const posOf = new Int32Array(T.key.length).fill(-1)
+  const S = scratchOf(T, A)
+  const posOf = S.posOf.fill(-1)
   for (let e = 0; e < T.key.length; e++) {
     const x = T.from[e]
     const y = T.to[e]
@@ -240,8 +287,16 @@ export function fillAtPrices(
   const out_ = new Uint8Array(n) // fill-or-kill orders taken out of the circulation
   const resid: bigint[] = new Array(m)
   const flow: bigint[] = new Array(m)
-  const outArcs: number[][] = Array.from({ length: A }, () => [])
-  for (let r = 0; r < m; r++) outArcs[T.from[arcs[r]]].push(r)
+  // Positions' assets; the arcs leaving asset a are positions [outStart[a], outStart[a + 1]) (ascending keys).
+  const fromOf = S.fromOf
+  const toOf = S.toOf
+  const outStart = S.outStart.fill(0)
+  for (let r = 0; r < m; r++) {
+    fromOf[r] = T.from[arcs[r]]
+    toOf[r] = T.to[arcs[r]]
+    outStart[fromOf[r] + 1]++
+  }
+  for (let a = 0; a < A; a++) outStart[a + 1] += outStart[a]
   let short = true
   for (let round = 0; short && round <= n; round++) {
     short = false
@@ -268,19 +323,13 @@ export function fillAtPrices(
     }
     // 2. Rings: any cycle left in the residual graph carries its bottleneck (each push empties an arc).
     for (let guard = 0; guard <= m; guard++) {
-      const cycle = findCycle(
-        A,
-        outArcs,
-        (r) => T.to[arcs[r]],
-        (r) => T.from[arcs[r]],
-        resid,
-      )
+      const cycle = findCycle(A, S, resid)
       if (cycle === null) break
       let x = resid[cycle[0]]
       for (const r of cycle) x = bigMinOf(x, resid[r])
       push(cycle, x)
     }
-    if (optimize) maximiseSurplus(P, prices, A, T, arcs, slots, cap, out_, flow)
+    if (optimize) maximiseSurplus(P, prices, pF, A, T, arcs, slots, cap, out_, flow)
     // 3. Each arc's flow goes to its orders best slack first; the marginal group of equal slack
     //    shares pro rata (floor, remainder units by ascending id); a fill-or-kill order fills whole
     //    (ascending id) only while the partially fillable ones cannot take the flow alone.
@@ -403,14 +452,19 @@ function roundAndRepair(
       if (u[i] === 0n) continue
       // A whole fill's amounts depend on the arc's prices only: kept with them.
       const whole = u[i] === cap[i]
-      if (whole && slot.wholeSold[k] !== undefined) {
-        sold[i] = slot.wholeSold[k] as bigint
-        bought[i] = slot.wholeBought[k] as bigint
+      const ws = slot.wholeSold
+      if (whole && ws !== null && ws[k] !== undefined) {
+        sold[i] = ws[k] as bigint
+        bought[i] = (slot.wholeBought as bigint[])[k]
       } else {
         roundFill(P, prices, i, u[i], cap[i], maxSold, sold, bought)
         if (whole) {
-          slot.wholeSold[k] = sold[i]
-          slot.wholeBought[k] = bought[i]
+          if (slot.wholeSold === null) {
+            slot.wholeSold = new Array(slot.elig.length).fill(undefined)
+            slot.wholeBought = new Array(slot.elig.length).fill(undefined)
+          }
+          ;(slot.wholeSold as (bigint | undefined)[])[k] = sold[i]
+          ;(slot.wholeBought as (bigint | undefined)[])[k] = bought[i]
         }
       }
       if (sold[i] !== 0n) filled.push(i)
@@ -419,20 +473,23 @@ function roundAndRepair(
   // Buyers of an asset, worst slack first (ties ascending index): sorted only for an asset in deficit.
   const sellF = P.sellF
   const buyF = P.buyF
-  const approx = new Float64Array(n)
-  const slack: RatioKeys = {
-    num: (i) => P.orders[i].sellAmount * prices[P.sell[i]],
-    den: (i) => P.orders[i].buyAmount * prices[P.buy[i]],
-    approx,
-    rank: (i) => i,
-  }
+  let slack: RatioKeys | null = null
   const buyers = new Map<number, number[]>()
   const buyersOf = (a: number): readonly number[] => {
     let l = buyers.get(a)
     if (l === undefined) {
+      if (slack === null) {
+        slack = {
+          num: (i) => P.orders[i].sellAmount * prices[P.sell[i]],
+          den: (i) => P.orders[i].buyAmount * prices[P.buy[i]],
+          approx: new Float64Array(n),
+          rank: (i) => i,
+        }
+      }
+      const keys = slack
       l = filled.filter((i) => P.buy[i] === a)
-      for (const i of l) approx[i] = (sellF[i] * pF[P.sell[i]]) / (buyF[i] * pF[P.buy[i]])
-      l.sort((x, y) => compareRatio(slack, x, y))
+      for (const i of l) keys.approx[i] = (sellF[i] * pF[P.sell[i]]) / (buyF[i] * pF[P.buy[i]])
+      l.sort((x, y) => compareRatio(keys, x, y))
       buyers.set(a, l)
     }
     return l
@@ -563,6 +620,7 @@ const MIN_GAIN_BITS = 20
 function maximiseSurplus(
   P: Prepared,
   prices: readonly bigint[],
+  pF: readonly number[],
   A: number,
   T: ArcTable,
   arcs: readonly number[],
@@ -577,18 +635,27 @@ function maximiseSurplus(
   // shares an arc's flow pro rata anyway). Arc e: its orders best first; segments [0, head) full,
   // `fill` in segment head. Gains are computed when first needed (most orders never are) and kept with
   // the arc's prices (the slot), as they depend on nothing else but the gain resolution.
+  // An arc's segments are its slot's eligible orders less those taken out (`slotPos`: their positions
+  // in the slot; null when none is out).
+  const S = scratchOf(T, A)
   const lists: number[][] = []
-  const slotPos: number[][] = []
-  const head = new Int32Array(m)
+  const slotPos: (number[] | null)[] = []
+  const head = S.head
   const fill: bigint[] = new Array(m)
   for (let e = 0; e < m; e++) {
     const all = slots[e].elig
-    const list: number[] = []
-    const pos: number[] = []
+    let list = all
+    let pos: number[] | null = null
     for (let k = 0; k < all.length; k++) {
-      if (out_[all[k]]) continue
-      list.push(all[k])
-      pos.push(k)
+      if (!out_[all[k]]) continue
+      list = []
+      pos = []
+      for (let q = 0; q < all.length; q++) {
+        if (out_[all[q]]) continue
+        list.push(all[q])
+        pos.push(q)
+      }
+      break
     }
     lists.push(list)
     slotPos.push(pos)
@@ -598,42 +665,55 @@ function maximiseSurplus(
     head[e] = h
     fill[e] = h < list.length ? f : 0n
   }
-  const fromOf = new Int32Array(m)
-  const toOf = new Int32Array(m)
-  for (let e = 0; e < m; e++) {
-    fromOf[e] = T.from[arcs[e]]
-    toOf[e] = T.to[arcs[e]]
-  }
+  const fromOf = S.fromOf
+  const toOf = S.toOf
   // Rounds: one per asset that has an arc (the others never relax).
-  const onArc = new Uint8Array(A)
+  const onArc = S.onArc.fill(0)
   for (let e = 0; e < m; e++) onArc[fromOf[e]] = onArc[toOf[e]] = 1
   let V = 0
   for (let a = 0; a < A; a++) V += onArc[a]
   const gainBits = 51 - (32 - Math.clz32(V * m))
   if (V * m >= 2 ** 31 || gainBits < MIN_GAIN_BITS) return
   const GAIN_BITS = BigInt(gainBits)
+  const unit = 2 ** gainBits
+  const fbF = Number(fb)
+  const sellF = P.sellF
+  const buyF = P.buyF
+  // Order i's gain ⌊(d − e)·2^g / d⌋ (d = sellAmount·10⁴·p[sell], e = buyAmount·(10⁴+f)·p[buy]), at
+  // least 0, is 2^g − ⌈y⌉ with y = e·2^g/d when y is not an integer. The float y below is within a
+  // relative 2⁻⁴⁹·⁸ of it (nine roundings of 2⁻⁵³: four inputs, five operations), so the true y lies
+  // strictly inside (y − y·2⁻⁴⁸, y + y·2⁻⁴⁸) even after those two roundings; when both ends have the
+  // same floor k, ⌈y⌉ = k + 1 exactly. Otherwise (about 2⁻⁴ of the time at most), bigints.
+  const gainOfOrder = (i: number): number => {
+    const y = ((buyF[i] * fbF * pF[P.buy[i]]) / (sellF[i] * 1e4 * pF[P.sell[i]])) * unit
+    const k = Math.floor(y - y * 2 ** -48)
+    if (k === Math.floor(y + y * 2 ** -48)) return k + 1 < unit ? unit - (k + 1) : 0
+    const o = P.orders[i]
+    const d = o.sellAmount * BPS * prices[P.sell[i]]
+    const x = ((d - o.buyAmount * fb * prices[P.buy[i]]) << GAIN_BITS) / d
+    return x > 0n ? Number(x) : 0
+  }
   const gain = (e: number, k: number): number => {
     const slot = slots[e]
-    if (slot.gainBits !== gainBits) {
-      slot.gain.fill(Number.NaN)
+    let memo = slot.gain
+    if (memo === null || slot.gainBits !== gainBits) {
+      if (memo === null) memo = slot.gain = new Float64Array(slot.elig.length)
+      memo.fill(Number.NaN)
       slot.gainBits = gainBits
     }
-    const at = slotPos[e][k]
-    let g = slot.gain[at]
+    const pos = slotPos[e]
+    const at = pos === null ? k : pos[k]
+    let g = memo[at]
     if (Number.isNaN(g)) {
-      const i = lists[e][k]
-      const o = P.orders[i]
-      const d = o.sellAmount * BPS * prices[P.sell[i]]
-      const x = ((d - o.buyAmount * fb * prices[P.buy[i]]) << GAIN_BITS) / d
-      g = x > 0n ? Number(x) : 0
-      slot.gain[at] = g
+      g = gainOfOrder(lists[e][k])
+      memo[at] = g
     }
     return g
   }
   // Residual edge 2e: forward on arc e (segment head); 2e + 1: backward (the last segment with flow).
   const NONE = Number.NEGATIVE_INFINITY
-  const fwGain = new Float64Array(m)
-  const bwGain = new Float64Array(m)
+  const fwGain = S.fwGain
+  const bwGain = S.bwGain
   const bwSeg = (e: number) => (fill[e] > 0n ? head[e] : head[e] - 1)
   const refresh = (e: number) => {
     const h = head[e]
@@ -642,10 +722,10 @@ function maximiseSurplus(
     bwGain[e] = b >= 0 ? -gain(e, b) : NONE
   }
   for (let e = 0; e < m; e++) refresh(e)
-  const dist = new Float64Array(A)
-  const pred = new Int32Array(A)
+  const dist = S.dist
+  const pred = S.pred
   const tail = (r: number) => ((r & 1) === 0 ? fromOf[r >> 1] : toOf[r >> 1])
-  const mark = new Int32Array(A).fill(-1)
+  const mark = S.mark.fill(-1)
   // A cycle of the predecessor graph through the walk back from x, or null. Such a cycle has a positive
   // gain (exact integer relaxations); it is checked again below.
   const cycleFrom = (x: number, stamp: number): number[] | null => {
@@ -735,47 +815,46 @@ function bigMinOf(a: bigint, b: bigint): bigint {
 }
 
 /**
- * A cycle of arcs with residual capacity (DFS, ascending assets and arcs), or null. `out[a]`: the arcs
- * leaving asset a in ascending order; `to`/`from` an arc's assets.
+ * A cycle of positions with residual capacity (DFS, ascending assets and arcs), or null. The arcs leaving
+ * asset a are positions [S.outStart[a], S.outStart[a + 1]); S.fromOf / S.toOf give a position's assets.
  */
-function findCycle(
-  A: number,
-  out: readonly number[][],
-  to: (r: number) => number,
-  from: (r: number) => number,
-  resid: readonly bigint[],
-): number[] | null {
-  const color = new Uint8Array(A) // 0 new, 1 on the stack, 2 done
-  const viaArc = new Int32Array(A).fill(-1)
+function findCycle(A: number, S: Scratch, resid: readonly bigint[]): number[] | null {
+  const color = S.color.fill(0) // 0 new, 1 on the stack, 2 done
+  const viaArc = S.viaArc.fill(-1)
+  const node = S.stackNode
+  const next = S.stackNext
   for (let s = 0; s < A; s++) {
     if (color[s] !== 0) continue
-    const stack: { node: number; next: number }[] = [{ node: s, next: 0 }]
+    let top = 0
+    node[0] = s
+    next[0] = S.outStart[s]
     color[s] = 1
-    while (stack.length > 0) {
-      const top = stack[stack.length - 1]
-      const arcs = out[top.node]
-      if (top.next >= arcs.length) {
-        color[top.node] = 2
-        stack.pop()
+    while (top >= 0) {
+      const x = node[top]
+      if (next[top] >= S.outStart[x + 1]) {
+        color[x] = 2
+        top--
         continue
       }
-      const r = arcs[top.next++]
+      const r = next[top]++
       if (resid[r] <= 0n) continue
-      const b = to(r)
+      const b = S.toOf[r]
       if (color[b] === 1) {
         const cycle = [r]
-        let x = top.node
-        while (x !== b) {
-          const k = viaArc[x]
+        let y = x
+        while (y !== b) {
+          const k = viaArc[y]
           cycle.push(k)
-          x = from(k)
+          y = S.fromOf[k]
         }
         return cycle.reverse()
       }
       if (color[b] === 0) {
         color[b] = 1
         viaArc[b] = r
-        stack.push({ node: b, next: 0 })
+        top++
+        node[top] = b
+        next[top] = S.outStart[b]
       }
     }
   }

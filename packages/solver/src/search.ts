@@ -40,10 +40,18 @@ export function improvePrices(
   const movable: number[] = []
   for (let a = 0; a < P.assets.length; a++) if (prices[a] > 0n && !roots.has(a)) movable.push(a)
   if (movable.length === 0) return { prices, amounts }
+  // A vector met again (about one evaluation in ten) is not filled again: fills and objective are
+  // functions of the vector. It still counts against the budget, so the path does not change.
+  const seen = new Map<string, { amounts: Amounts; obj: bigint }>([[prices.join(), { amounts, obj: best }]])
   const evaluate = (next: bigint[]): { prices: bigint[]; amounts: Amounts; obj: bigint } => {
     evals++
+    const key = next.join()
+    const known = seen.get(key)
+    if (known !== undefined) return { prices: next, amounts: known.amounts, obj: known.obj }
     const am = fillAtPrices(P, next, undefined, true)
-    return { prices: next, amounts: am, obj: objective(next, am) }
+    const obj = objective(next, am)
+    seen.set(key, { amounts: am, obj })
+    return { prices: next, amounts: am, obj }
   }
   const tryPrices = (next: bigint[]): boolean => {
     const r = evaluate(next)
