@@ -283,7 +283,8 @@ export function fillAtPrices(
     slots.push(slot)
   }
   const m = arcs.length
-  const fok = (i: number) => !P.orders[i].partiallyFillable
+  const orders = P.orders
+  const fok = (i: number) => !orders[i].partiallyFillable
   const out_ = new Uint8Array(n) // fill-or-kill orders taken out of the circulation
   const resid: bigint[] = new Array(m)
   const flow: bigint[] = new Array(m)
@@ -535,8 +536,10 @@ function repairWith(
   filled: readonly number[],
   buyersOf: (a: number) => readonly number[],
 ): void {
+  const orders = P.orders
+  const maxSold = P.maxSold
   const setFromBought = (i: number, b: bigint) => {
-    const o = P.orders[i]
+    const o = orders[i]
     const pS = prices[P.sell[i]]
     const pB = prices[P.buy[i]]
     if (b <= 0n) {
@@ -547,7 +550,7 @@ function repairWith(
     if (o.kind === 'sell') {
       // Largest sold with floor(sold·pS/pB) ≤ b.
       let s = ((b + 1n) * pB - 1n) / pS
-      if (s > P.maxSold[i]) s = P.maxSold[i]
+      if (s > maxSold[i]) s = maxSold[i]
       sold[i] = s
       bought[i] = (s * pS) / pB
     } else {
@@ -575,7 +578,7 @@ function repairWith(
           if (bought[i] === 0n) continue
           const b0 = bought[i]
           const s0 = sold[i]
-          const whole = !P.orders[i].partiallyFillable || pass > limit / 2
+          const whole = !orders[i].partiallyFillable || pass > limit / 2
           setFromBought(i, whole ? 0n : b0 + tot[a])
           const x = P.sell[i]
           if (absorbOnly && tot[x] - (s0 - sold[i]) < 0n) {

@@ -40,24 +40,31 @@ export function improvePrices(
   const movable: number[] = []
   for (let a = 0; a < P.assets.length; a++) if (prices[a] > 0n && !roots.has(a)) movable.push(a)
   if (movable.length === 0) return { prices, amounts }
-  // A vector met again (about one evaluation in ten) is not filled again: fills and objective are
-  // functions of the vector. It still counts against the budget, so the path does not change.
-  const seen = new Map<string, { amounts: Amounts; obj: bigint }>([[prices.join(), { amounts, obj: best }]])
-  const evaluate = (next: bigint[]): { prices: bigint[]; amounts: Amounts; obj: bigint } => {
+  // A vector met again (about one evaluation in ten) is not filled again: its objective is known, and it
+  // cannot be taken (every vector evaluated so far has an objective ≤ best: a move is taken only when
+  // it is the best of its round). It still counts against the budget, so the path does not change.
+  // Only objectives are kept (the fills of a vector that is not taken are dropped at once).
+  const seen = new Map<string, bigint>([[keyOf(prices), best]])
+  const evaluate = (next: bigint[]): { prices: bigint[]; amounts: Amounts | null; obj: bigint } => {
     evals++
-    const key = next.join()
+    const key = keyOf(next)
     const known = seen.get(key)
-    if (known !== undefined) return { prices: next, amounts: known.amounts, obj: known.obj }
+    if (known !== undefined) return { prices: next, amounts: null, obj: known }
     const am = fillAtPrices(P, next, undefined, true)
     const obj = objective(next, am)
-    seen.set(key, { amounts: am, obj })
+    seen.set(key, obj)
     return { prices: next, amounts: am, obj }
+  }
+  /** Takes an evaluated vector as the current one (fills it again if it was met before: never, see above). */
+  const take = (r: { prices: bigint[]; amounts: Amounts | null; obj: bigint }) => {
+    prices = r.prices
+    amounts = r.amounts ?? fillAtPrices(P, r.prices, undefined, true)
+    best = r.obj
   }
   const tryPrices = (next: bigint[]): boolean => {
     const r = evaluate(next)
     if (r.obj <= best) return false
-    ;({ prices, amounts } = r)
-    best = r.obj
+    take(r)
     return true
   }
   // Orders per asset (either side), ascending index.
@@ -97,7 +104,7 @@ export function improvePrices(
         const below = near.length
         for (let k = at; k < cands.length && near.length < below + NEAR; k++)
           if (k === at || cands[k] !== cands[k - 1]) near.push(cands[k])
-        let win: { prices: bigint[]; amounts: Amounts; obj: bigint } | null = null
+        let win: { prices: bigint[]; amounts: Amounts | null; obj: bigint } | null = null
         for (let k = 0; k < near.length && evals < budget; k++) {
           const next = [...prices]
           next[a] = near[k]
@@ -105,8 +112,7 @@ export function improvePrices(
           if (r.obj > (win === null ? best : win.obj)) win = r
         }
         if (win !== null) {
-          ;({ prices, amounts } = win)
-          best = win.obj
+          take(win)
           improved = true
         }
       }
@@ -136,4 +142,11 @@ export function improvePrices(
   breakpoints()
   coordinate(FINE)
   return { prices, amounts }
+}
+
+/** A price vector as a map key (hexadecimal: cheaper than decimal for large bigints). */
+function keyOf(prices: readonly bigint[]): string {
+  let k = ''
+  for (const p of prices) k += `${p.toString(16)},`
+  return k
 }
