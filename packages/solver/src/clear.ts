@@ -1,19 +1,29 @@
 import type { Address, Penalty } from '@allot/protocol'
 import { fastPairApplies, solvePairFast } from './fastpair.js'
 import { type Amounts, fillAtPrices } from './fill.js'
+import { amountsOf, type FillColumns, isFillColumns } from './pair.js'
 import { balanceOf, isResourceOf, type Prepared, prepare } from './prepare.js'
 import { initialPrices } from './prices.js'
 import { compareStr, floorDiv } from './ratio.js'
 import { balanceChangesOf, clearingResultOf, leasesOf, orderIdOfKey, resultHashOf } from './result.js'
 import { improvePrices } from './search.js'
-import type { ClearBatchInput, ClearBatchOutput, OrderFill } from './types.js'
+import { objectInputOf } from './table.js'
+import type { ClearBatchInput, ClearBatchOutput, ClearTableInput, OrderFill } from './types.js'
 
 /** Prices and fills, before the settlement payload is built (what the benchmarks time). */
 export interface Solution {
   prepared: Prepared
   /** Price per prepared asset index (0 when the asset does not trade). */
   prices: bigint[]
-  amounts: Amounts
+  /**
+   * Sold, bought and fee per prepared order as bigint arrays; built on first read from `columns` when
+   * the narrow single-pair path solved the batch.
+   */
+  readonly amounts: Amounts
+  /** The same amounts as 64-bit columns, when the narrow single-pair path produced them. */
+  columns?: FillColumns
+  /** Orders with sold > 0. */
+  filled: number
 }
 
 /**
@@ -83,15 +93,37 @@ function applyMaxFills(
   return fillAtPrices(P, prices, active, optimize)
 }
 
-/** Prices and amounts (no payload, no hash). */
-export function solveBatch(input: ClearBatchInput): Solution {
+/**
+ * Prices and amounts (no payload, no hash), from the orders as objects or as an `OrderTable` (the same
+ * result).
+ */
+export function solveBatch(input: ClearBatchInput | ClearTableInput): Solution {
   const P = prepare(input)
   let prices: bigint[]
   let amounts: Amounts
   const treeRoots: number[] = []
   let multi = false
-  if (fastPairApplies(P)) ({ prices, amounts } = solvePairFast(P, input.params.previousPrices))
-  else if (
+  const max = input.params.maxFillsPerBatch
+  if (fastPairApplies(P)) {
+    const r = solvePairFast(P, input.params.previousPrices)
+    prices = r.prices
+    const a = r.amounts
+    // Columns stand as they are unless maxFillsPerBatch cuts them (a pair's fills trade both assets).
+    if (isFillColumns(a) && (max === undefined || a.filled <= max)) {
+      let cached: Amounts | undefined
+      return {
+        prepared: P,
+        prices: a.filled > 0 ? prices : prices.map(() => 0n),
+        get amounts(): Amounts {
+          if (cached === undefined) cached = amountsOf(a)
+          return cached
+        },
+        columns: a,
+        filled: a.filled,
+      }
+    }
+    amounts = amountsOf(a)
+  } else if (
     (prices = initialPrices(P, input.params.previousPrices, treeRoots)).filter((p) => p > 0n).length >= 3
   ) {
     // Roots of the price trees (their scale) stay put: the numeraire, else the first asset of each component.
@@ -101,16 +133,18 @@ export function solveBatch(input: ClearBatchInput): Solution {
     if (num >= 0 && prices[num] > 0n) roots.add(num)
     ;({ prices, amounts } = improvePrices(P, prices, (p, a) => objectiveOf(P, p, a), roots))
   } else amounts = fillAtPrices(P, prices)
-  amounts = applyMaxFills(P, prices, amounts, input.params.maxFillsPerBatch, multi)
+  amounts = applyMaxFills(P, prices, amounts, max, multi)
   // Only traded assets keep a price.
   const traded = new Array<boolean>(P.assets.length).fill(false)
-  for (let i = 0; i < P.orders.length; i++) {
+  let filled = 0
+  for (let i = 0; i < P.size; i++) {
     if (amounts.sold[i] > 0n) {
       traded[P.sell[i]] = true
       traded[P.buy[i]] = true
+      filled++
     }
   }
-  return { prepared: P, prices: prices.map((p, a) => (traded[a] ? p : 0n)), amounts }
+  return { prepared: P, prices: prices.map((p, a) => (traded[a] ? p : 0n)), amounts, filled }
 }
 
 /** Penalties per DESIGN.md "Bond": an order its trader cannot fund at all, or garbage. */
@@ -131,9 +165,13 @@ function penaltiesOf(input: ClearBatchInput, P: Prepared): Penalty[] {
   return out
 }
 
-/** Clears one batch: uniform prices, fills, leases and the settlement payload with its hash. */
-export function clearBatch(input: ClearBatchInput): ClearBatchOutput {
-  const { prepared: P, prices, amounts } = solveBatch(input)
+/**
+ * Clears one batch: uniform prices, fills, leases and the settlement payload with its hash. An
+ * `OrderTable` gives the same output as its object form (`objectInputOf`), which the output is built from.
+ */
+export function clearBatch(input0: ClearBatchInput | ClearTableInput): ClearBatchOutput {
+  const { prepared: P, prices, amounts } = solveBatch(input0)
+  const input = 'table' in input0 ? objectInputOf(input0) : input0
   const isResource = isResourceOf(input)
   const priceOf: Record<string, bigint> = {}
   P.assets.forEach((k, a) => {

@@ -1,6 +1,6 @@
 import { feeOf } from '@allot/protocol'
 import { type Amounts, eligible, repairDeficits } from './fill.js'
-import { choosePairPrice, type PairSides, pairSetup } from './pair.js'
+import { choosePairPrice, type PairFills, type PairSides, pairSetup } from './pair.js'
 import { solvePairNarrow } from './pairnarrow.js'
 import type { Prepared } from './prepare.js'
 import { capPrices } from './ratio.js'
@@ -29,8 +29,8 @@ export function fastPairApplies(P: Prepared): boolean {
 export function solvePairFast(
   P: Prepared,
   previous?: Record<string, bigint>,
-): { prices: bigint[]; amounts: Amounts } {
-  if (P.narrow && P.orders.length < NARROW_MAX_ORDERS) return solvePairNarrow(P, previous)
+): { prices: bigint[]; amounts: PairFills } {
+  if (P.narrow && P.size < NARROW_MAX_ORDERS) return solvePairNarrow(P, previous)
   return solvePairWide(P, previous)
 }
 

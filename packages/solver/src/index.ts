@@ -1,6 +1,8 @@
 export { type BatchFile, formatSolveOutput, parseBatchFile } from './batch-file.js'
 export { clearBatch, fillSurplus, type Solution, solveBatch } from './clear.js'
+export { amountsOf, type FillColumns } from './pair.js'
 export { maxSoldFor } from './prepare.js'
 export { assetIdOfKey, orderIdOfKey, ZERO_SIGNATURE } from './result.js'
+export { objectInputOf, orderTableOf } from './table.js'
 export type * from './types.js'
 export { verifyResult } from './verify.js'

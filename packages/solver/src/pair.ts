@@ -3,6 +3,35 @@ import type { Amounts } from './fill.js'
 import type { Prepared } from './prepare.js'
 import { compareRatioExact, gcd, type RatioKeys, sortByRatioWithTies } from './ratio.js'
 
+/**
+ * Fills as 64-bit columns (the narrow single-pair path's output when every amount fits): no bigint per
+ * order. `fee` is null when the fee is 0; `filled` counts the orders with sold > 0.
+ */
+export interface FillColumns {
+  sold: BigUint64Array
+  bought: BigUint64Array
+  fee: BigUint64Array | null
+  filled: number
+}
+
+/** What a single-pair path returns: bigint arrays, or the same amounts as columns. */
+export type PairFills = Amounts | FillColumns
+
+export function isFillColumns(a: PairFills): a is FillColumns {
+  return a.sold instanceof BigUint64Array
+}
+
+/** The amounts as bigint arrays (zeros included), as every other path returns them. */
+export function amountsOf(a: PairFills): Amounts {
+  if (!isFillColumns(a)) return a
+  const n = a.sold.length
+  return {
+    sold: Array.from(a.sold),
+    bought: Array.from(a.bought),
+    fee: a.fee === null ? new Array<bigint>(n).fill(0n) : Array.from(a.fee),
+  }
+}
+
 /** A price ratio p[base] / p[quote] = num / den (quote units per base unit), reduced. */
 export interface Ratio {
   num: bigint
@@ -304,7 +333,7 @@ export function pairSetup(
   prev: Ratio | undefined
   none: () => { prices: bigint[]; amounts: Amounts }
 } {
-  const n = P.orders.length
+  const n = P.size
   const base = P.assets.indexOf(P.numeraire) === 0 ? 1 : 0
   const quote = 1 - base
   const pb = previous?.[P.assets[base]]

@@ -1,6 +1,6 @@
 import { BPS, feeOf } from '@allot/protocol'
-import { type Amounts, repairDeficits } from './fill.js'
-import { pairSetup, type Ratio } from './pair.js'
+import { repairDeficits } from './fill.js'
+import { type PairFills, pairSetup, type Ratio } from './pair.js'
 import type { Prepared } from './prepare.js'
 import { capPrices, gcd } from './ratio.js'
 
@@ -22,7 +22,6 @@ import { capPrices, gcd } from './ratio.js'
 const LO = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1 // low word of a u64 in a u32 view
 const HI = 1 - LO
 const TWO32 = 4294967296
-const TWO64 = 1n << 64n
 const M22 = 0x3fffff
 const P22 = 4194304
 const HI_M = 1 + 2 ** -40
@@ -187,45 +186,57 @@ function sortSide(
   return { order: out, tie, sorted: sv }
 }
 
-/** Sums of the words (m32) of a list's orders: every 64th prefix sum, in two float limbs, and the total. */
+/**
+ * maxSold of a side's orders in sorted order, as 32-bit words (`w[2p]` low, `w[2p + 1]` high: one
+ * gather, then every pass over the side reads them sequentially), every 64th prefix sum in two float
+ * limbs, the total, and the largest one (as a float).
+ */
 interface Blocks {
-  L: Int32Array
+  w: Uint32Array
   lo: Float64Array
   hi: Float64Array
   totLo: number
   totHi: number
+  max: number
 }
 
 function blocksOf(L: Int32Array, m32: Uint32Array): Blocks {
   const len = L.length
+  const w = new Uint32Array(2 * len)
   const lo = new Float64Array((len >> 6) + 1)
   const hi = new Float64Array((len >> 6) + 1)
   let a = 0
   let h = 0
+  let max = 0
   for (let j = 0; j < len; j++) {
     if ((j & 63) === 0) {
       lo[j >> 6] = a
       hi[j >> 6] = h
     }
     const i = L[j]
-    a += m32[2 * i + LO]
-    h += m32[2 * i + HI]
+    const x = m32[2 * i + LO]
+    const y = m32[2 * i + HI]
+    w[2 * j] = x
+    w[2 * j + 1] = y
+    a += x
+    h += y
+    if (y * TWO32 + x > max) max = y * TWO32 + x
   }
   if ((len & 63) === 0) {
     lo[len >> 6] = a
     hi[len >> 6] = h
   }
-  return { L, lo, hi, totLo: a, totHi: h }
+  return { w, lo, hi, totLo: a, totHi: h, max }
 }
 
-/** Σ of the words of L[0..k), exact. */
-function prefixOf(b: Blocks, m32: Uint32Array, k: number): bigint {
+/** Σ of the words of the side's first k orders, exact. */
+function prefixOf(b: Blocks, k: number): bigint {
   let a = b.lo[k >> 6]
   let h = b.hi[k >> 6]
+  const w = b.w
   for (let j = (k >> 6) << 6; j < k; j++) {
-    const i = b.L[j]
-    a += m32[2 * i + LO]
-    h += m32[2 * i + HI]
+    a += w[2 * j]
+    h += w[2 * j + 1]
   }
   return (BigInt(h) << 32n) + BigInt(a)
 }
@@ -238,14 +249,15 @@ function words(a: BigUint64Array): Uint32Array {
 export function solvePairNarrow(
   P: Prepared,
   previous?: Record<string, bigint>,
-): { prices: bigint[]; amounts: Amounts } {
-  const n = P.orders.length
+): { prices: bigint[]; amounts: PairFills } {
+  const n = P.size
   const { base, quote, prev, none: zero } = pairSetup(P, previous)
   let m64 = P.sell64
   if (!(P.fullAllowance && P.feeBps === 0n)) {
     // Funded amounts below the sell amounts: their words.
     m64 = new BigUint64Array(n)
-    for (let i = 0; i < n; i++) m64[i] = P.maxSold[i]
+    const ms = P.maxSold
+    for (let i = 0; i < n; i++) m64[i] = ms[i]
   }
   const m32 = words(m64)
   const choice = choosePriceNarrow(P, base, quote, prev, m32)
@@ -255,16 +267,17 @@ export function solvePairNarrow(
   const nb = B.length
   const fb = BPS + P.feeBps
   // maxSold of sellers S[0..k) and of buyers B[k..nb), exact.
-  const totB = prefixOf(blkB, m32, nb)
-  const sumS = (k: number): bigint => prefixOf(blkS, m32, k)
-  const sumB = (k: number): bigint => totB - prefixOf(blkB, m32, k)
+  const totB = prefixOf(blkB, nb)
+  const sumS = (k: number): bigint => prefixOf(blkS, k)
+  const sumB = (k: number): bigint => totB - prefixOf(blkB, k)
   // Sellers (ascending limit) eligible: a prefix; buyers (ascending limit) eligible: a suffix. The
   // contract's limit check (fill.ts \`eligible\`; every order on a side has maxSold > 0).
+  const sell64 = P.sell64
+  const buy64 = P.buy64
   const elig = (i: number): boolean => {
-    const o = P.orders[i]
     const pS = prices[P.sell[i]]
     const pB = prices[P.buy[i]]
-    return pS > 0n && pB > 0n && o.sellAmount * pS * BPS >= o.buyAmount * pB * fb
+    return pS > 0n && pB > 0n && sell64[i] * pS * BPS >= buy64[i] * pB * fb
   }
   let lo = 0
   let hi = ns
@@ -289,15 +302,26 @@ export function solvePairNarrow(
   // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min would convert them)
   const F = vS < vB ? vS : vB
   if (F === 0n) return zero()
-  const sold: bigint[] = new Array(n).fill(0n)
-  const bought: bigint[] = new Array(n).fill(0n)
-  // The funded amounts: the sell amounts themselves when no balance or fee reduced them.
-  const full = P.fullAllowance && P.feeBps === 0n
-  const maxSold = full ? null : P.maxSold
-  const orders = P.orders
-  const msOf = (i: number): bigint => (maxSold === null ? orders[i].sellAmount : maxSold[i])
-  // Orders filled whole are marked here and computed afterwards in index order (sequential reads of
-  // the order objects instead of one cache miss per order in limit order).
+  // Outputs as 64-bit columns: sold ≤ maxSold < 2⁶⁴ always; bought ≤ (a side's largest maxSold)·pS/pB,
+  // so when that float bound is below 2⁶³ (a factor 2 above any float error) every bought fits too,
+  // else bought is a bigint array. The choice of representation decides no amount.
+  const ratioF = Number(pBase) / Number(pQuote)
+  const boundS = blkS.max * ratioF
+  const boundB = blkB.max / ratioF
+  const soldW = new BigUint64Array(n)
+  const sold32 = words(soldW)
+  const boughtW = new BigUint64Array(n)
+  const bought32 = words(boughtW)
+  const boughtBig: bigint[] | null =
+    boundS < 2 ** 63 && boundB < 2 ** 63 ? null : new Array<bigint>(n).fill(0n)
+  const setFill = (i: number, s: bigint, b: bigint) => {
+    soldW[i] = s
+    if (boughtBig === null) boughtW[i] = b
+    else boughtBig[i] = b
+  }
+  const msOf = (i: number): bigint => m64[i]
+  // Orders filled whole are marked here and computed afterwards in index order (sequential reads and
+  // writes instead of one cache miss per order in limit order).
   const whole = new Uint8Array(n)
   // One side: best first, `at(q)` its q-th order, `cum(k)` the maxSold of its first k, `same(q)` whether
   // orders q and q + 1 have equal limits. Marks the whole fills; returns [Σ sold, Σ bought] of the rest.
@@ -356,8 +380,7 @@ export function solvePairNarrow(
       if (s > ms) s = ms
       const b = (s * pS) / pB
       if (s > 0n && b > 0n) {
-        sold[i] = s
-        bought[i] = b
+        setFill(i, s, b)
         soldSum += s
         boughtSum += b
       }
@@ -376,38 +399,47 @@ export function solvePairNarrow(
     pQuote,
     pBase,
   )
-  // Whole fills, in index order: sold = maxSold, bought = ⌊sold·pS/pB⌋ (kept only when > 0). Totals per
-  // side for the deficit check as sums of 32-bit words in float limbs (bigints above 2⁶⁴).
-  const w64 = new BigUint64Array(1)
-  const w32 = words(w64)
+  // Whole fills, in index order: sold = maxSold (its words copied), bought = ⌊sold·pS/pB⌋ (kept only
+  // when > 0). Totals per side for the deficit check as sums of 32-bit words in float limbs (bigints
+  // above 2⁶⁴).
   const acc = new Float64Array(8) // per side (seller 0, buyer 4): sold lo, hi, bought lo, hi
   const sell = P.sell
   for (let i = 0; i < n; i++) {
     if (whole[i] === 0) continue
     const seller = sell[i] === base
-    const s = maxSold === null ? orders[i].sellAmount : maxSold[i]
+    const s = m64[i]
     const b = seller ? (s * pBase) / pQuote : (s * pQuote) / pBase
     if (b === 0n) continue
-    sold[i] = s
-    bought[i] = b
     const o = seller ? 0 : 4
-    acc[o] += m32[2 * i + LO]
-    acc[o + 1] += m32[2 * i + HI]
-    if (b < TWO64) {
-      w64[0] = b
-      acc[o + 2] += w32[LO]
-      acc[o + 3] += w32[HI]
-    } else if (seller) boughtS += b
-    else boughtB += b
+    const sLo = m32[2 * i + LO]
+    const sHi = m32[2 * i + HI]
+    sold32[2 * i + LO] = sLo
+    sold32[2 * i + HI] = sHi
+    acc[o] += sLo
+    acc[o + 1] += sHi
+    if (boughtBig === null) {
+      boughtW[i] = b
+      acc[o + 2] += bought32[2 * i + LO]
+      acc[o + 3] += bought32[2 * i + HI]
+    } else {
+      boughtBig[i] = b
+      if (seller) boughtS += b
+      else boughtB += b
+    }
   }
   const total = (o: number) => (BigInt(acc[o + 1]) << 32n) + BigInt(acc[o])
   soldS += total(0)
   boughtS += total(2)
   soldB += total(4)
   boughtB += total(6)
-  const fee = P.feeBps === 0n ? new Array<bigint>(n).fill(0n) : sold.map((s) => feeOf(s, P.feeBps))
+  const feeW = P.feeBps === 0n ? null : feesOf(soldW, P.feeBps)
   // No rounding deficit (the usual case): the repair's first pass would find nothing to do.
-  if (soldS - boughtB >= 0n && soldB - boughtS >= 0n) return { prices, amounts: { sold, bought, fee } }
+  if (soldS - boughtB >= 0n && soldB - boughtS >= 0n) {
+    let filled = 0
+    for (let i = 0; i < n; i++) if ((sold32[2 * i] | sold32[2 * i + 1]) !== 0) filled++
+    if (boughtBig === null) return { prices, amounts: { sold: soldW, bought: boughtW, fee: feeW, filled } }
+    return { prices, amounts: { sold: Array.from(soldW), bought: boughtBig, fee: bigintsOrZeros(feeW, n) } }
+  }
   // Repair order: per side worst slack first, equal limits by ascending index (sellers in S order,
   // buyers in descending index within a group, so no group needs sorting).
   const worst: number[] = []
@@ -423,9 +455,24 @@ export function solvePairNarrow(
     for (let q = h - 1; q >= g; q--) worst.push(B[nb - 1 - q])
     h = g
   }
+  const sold = Array.from(soldW)
+  const bought = boughtBig ?? Array.from(boughtW)
   repairDeficits(P, prices, sold, bought, worst)
-  const repairedFee = P.feeBps === 0n ? fee : sold.map((s) => feeOf(s, P.feeBps))
-  return { prices, amounts: { sold, bought, fee: repairedFee } }
+  const fee = P.feeBps === 0n ? new Array<bigint>(n).fill(0n) : sold.map((x) => feeOf(x, P.feeBps))
+  return { prices, amounts: { sold, bought, fee } }
+}
+
+/** ⌈sold·f/10⁴⌉ per order (below sold, so 64-bit). */
+function feesOf(sold: BigUint64Array, feeBps: bigint): BigUint64Array {
+  const fee = new BigUint64Array(sold.length)
+  const s32 = words(sold)
+  for (let i = 0; i < sold.length; i++)
+    if ((s32[2 * i] | s32[2 * i + 1]) !== 0) fee[i] = feeOf(sold[i], feeBps)
+  return fee
+}
+
+function bigintsOrZeros(c: BigUint64Array | null, n: number): bigint[] {
+  return c === null ? new Array<bigint>(n).fill(0n) : Array.from(c)
 }
 
 /** The price choice's result: the sides sorted with tie flags, maxSold prefix sums (words in float limbs). */
@@ -450,9 +497,11 @@ function choosePriceNarrow(
   prev: Ratio | undefined,
   m32: Uint32Array,
 ): NarrowChoice | null {
-  const n = P.orders.length
-  const s32 = words(P.sell64)
-  const b32 = words(P.buy64)
+  const n = P.size
+  const sell64 = P.sell64
+  const buy64 = P.buy64
+  const s32 = words(sell64)
+  const b32 = words(buy64)
   // Sides: sellers sell base for quote, buyers sell quote for base (ascending index); maxSold 0 is out.
   let ns = 0
   let nb = 0
@@ -510,15 +559,13 @@ function choosePriceNarrow(
   // Exact limits for comparisons across sides (and with the previous price): bigints on near-ties only.
   const numOf = (i: number): bigint => {
     if (i === PREV) return (prev as Ratio).num
-    const o = P.orders[i]
-    if (noFee) return P.sell[i] === base ? o.buyAmount : o.sellAmount
-    return P.sell[i] === base ? o.buyAmount * fb : o.sellAmount * BPS
+    if (noFee) return P.sell[i] === base ? buy64[i] : sell64[i]
+    return P.sell[i] === base ? buy64[i] * fb : sell64[i] * BPS
   }
   const denOf = (i: number): bigint => {
     if (i === PREV) return (prev as Ratio).den
-    const o = P.orders[i]
-    if (noFee) return P.sell[i] === base ? o.sellAmount : o.buyAmount
-    return P.sell[i] === base ? o.sellAmount * BPS : o.buyAmount * fb
+    if (noFee) return P.sell[i] === base ? sell64[i] : buy64[i]
+    return P.sell[i] === base ? sell64[i] * BPS : buy64[i] * fb
   }
   // Exact comparison of limits i and j (bigints), for near-ties only: the callers compare the floats
   // first (relative margin 2⁻⁴⁰), inline, since doubles passed to a call are boxed.
@@ -531,6 +578,8 @@ function choosePriceNarrow(
   // running sums in the merge below.
   const blkS = blocksOf(S, m32)
   const blkB = blocksOf(B, m32)
+  const wS = blkS.w
+  const wB = blkB.w
   const totBA = blkB.totLo
   const totBH = blkB.totHi
   let best = 0
@@ -621,16 +670,16 @@ function choosePriceNarrow(
       // v is the least head, so a head ≤ v equals v; its equal run follows from the tie flags.
       if (x < ns && (S[x] === v || (fS[x] <= fv * HI_M && exact(S[x], v) === 0))) {
         do {
-          const i = S[x++]
-          sa += m32[2 * i + LO]
-          sh += m32[2 * i + HI]
+          sa += wS[2 * x]
+          sh += wS[2 * x + 1]
+          x++
         } while (x < ns && tieS[x] === 1)
       }
       if (y < nb && (B[y] === v || (fB[y] <= fv * HI_M && exact(B[y], v) === 0))) {
         do {
-          const i = B[y++]
-          ba += m32[2 * i + LO]
-          bh += m32[2 * i + HI]
+          ba += wB[2 * y]
+          bh += wB[2 * y + 1]
+          y++
         } while (y < nb && tieB[y] === 1)
       }
       if (!prevDone && (v === PREV || (fPrev <= fv * HI_M && exact(PREV, v) === 0))) prevDone = true

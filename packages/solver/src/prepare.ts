@@ -1,6 +1,6 @@
 import { AllotError, BPS, feeOf } from '@allot/protocol'
 import { compareStr, maxPriceFor } from './ratio.js'
-import type { ClearBatchInput, DroppedOrder, SolverOrder } from './types.js'
+import type { ClearBatchInput, ClearTableInput, DroppedOrder, OrderTable, SolverOrder } from './types.js'
 
 const MAX_AMOUNT = (1n << 255n) - 1n
 
@@ -15,7 +15,10 @@ export interface Prepared {
   assetIndex: Map<string, number>
   isResource: boolean[]
   numeraire: string
+  /** The orders as objects (built on first use from an `OrderTable`: the single-pair path never asks). */
   orders: SolverOrder[]
+  /** Number of prepared orders (`orders.length`). */
+  size: number
   /** Asset index of each order's sell and buy asset (bytes when there are at most 255 assets). */
   sell: AssetIds
   buy: AssetIds
@@ -36,7 +39,7 @@ export interface Prepared {
   allSellPartial: boolean
   /** Every order's debit allowance is its sellAmount (none reduced by its balance). */
   fullAllowance: boolean
-  /** Rank of each order's id (ascending) — orders are kept in id order, so rank = index. */
+  /** Orders dropped by funding or as malformed, ascending id. */
   dropped: DroppedOrder[]
 }
 
@@ -49,14 +52,14 @@ export function maxSoldFor(limit: bigint, feeBps: bigint): bigint {
   return s
 }
 
-export function isResourceOf(input: ClearBatchInput): (a: string) => boolean {
+export function isResourceOf(input: { params: ClearBatchInput['params'] }): (a: string) => boolean {
   const r = input.params.resourceAssets
   if (r === undefined) return () => false
   if (typeof r === 'function') return r
   return (a) => r.has(a)
 }
 
-export function feeBpsOf(input: ClearBatchInput): bigint {
+export function feeBpsOf(input: { params: ClearBatchInput['params'] }): bigint {
   const f = BigInt(input.params.feeBps ?? 0)
   if (f < 0n || f >= BPS) throw new AllotError('SOLVER_INPUT_BAD_FEE', `feeBps out of range: ${f}`)
   return f
@@ -74,6 +77,43 @@ function badOrder(o: SolverOrder): boolean {
 }
 
 /**
+ * What funding and the columns are built from, in id order: the object form or an `OrderTable`, read
+ * through one shape. Provisional asset ids index `keys`; bad orders are marked in `drop` (1); the
+ * orders that need funding are `members[0..K)` with a hash of (trader, sell asset) each.
+ */
+interface Source {
+  m: number
+  keys: readonly string[]
+  resource: readonly boolean[]
+  sellP: AssetIds
+  buyP: AssetIds
+  /** The amounts where below 2⁶⁴ (every one when `narrow`). */
+  sell64: BigUint64Array
+  buy64: BigUint64Array
+  narrow: boolean
+  buyKind: Uint8Array
+  allSellPartial: boolean
+  drop: Uint8Array
+  hashes: Uint32Array
+  members: Int32Array
+  K: number
+  /** Same trader (any case). */
+  sameTrader: (i: number, j: number) => boolean
+  /** The trader as a string key (any case → one key), for long runs of equal hashes. */
+  traderKey: (i: number) => string
+  sellAmount: (i: number) => bigint
+  buyAmount: (i: number) => bigint
+  partial: (i: number) => boolean
+  /** Available balance of order i's trader in its sell asset. */
+  balance: (i: number) => bigint
+  /** sellAmount(i) ≤ balance(i). */
+  covered: (i: number) => boolean
+  id: (i: number) => string
+  /** The orders at positions `kept` (all when null) as objects. */
+  orders: (kept: Int32Array | null, n: number) => SolverOrder[]
+}
+
+/**
  * Funding rule (documented in README.md): per (trader, sell asset) the available balance B is shared.
  * If the orders' sell amounts fit in B, each may use its sell amount. Otherwise fill-or-kill orders,
  * in ascending id, reserve their full sell amount while it fits (else they are dropped), and the rest
@@ -81,11 +121,18 @@ function badOrder(o: SolverOrder): boolean {
  * fillable order left with nothing is dropped. Resource sell orders are not balance-limited.
  *
  * One pass over the order objects reads everything later stages need into columns (assets, float and
- * 64-bit amounts); when nothing is dropped the input array itself is the prepared order list.
+ * 64-bit amounts); when nothing is dropped the input array itself is the prepared order list. An
+ * `OrderTable` is read as it is (its columns become the prepared ones when its ids ascend and nothing
+ * is dropped), and its orders become objects only if a later stage asks for them.
  */
-export function prepare(input: ClearBatchInput): Prepared {
+export function prepare(input: ClearBatchInput | ClearTableInput): Prepared {
   const feeBps = feeBpsOf(input)
   const isResource = isResourceOf(input)
+  const src = 'table' in input ? tableSource(input.table, isResource) : objectSource(input, isResource)
+  return fund(src, feeBps, isResource, input.params.numeraire)
+}
+
+function objectSource(input: ClearBatchInput, isResource: (a: string) => boolean): Source {
   let sorted: readonly SolverOrder[] = input.orders
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i - 1].id >= sorted[i].id) {
@@ -99,12 +146,6 @@ export function prepare(input: ClearBatchInput): Prepared {
     }
   }
   const m = sorted.length
-  // Debit allowances that differ from the sell amount (none in the common case: no array is built).
-  let allowance: bigint[] | null = null
-  const setAllowance = (i: number, a: bigint) => {
-    if (allowance === null) allowance = sorted.map((o) => o.sellAmount)
-    allowance[i] = a
-  }
   const drop = new Uint8Array(m) // 1 bad, 2 unfunded
   // Per order, in input (id) order: provisional asset ids (first seen), amounts as floats and, when
   // below 2⁶⁴, as 64-bit words.
@@ -134,18 +175,17 @@ export function prepare(input: ClearBatchInput): Prepared {
   // Asset ids as bytes while there are at most 255 assets (widened when a 256th appears).
   let sellP: AssetIds = new Uint8Array(m)
   let buyP: AssetIds = new Uint8Array(m)
-  const sell640 = new BigUint64Array(m)
-  const buy640 = new BigUint64Array(m)
-  const buyKind0 = new Uint8Array(m)
+  const sell64 = new BigUint64Array(m)
+  const buy64 = new BigUint64Array(m)
+  const buyKind = new Uint8Array(m)
   let narrow = true
   // Group orders by (trader, sell asset): a hash per order, the (hash, index) pairs radix-sorted (sequential
   // passes: a hash table or a Map of 10⁶ string keys is dominated by cache misses), then orders of equal
-  // hash compared. `next` chains a group's members in id order (only when some group has two).
+  // hash compared.
   const hashes = new Uint32Array(m)
   const members = new Int32Array(m)
   let K = 0
   let allSellPartial = true
-  let fullAllowance = true
   for (let i = 0; i < m; i++) {
     const o = sorted[i]
     const s = o.sellAmount
@@ -163,22 +203,283 @@ export function prepare(input: ClearBatchInput): Prepared {
     sellP[i] = x
     buyP[i] = y
     if (s < TWO64 && b < TWO64) {
-      sell640[i] = s
-      buy640[i] = b
+      sell64[i] = s
+      buy64[i] = b
     } else narrow = false
-    if (o.kind === 'buy') buyKind0[i] = 1
+    if (o.kind === 'buy') buyKind[i] = 1
     if (o.kind !== 'sell' || !o.partiallyFillable) allSellPartial = false
     if (resource[x]) continue
     hashes[K] = hashTail(o.trader) ^ Math.imul(x + 1, 0x9e3779b1)
     members[K++] = i
   }
+  const B = input.balances
+  const balance = (i: number): bigint => {
+    const o = sorted[i]
+    const rec = B[o.trader] ?? B[o.trader.toLowerCase()]
+    const v = rec === undefined ? undefined : rec[o.sellAsset]
+    return v === undefined ? 0n : v
+  }
+  return {
+    m,
+    keys,
+    resource,
+    sellP,
+    buyP,
+    sell64,
+    buy64,
+    narrow,
+    buyKind,
+    allSellPartial,
+    drop,
+    hashes,
+    members,
+    K,
+    sameTrader: (i, j) => sameTrader(sorted[i].trader, sorted[j].trader),
+    traderKey: (i) => sorted[i].trader.toLowerCase(),
+    sellAmount: (i) => sorted[i].sellAmount,
+    buyAmount: (i) => sorted[i].buyAmount,
+    partial: (i) => sorted[i].partiallyFillable,
+    balance,
+    covered: (i) => sorted[i].sellAmount <= balance(i),
+    id: (i) => sorted[i].id,
+    orders: (kept, n) =>
+      kept === null ? (sorted as SolverOrder[]) : Array.from(kept.subarray(0, n), (i) => sorted[i]),
+  }
+}
+
+/**
+ * An `OrderTable` as a source: its columns as they are when its ids ascend (else a copy in id order),
+ * traders grouped by a hash of their 20 bytes, amounts read as 32-bit words where they are 64-bit columns.
+ */
+function tableSource(table0: OrderTable, isResource: (a: string) => boolean): Source {
+  const t = tableInIdOrder(table0)
+  const m = t.length
+  const keys = t.assets
+  const resource = keys.map(isResource)
+  const drop = new Uint8Array(m)
+  const A = keys.length
+  const sellP: AssetIds =
+    A <= 256 && t.sellAsset instanceof Uint8Array ? t.sellAsset : Int32Array.from(t.sellAsset)
+  const buyP: AssetIds =
+    A <= 256 && t.buyAsset instanceof Uint8Array ? t.buyAsset : Int32Array.from(t.buyAsset)
+  const col64 = (c: BigUint64Array | readonly bigint[]): { w: BigUint64Array; narrow: boolean } => {
+    if (c instanceof BigUint64Array) return { w: c, narrow: true }
+    const w = new BigUint64Array(m)
+    let narrow = true
+    for (let i = 0; i < m; i++) {
+      if (c[i] < TWO64 && c[i] >= 0n) w[i] = c[i]
+      else narrow = false
+    }
+    return { w, narrow }
+  }
+  const s = col64(t.sellAmount)
+  const b = col64(t.buyAmount)
+  const sellAmount = bigintsOf(t.sellAmount)
+  const buyAmount = bigintsOf(t.buyAmount)
+  const balance = bigintsOf(t.sellBalance)
+  const s32 = new Uint32Array(s.w.buffer, s.w.byteOffset, 2 * m)
+  const b32 = new Uint32Array(b.w.buffer, b.w.byteOffset, 2 * m)
+  const kind = t.kind
+  const pf = t.partiallyFillable
+  const tr = t.trader
+  const trv = new DataView(tr.buffer, tr.byteOffset, tr.byteLength)
+  const hashes = new Uint32Array(m)
+  const members = new Int32Array(m)
+  let K = 0
+  let allSellPartial = true
+  for (let i = 0; i < m; i++) {
+    const x = sellP[i]
+    const y = buyP[i]
+    if (x >= A || y >= A || kind[i] > 1) {
+      throw new AllotError('SOLVER_INPUT_BAD_FIELD', `order table row ${i}: asset index or kind out of range`)
+    }
+    // badOrder: zero amounts, one asset on both sides (amounts above 2²⁵⁵ only in bigint columns).
+    const zero =
+      (s.narrow ? s32[2 * i] === 0 && s32[2 * i + 1] === 0 : sellAmount(i) <= 0n) ||
+      (b.narrow ? b32[2 * i] === 0 && b32[2 * i + 1] === 0 : buyAmount(i) <= 0n)
+    if (
+      zero ||
+      x === y ||
+      (!s.narrow && sellAmount(i) > MAX_AMOUNT) ||
+      (!b.narrow && buyAmount(i) > MAX_AMOUNT)
+    ) {
+      drop[i] = 1
+      continue
+    }
+    if (kind[i] !== 0 || pf[i] === 0) allSellPartial = false
+    if (resource[x]) continue
+    // A hash of the address's last 8 bytes (its low 64 bits; runs of equal hashes compare all 20).
+    let h = Math.imul(trv.getUint32(20 * i + 12, true) ^ 0x811c9dc5, 0x85ebca6b)
+    h = Math.imul(h ^ (h >>> 13) ^ trv.getUint32(20 * i + 16, true), 0xc2b2ae35)
+    h ^= h >>> 16
+    hashes[K] = h ^ Math.imul(x + 1, 0x9e3779b1)
+    members[K++] = i
+  }
+  const sameTrader = (i: number, j: number): boolean => {
+    for (let k = 0; k < 20; k++) if (tr[20 * i + k] !== tr[20 * j + k]) return false
+    return true
+  }
+  const bal64 = t.sellBalance instanceof BigUint64Array ? t.sellBalance : null
+  const l32 = bal64 === null ? null : new Uint32Array(bal64.buffer, bal64.byteOffset, 2 * m)
+  // sellAmount ≤ balance on the words (hi, then lo) when both are 64-bit columns.
+  const covered = (i: number): boolean => {
+    if (l32 === null || !s.narrow) return sellAmount(i) <= balance(i)
+    const sh = s32[2 * i + W_HI]
+    const lh = l32[2 * i + W_HI]
+    return sh < lh || (sh === lh && s32[2 * i + W_LO] <= l32[2 * i + W_LO])
+  }
+  return {
+    m,
+    keys,
+    resource,
+    sellP,
+    buyP,
+    sell64: s.w,
+    buy64: b.w,
+    narrow: s.narrow && b.narrow,
+    buyKind: kind,
+    allSellPartial,
+    drop,
+    hashes,
+    members,
+    K,
+    sameTrader,
+    traderKey: (i) => hexOf(tr, 20 * i, 20),
+    sellAmount,
+    buyAmount,
+    partial: (i) => pf[i] !== 0,
+    balance,
+    covered,
+    id: (i) => hexOf(t.id, 32 * i, 32),
+    orders: (kept, n) => Array.from({ length: n }, (_, k) => tableOrder(t, kept === null ? k : kept[k])),
+  }
+}
+
+/** A column's entry i as a bigint. */
+function bigintsOf(c: BigUint64Array | readonly bigint[]): (i: number) => bigint {
+  return (i) => c[i]
+}
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+
+/** Lowercase 0x-hex of `len` bytes of `bytes` from `at`. */
+export function hexOf(bytes: Uint8Array, at: number, len: number): `0x${string}` {
+  let s = '0x'
+  for (let k = at; k < at + len; k++) s += HEX[bytes[k]]
+  return s as `0x${string}`
+}
+
+/** Row i of a table as the object form's order. */
+export function tableOrder(t: OrderTable, i: number): SolverOrder {
+  const o: SolverOrder = {
+    id: hexOf(t.id, 32 * i, 32),
+    trader: hexOf(t.trader, 20 * i, 20),
+    sellAsset: t.assets[t.sellAsset[i]],
+    buyAsset: t.assets[t.buyAsset[i]],
+    sellAmount: BigInt(t.sellAmount[i]),
+    buyAmount: BigInt(t.buyAmount[i]),
+    kind: t.kind[i] === 1 ? 'buy' : 'sell',
+    partiallyFillable: t.partiallyFillable[i] !== 0,
+  }
+  const signed = t.signed?.[i]
+  if (signed !== undefined) o.signed = signed
+  return o
+}
+
+/** Sign of id i − id j (bytes32 columns compare as their lowercase hex strings do): big-endian words. */
+function compareIds(id: DataView, i: number, j: number): number {
+  for (let k = 0; k < 32; k += 4) {
+    const a = id.getUint32(32 * i + k)
+    const b = id.getUint32(32 * j + k)
+    if (a !== b) return a < b ? -1 : 1
+  }
+  return 0
+}
+
+/**
+ * The table itself when its ids ascend strictly; else a copy in ascending id order (the object form
+ * sorts likewise); a repeated id is an input error, as in the object form.
+ */
+function tableInIdOrder(t: OrderTable): OrderTable {
+  const m = t.length
+  const sizes: [string, number, number][] = [
+    ['id', t.id.length, 32 * m],
+    ['trader', t.trader.length, 20 * m],
+    ['sellAsset', t.sellAsset.length, m],
+    ['buyAsset', t.buyAsset.length, m],
+    ['sellAmount', t.sellAmount.length, m],
+    ['buyAmount', t.buyAmount.length, m],
+    ['kind', t.kind.length, m],
+    ['partiallyFillable', t.partiallyFillable.length, m],
+    ['sellBalance', t.sellBalance.length, m],
+  ]
+  for (const [name, got, want] of sizes) {
+    if (got !== want)
+      throw new AllotError('SOLVER_INPUT_BAD_FIELD', `order table ${name}: ${got} entries, want ${want}`)
+  }
+  if (new Set(t.assets).size !== t.assets.length) {
+    throw new AllotError('SOLVER_INPUT_BAD_FIELD', 'order table assets: a key appears twice')
+  }
+  const ids = new DataView(t.id.buffer, t.id.byteOffset, t.id.byteLength)
+  let ascending = true
+  for (let i = 1; i < m && ascending; i++) if (compareIds(ids, i - 1, i) >= 0) ascending = false
+  if (ascending) return t
+  const perm = Int32Array.from({ length: m }, (_, i) => i).sort((i, j) => compareIds(ids, i, j) || i - j)
+  for (let k = 1; k < m; k++) {
+    if (compareIds(ids, perm[k - 1], perm[k]) === 0) {
+      throw new AllotError(
+        'SOLVER_INPUT_DUPLICATE_ID',
+        `order id appears twice: ${hexOf(t.id, 32 * perm[k], 32)}`,
+      )
+    }
+  }
+  const bytes = (c: Uint8Array, w: number): Uint8Array => {
+    const out = new Uint8Array(w * m)
+    for (let k = 0; k < m; k++) out.set(c.subarray(w * perm[k], w * perm[k] + w), w * k)
+    return out
+  }
+  const gather = <T extends BigUint64Array | Uint8Array | Uint16Array | Uint32Array | readonly bigint[]>(
+    c: T,
+  ): T => {
+    if (Array.isArray(c)) return Array.from(perm, (i) => c[i]) as unknown as T
+    const col = c as Exclude<T, readonly bigint[]>
+    const out = new (col.constructor as new (n: number) => typeof col)(m)
+    for (let k = 0; k < m; k++) out[k] = col[perm[k]]
+    return out as T
+  }
+  const signed = t.signed
+  return {
+    length: m,
+    id: bytes(t.id, 32),
+    trader: bytes(t.trader, 20),
+    assets: t.assets,
+    sellAsset: gather(t.sellAsset),
+    buyAsset: gather(t.buyAsset),
+    sellAmount: gather(t.sellAmount),
+    buyAmount: gather(t.buyAmount),
+    kind: gather(t.kind),
+    partiallyFillable: gather(t.partiallyFillable),
+    sellBalance: gather(t.sellBalance),
+    signed: signed === undefined ? undefined : Array.from(perm, (i) => signed[i]),
+  }
+}
+
+/** The funding rule and the prepared columns, from either source. */
+function fund(src: Source, feeBps: bigint, isResource: (a: string) => boolean, numeraire: string): Prepared {
+  const { m, keys, sellP, buyP, drop, hashes, members, K } = src
+  // Debit allowances that differ from the sell amount (none in the common case: no array is built).
+  let allowance: bigint[] | null = null
+  const setAllowance = (i: number, a: bigint) => {
+    if (allowance === null) allowance = Array.from({ length: m }, (_, k) => src.sellAmount(k))
+    allowance[i] = a
+  }
+  let fullAllowance = true
   radixSortPairs(hashes.subarray(0, K), members.subarray(0, K))
-  // Group leaders (each group's first order); the funding pass visits them in index order (sequential
-  // reads of the order objects).
+  // Group leaders (each group's first order; 2 when others share its group, listed in `groups` in id
+  // order); the funding pass visits them in index order (sequential reads).
   const lead = new Uint8Array(m)
+  const groups = new Map<number, number[]>()
   const runLeaders: number[] = [] // leaders within one run of equal hashes
-  let next: Int32Array | null = null
-  let last: Int32Array | null = null
   for (let p = 0; p < K; ) {
     let q = p + 1
     while (q < K && hashes[q] === hashes[p]) q++
@@ -187,20 +488,16 @@ export function prepare(input: ClearBatchInput): Prepared {
       continue
     }
     // Equal hashes, ascending index (the sort is stable): same group when same trader and sell asset.
-    if (next === null || last === null) {
-      next = new Int32Array(m).fill(-1)
-      last = new Int32Array(m)
-    }
     runLeaders.length = 0
     const byKey = q - p > 32 ? new Map<string, number>() : null
     for (let r = p; r < q; r++) {
       const i = members[r]
       let l = -1
-      if (byKey !== null) l = byKey.get(`${sellP[i]}|${sorted[i].trader.toLowerCase()}`) ?? -1
+      if (byKey !== null) l = byKey.get(`${sellP[i]}|${src.traderKey(i)}`) ?? -1
       else {
         for (let t = 0; t < runLeaders.length; t++) {
           const j = runLeaders[t]
-          if (sellP[j] === sellP[i] && sameTrader(sorted[j].trader, sorted[i].trader)) {
+          if (sellP[j] === sellP[i] && src.sameTrader(j, i)) {
             l = j
             break
           }
@@ -209,54 +506,51 @@ export function prepare(input: ClearBatchInput): Prepared {
       if (l < 0) {
         runLeaders.push(i)
         lead[i] = 1
-        last[i] = i
-        byKey?.set(`${sellP[i]}|${sorted[i].trader.toLowerCase()}`, i)
+        byKey?.set(`${sellP[i]}|${src.traderKey(i)}`, i)
       } else {
-        next[last[l]] = i
-        last[l] = i
+        lead[l] = 2
+        const g = groups.get(l)
+        if (g === undefined) groups.set(l, [l, i])
+        else g.push(i)
       }
     }
     p = q
   }
-  const B = input.balances
   for (let l = 0; l < m; l++) {
     if (lead[l] === 0) continue
-    const o0 = sorted[l]
-    const rec = B[o0.trader] ?? B[o0.trader.toLowerCase()]
-    const v = rec === undefined ? undefined : rec[o0.sellAsset]
-    const bal = v === undefined ? 0n : v
-    if (next === null || next[l] < 0) {
+    if (lead[l] === 1) {
       // One order: it may use min(sellAmount, balance); fill-or-kill needs all of it.
-      if (o0.sellAmount <= bal) continue // allowance already its sellAmount
-      if (!o0.partiallyFillable || bal === 0n) drop[l] = 2
+      if (src.covered(l)) continue // allowance already its sellAmount
+      const bal = src.balance(l)
+      if (!src.partial(l) || bal === 0n) drop[l] = 2
       else {
         setAllowance(l, bal)
         fullAllowance = false
       }
       continue
     }
-    const g: number[] = []
-    for (let j = l; j >= 0; j = next[j]) g.push(j)
+    const bal = src.balance(l)
+    const g = groups.get(l) as number[]
     let need = 0n
-    for (const j of g) need += sorted[j].sellAmount
+    for (const j of g) need += src.sellAmount(j)
     if (need <= bal) continue // every allowance already its sellAmount
     fullAllowance = false
     let rest = bal
     for (const j of g) {
-      const o = sorted[j]
-      if (o.partiallyFillable) continue
-      if (o.sellAmount <= rest) {
-        rest -= o.sellAmount
+      if (src.partial(j)) continue
+      const s = src.sellAmount(j)
+      if (s <= rest) {
+        rest -= s
       } else drop[j] = 2
     }
     let partialNeed = 0n
-    for (const j of g) if (sorted[j].partiallyFillable) partialNeed += sorted[j].sellAmount
+    for (const j of g) if (src.partial(j)) partialNeed += src.sellAmount(j)
     for (const j of g) {
-      const o = sorted[j]
-      if (!o.partiallyFillable) continue
-      const a = partialNeed === 0n ? 0n : (rest * o.sellAmount) / partialNeed
+      if (!src.partial(j)) continue
+      const s = src.sellAmount(j)
+      const a = partialNeed === 0n ? 0n : (rest * s) / partialNeed
       if (a === 0n) drop[j] = 2
-      else setAllowance(j, a < o.sellAmount ? a : o.sellAmount)
+      else setAllowance(j, a < s ? a : s)
     }
   }
   // Kept orders (all of them, in the common case: the columns are used as they are).
@@ -270,21 +564,21 @@ export function prepare(input: ClearBatchInput): Prepared {
         for (let k = 0; k < i; k++) kept[k] = k
         n = i
       }
-      dropped.push({ id: sorted[i].id, reason: drop[i] === 1 ? 'BAD_ORDER' : 'INSUFFICIENT_BALANCE' })
+      dropped.push({ id: src.id(i), reason: drop[i] === 1 ? 'BAD_ORDER' : 'INSUFFICIENT_BALANCE' })
     } else if (kept !== null) kept[n++] = i
   }
-  let orders: SolverOrder[]
   let allowed = allowance as bigint[] | null
   let sell = sellP
   let buy = buyP
-  let sell64 = sell640
-  let buy64 = buy640
-  let buyKind = buyKind0
-  if (kept === null) {
-    orders = sorted as SolverOrder[]
-  } else {
+  let sell64 = src.sell64
+  let buy64 = src.buy64
+  let buyKind = src.buyKind
+  let narrow = src.narrow
+  let allSellPartial = src.allSellPartial
+  // Original positions of the kept orders (amounts read through the source).
+  const at = (k: number): number => (kept === null ? k : kept[k])
+  if (kept !== null) {
     const K = kept.subarray(0, n)
-    orders = Array.from(K, (i) => sorted[i])
     const a0 = allowance as bigint[] | null
     allowed = a0 === null ? null : Array.from(K, (i) => a0[i])
     const pick = <T extends { [k: number]: number | bigint }>(col: T, out: T): T => {
@@ -293,15 +587,15 @@ export function prepare(input: ClearBatchInput): Prepared {
     }
     sell = pick(sellP, sellP instanceof Uint8Array ? new Uint8Array(n) : new Int32Array(n))
     buy = pick(buyP, buyP instanceof Uint8Array ? new Uint8Array(n) : new Int32Array(n))
-    sell64 = pick(sell640, new BigUint64Array(n))
-    buy64 = pick(buy640, new BigUint64Array(n))
-    buyKind = pick(buyKind0, new Uint8Array(n))
+    sell64 = pick(src.sell64, new BigUint64Array(n))
+    buy64 = pick(src.buy64, new BigUint64Array(n))
+    buyKind = pick(src.buyKind, new Uint8Array(n))
     narrow = true
     allSellPartial = true
     for (let k = 0; k < n; k++) {
-      const o = orders[k]
-      if (o.sellAmount >= TWO64 || o.buyAmount >= TWO64) narrow = false
-      if (o.kind !== 'sell' || !o.partiallyFillable) allSellPartial = false
+      const i = K[k]
+      if (src.sellAmount(i) >= TWO64 || src.buyAmount(i) >= TWO64) narrow = false
+      if (buyKind[k] !== 0 || !src.partial(i)) allSellPartial = false
     }
   }
   // Assets of the kept orders, ascending key; provisional ids mapped to their rank.
@@ -325,34 +619,40 @@ export function prepare(input: ClearBatchInput): Prepared {
       buy = new Int32Array(n)
     }
     for (let i = 0; i < n; i++) {
-      sell[i] = remap[sellP[kept === null ? i : kept[i]]]
-      buy[i] = remap[buyP[kept === null ? i : kept[i]]]
+      sell[i] = remap[sellP[at(i)]]
+      buy[i] = remap[buyP[at(i)]]
     }
+  }
+  // The orders as objects, on first use (the input array itself for the object form when nothing is dropped).
+  let orders: SolverOrder[] | undefined
+  const ordersOf = (): SolverOrder[] => {
+    if (orders === undefined) orders = src.orders(kept, n)
+    return orders
   }
   // maxSold is built on first use (the single-pair fast path reads the sell amounts instead).
   let maxSold: bigint[] | undefined
   const maxSoldOf = (): bigint[] => {
-    const a = allowed ?? orders.map((o) => o.sellAmount)
+    const a = allowed ?? Array.from({ length: n }, (_, k) => src.sellAmount(at(k)))
     return feeBps === 0n ? a : a.map((x) => maxSoldFor(x, feeBps))
   }
   // Float amounts (hints only), built on first use. From the words when they hold the amounts:
   // hi·2³² is exact, so hi·2³² + lo is Number(amount), correctly rounded.
-  const floatsOf = (w: BigUint64Array, amount: (o: SolverOrder) => bigint): Float64Array => {
+  const floatsOf = (w: BigUint64Array, amount: (i: number) => bigint): Float64Array => {
     const f = new Float64Array(n)
     if (narrow) {
       const w32 = new Uint32Array(w.buffer, w.byteOffset, 2 * n)
       for (let i = 0; i < n; i++) f[i] = w32[2 * i + W_HI] * 4294967296 + w32[2 * i + W_LO]
-    } else for (let i = 0; i < n; i++) f[i] = Number(amount(orders[i]))
+    } else for (let i = 0; i < n; i++) f[i] = Number(amount(at(i)))
     return f
   }
   let sellF: Float64Array | undefined
   let buyF: Float64Array | undefined
   const sellFOf = (): Float64Array => {
-    if (sellF === undefined) sellF = floatsOf(sell64, (o) => o.sellAmount)
+    if (sellF === undefined) sellF = floatsOf(sell64, src.sellAmount)
     return sellF
   }
   const buyFOf = (): Float64Array => {
-    if (buyF === undefined) buyF = floatsOf(buy64, (o) => o.buyAmount)
+    if (buyF === undefined) buyF = floatsOf(buy64, src.buyAmount)
     return buyF
   }
   const maxF = new Float64Array(assets.length)
@@ -380,8 +680,11 @@ export function prepare(input: ClearBatchInput): Prepared {
     assets,
     assetIndex,
     isResource: assets.map(isResource),
-    numeraire: input.params.numeraire,
-    orders,
+    numeraire,
+    get orders(): SolverOrder[] {
+      return ordersOf()
+    },
+    size: n,
     sell,
     buy,
     get maxSold(): bigint[] {

@@ -42,6 +42,46 @@ export interface ClearBatchInput {
   params: ClearBatchParams
 }
 
+/**
+ * A batch's orders as columns: what a node's decoder can write straight from the wire (ids, traders
+ * and amounts are fixed-width fields there), with no heap object per order. Order i is entry i of
+ * every column. `clearBatch` / `solveBatch` give exactly the result of the object form
+ * (`objectInputOf`): ids as lowercase 0x-hex bytes32 strings, traders as lowercase 0x-hex addresses,
+ * balances `{ [trader]: { [sellAsset]: sellBalance } }`.
+ */
+export interface OrderTable {
+  /** Number of orders. */
+  length: number
+  /** Order ids, 32 bytes each (the sealed order id). Any order; ascending is fastest. */
+  id: Uint8Array
+  /** Trader addresses, 20 bytes each. */
+  trader: Uint8Array
+  /** Asset keys (distinct); `sellAsset` and `buyAsset` index into it. */
+  assets: readonly string[]
+  sellAsset: Uint8Array | Uint16Array | Uint32Array
+  buyAsset: Uint8Array | Uint16Array | Uint32Array
+  /** Amounts: 64-bit words when every one fits, else bigints. */
+  sellAmount: BigUint64Array | readonly bigint[]
+  buyAmount: BigUint64Array | readonly bigint[]
+  /** 0 sell kind, 1 buy kind. */
+  kind: Uint8Array
+  /** 1 partially fillable, 0 fill-or-kill. */
+  partiallyFillable: Uint8Array
+  /**
+   * The trader's available balance of the order's sell asset (0 when it holds none): the same value
+   * on every order of one trader and sell asset (`objectInputOf` rejects a table where it is not).
+   */
+  sellBalance: BigUint64Array | readonly bigint[]
+  /** The trader-signed orders, by position (the node passes them; absent offline). */
+  signed?: readonly (SignedOrder | undefined)[]
+}
+
+/** `ClearBatchInput` with the orders and balances as one `OrderTable`. */
+export interface ClearTableInput {
+  table: OrderTable
+  params: ClearBatchParams
+}
+
 export interface OrderFill {
   id: string
   trader: Address

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { fastPairApplies, solvePairFast, solvePairWide } from '../../src/fastpair.js'
 import { fillAtPrices } from '../../src/fill.js'
-import { clearBatch, verifyResult } from '../../src/index.js'
+import { clearBatch, objectInputOf, orderTableOf, solveBatch, verifyResult } from '../../src/index.js'
+import { amountsOf } from '../../src/pair.js'
 import { cmpProducts } from '../../src/pairnarrow.js'
 import { prepare } from '../../src/prepare.js'
 import { initialPrices } from '../../src/prices.js'
@@ -59,7 +60,7 @@ describe('single-pair fast path equals the general path', () => {
       const prices = initialPrices(P, input.params.previousPrices)
       const general = fillAtPrices(P, prices)
       const traded = general.sold.some((s) => s > 0n)
-      expect(fast.amounts).toEqual(general)
+      expect(amountsOf(fast.amounts)).toEqual(general)
       if (traded) expect(fast.prices).toEqual(prices)
       verifyResult(input, clearBatch(input))
     })
@@ -233,8 +234,8 @@ describe('fast path on limits floats cannot separate, both sides of 2⁶⁴', ()
       const wide = solvePairWide(P, input.params.previousPrices)
       const prices = initialPrices(P, input.params.previousPrices)
       const general = fillAtPrices(P, prices)
-      expect(fast.amounts).toEqual(general)
-      expect(wide.amounts).toEqual(general)
+      expect(amountsOf(fast.amounts)).toEqual(general)
+      expect(amountsOf(wide.amounts)).toEqual(general)
       if (general.sold.some((s) => s > 0n)) expect(fast.prices).toEqual(prices)
       verifyResult(input, clearBatch(input))
     })
@@ -370,7 +371,7 @@ describe('fast path on equal limits of large, different amounts (the benchmark g
       const prices = initialPrices(P, input.params.previousPrices)
       const general = fillAtPrices(P, prices)
       expect(general.sold.some((s) => s > 0n)).toBe(true)
-      expect(fast.amounts).toEqual(general)
+      expect(amountsOf(fast.amounts)).toEqual(general)
       expect(fast.prices).toEqual(prices)
     })
   }
@@ -401,5 +402,86 @@ it('prepare widens asset indices past 255 assets', () => {
   P.orders.forEach((o, i) => {
     expect(P.assets[P.sell[i]]).toBe(o.sellAsset)
     expect(P.assets[P.buy[i]]).toBe(o.buyAsset)
+  })
+})
+
+/**
+ * The columnar input (`OrderTable`) against the object form: the same solve (prices and every amount)
+ * and the same clearBatch output, byte for byte, whether or not the table's rows are in id order.
+ */
+describe('an OrderTable clears exactly as its object form', () => {
+  /** Ids as bytes32 that sort as the original ids do (the table takes bytes32 ids only). */
+  const withHexIds = (input: ClearBatchInput): ClearBatchInput => {
+    const rank = new Map([...input.orders].sort((a, b) => (a.id < b.id ? -1 : 1)).map((o, k) => [o.id, k]))
+    const hex = (k: number) => `0x${(0x9e3779b97f4a7c15n * BigInt(k + 1)).toString(16).padStart(64, '0')}`
+    // Multiples of one constant ascend with k, so the hex ids ascend as the originals.
+    return { ...input, orders: input.orders.map((o) => ({ ...o, id: hex(rank.get(o.id) as number) })) }
+  }
+  const shuffledRows = (input: ClearBatchInput, seed: number): ClearBatchInput => {
+    const r = rng(seed)
+    const orders = [...input.orders]
+    for (let k = orders.length - 1; k > 0; k--) {
+      const j = Math.floor(r() * (k + 1))
+      ;[orders[k], orders[j]] = [orders[j], orders[k]]
+    }
+    return { ...input, orders }
+  }
+  const check = (objects: ClearBatchInput, shuffle: boolean) => {
+    const input = withHexIds(objects)
+    const tableInput = orderTableOf(shuffle ? shuffledRows(input, 7) : input)
+    const fromObjects = solveBatch(input)
+    const fromTable = solveBatch(tableInput)
+    expect(fromTable.prices).toEqual(fromObjects.prices)
+    expect(fromTable.amounts).toEqual(fromObjects.amounts)
+    expect(fromTable.filled).toBe(fromObjects.filled)
+    // clearBatch on the table equals clearBatch on its object form (lowercase traders), byte for byte.
+    const asObjects = objectInputOf(tableInput)
+    const out = clearBatch(tableInput)
+    expect(out).toEqual(clearBatch(asObjects))
+    verifyResult(asObjects, out)
+  }
+  for (let seed = 1; seed <= 12; seed++) {
+    it(`fast-path instance ${seed}${seed % 3 === 0 ? ', rows shuffled' : ''}`, () => {
+      check(instance(seed, 5 + ((seed * 37) % 400)), seed % 3 === 0)
+    })
+  }
+  for (const seed of [1, 4, 5, 6, 17]) {
+    const huge = seed % 4 === 1 && seed < 17
+    it(`near ties, instance ${seed}${huge ? ' (amounts > 2⁶⁴: bigint columns)' : ''}`, () => {
+      const input = nearTies(seed, seed === 17 ? 5000 : 300, huge)
+      if (huge) expect(orderTableOf(withHexIds(input)).table.sellAmount).toBeInstanceOf(Array)
+      check(input, seed === 6)
+    })
+  }
+  it('fill-or-kill and buy-kind orders, shared balances, bad orders (the general path)', () => {
+    const r = rng(77)
+    const orders: SolverOrder[] = []
+    const balances: Record<string, Record<string, bigint>> = {}
+    for (let k = 0; k < 300; k++) {
+      const trader = traderOf(1 + (k % 40))
+      const sellsBase = r() < 0.5
+      const sellAsset = sellsBase ? 'TKA' : 'TKB'
+      orders.push({
+        id: `g${String(k).padStart(4, '0')}`,
+        trader,
+        sellAsset,
+        buyAsset: k % 97 === 5 ? sellAsset : sellsBase ? 'TKB' : 'TKA',
+        sellAmount: k % 89 === 3 ? 0n : BigInt(1 + Math.floor(r() * 300)),
+        buyAmount: BigInt(1 + Math.floor(r() * 300)),
+        kind: r() < 0.8 ? 'sell' : 'buy',
+        partiallyFillable: r() < 0.7,
+      })
+      balances[trader] ??= { TKA: BigInt(Math.floor(r() * 2000)), TKB: BigInt(Math.floor(r() * 2000)) }
+    }
+    const input: ClearBatchInput = { orders, balances, params: { numeraire: 'TKB', feeBps: 10 } }
+    expect(fastPairApplies(prepare(input))).toBe(false)
+    check(input, false)
+    check(input, true)
+  })
+  it('a repeated id is an input error, as in the object form', () => {
+    const input = withHexIds(instance(2, 20))
+    const t = orderTableOf(input)
+    t.table.id.copyWithin(0, 32, 64)
+    expect(() => solveBatch(t)).toThrow(/appears twice/)
   })
 })
