@@ -59,6 +59,12 @@ interface ArcSlot {
 
 /** Work arrays of `fillAtPrices`, reused from one evaluation to the next (every entry read is written first). */
 interface Scratch {
+  /** Per order: value-unit fill and cap of this evaluation. */
+  u: bigint[]
+  cap: bigint[]
+  /** Per asset: the price last converted to a float, and that float. */
+  pLast: bigint[]
+  pF: Float64Array
   /** Per table arc: its position among the arcs of this evaluation (−1: none). */
   posOf: Int32Array
   /** Per position: the arc's assets; per asset: its first outgoing position (`findCycle`). */
@@ -78,10 +84,14 @@ interface Scratch {
   mark: Int32Array
 }
 
-function scratchOf(T: ArcTable, A: number): Scratch {
+function scratchOf(T: ArcTable, A: number, n: number): Scratch {
   if (T.scratch === undefined) {
     const m = T.key.length
     T.scratch = {
+      u: new Array(n).fill(0n),
+      cap: new Array(n).fill(0n),
+      pLast: new Array(A).fill(-1n),
+      pF: new Float64Array(A),
       posOf: new Int32Array(m),
       fromOf: new Int32Array(m),
       toOf: new Int32Array(m),
@@ -261,13 +271,19 @@ export function fillAtPrices(
   const n = P.orders.length
   const A = P.assets.length
   const T = arcTableOf(P)
-  const u: bigint[] = new Array(n).fill(0n)
-  const cap: bigint[] = new Array(n).fill(0n)
-  const pF = prices.map((p) => Number(p))
+  const S = scratchOf(T, A, n)
+  // Value-unit fills and caps: entries of eligible orders are written before they are read.
+  const u = S.u
+  const cap = S.cap
+  const pF = S.pF
+  for (let a = 0; a < A; a++) {
+    if (prices[a] === S.pLast[a]) continue
+    S.pLast[a] = prices[a]
+    pF[a] = Number(prices[a])
+  }
   // The arcs with eligible orders at these prices (ascending key) and their orders, best slack first.
   const arcs: number[] = []
   const slots: ArcSlot[] = []
-  const S = scratchOf(T, A)
   const posOf = S.posOf.fill(-1)
   for (let e = 0; e < T.key.length; e++) {
     const x = T.from[e]
@@ -349,10 +365,14 @@ export function fillAtPrices(
           for (let k = g; k < h; k++) if (!out_[list[k]]) u[list[k]] = cap[list[k]]
           f -= total
         } else {
-          const members = list
-            .slice(g, h)
-            .filter((i) => !out_[i])
-            .sort((x, y) => x - y)
+          // (A group of one is not out: its cap is the total, above f > 0.)
+          const members =
+            h === g + 1
+              ? [list[g]]
+              : list
+                  .slice(g, h)
+                  .filter((i) => !out_[i])
+                  .sort((x, y) => x - y)
           let partial = 0n
           for (const i of members) if (!fok(i)) partial += cap[i]
           for (const i of members) {
@@ -361,7 +381,9 @@ export function fillAtPrices(
               f -= cap[i]
             }
           }
-          if (partial > 0n && f > 0n) {
+          if (partial > 0n && f > 0n && members.length === 1) {
+            u[members[0]] = bigMinOf(f, partial) // its pro-rata share below: ⌊cap · give / cap⌋
+          } else if (partial > 0n && f > 0n) {
             const give = bigMinOf(f, partial)
             let given = 0n
             for (const i of members) {
@@ -437,7 +459,7 @@ function roundFill(
 function roundAndRepair(
   P: Prepared,
   prices: readonly bigint[],
-  pF: readonly number[],
+  pF: ArrayLike<number>,
   u: readonly bigint[],
   cap: readonly bigint[],
   slots: readonly ArcSlot[],
@@ -623,7 +645,7 @@ const MIN_GAIN_BITS = 20
 function maximiseSurplus(
   P: Prepared,
   prices: readonly bigint[],
-  pF: readonly number[],
+  pF: ArrayLike<number>,
   A: number,
   T: ArcTable,
   arcs: readonly number[],
@@ -640,7 +662,7 @@ function maximiseSurplus(
   // the arc's prices (the slot), as they depend on nothing else but the gain resolution.
   // An arc's segments are its slot's eligible orders less those taken out (`slotPos`: their positions
   // in the slot; null when none is out).
-  const S = scratchOf(T, A)
+  const S = scratchOf(T, A, P.orders.length)
   const lists: number[][] = []
   const slotPos: (number[] | null)[] = []
   const head = S.head
