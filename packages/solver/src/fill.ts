@@ -632,6 +632,42 @@ function repairWith(
 const MIN_GAIN_BITS = 20
 
 /**
+ * Order i's gain at these prices (`pF`: the prices as floats), ⌊(d − e)·2^g / d⌋ at least 0, with
+ * d = sellAmount·10⁴·p[sell], e = buyAmount·(10⁴+f)·p[buy], g = `gainBits` ≤ 49 (README step 3b).
+ * It is 2^g − ⌈y⌉ with y = e·2^g/d when y is not an integer. The float y below is within a relative
+ * 2⁻⁴⁹·⁸ of it (nine roundings of 2⁻⁵³: four inputs, five operations), so the true y lies strictly
+ * inside (y − y·2⁻⁴⁸, y + y·2⁻⁴⁸) even after those two roundings; when both ends have the same floor k,
+ * ⌈y⌉ = k + 1 exactly. Otherwise (rarely: within 2^(g−48) of an integer), bigints. The same integer
+ * either way (`fill.test.ts`).
+ */
+export function surplusGain(
+  P: Prepared,
+  prices: readonly bigint[],
+  pF: ArrayLike<number>,
+  i: number,
+  gainBits: number,
+): number {
+  const unit = 2 ** gainBits
+  const y = ((P.buyF[i] * Number(BPS + P.feeBps) * pF[P.buy[i]]) / (P.sellF[i] * 1e4 * pF[P.sell[i]])) * unit
+  const k = Math.floor(y - y * 2 ** -48)
+  if (k === Math.floor(y + y * 2 ** -48)) return k + 1 < unit ? unit - (k + 1) : 0
+  return surplusGainExact(P, prices, i, gainBits)
+}
+
+/** `surplusGain` in bigints. */
+export function surplusGainExact(
+  P: Prepared,
+  prices: readonly bigint[],
+  i: number,
+  gainBits: number,
+): number {
+  const o = P.orders[i]
+  const d = o.sellAmount * BPS * prices[P.sell[i]]
+  const x = ((d - o.buyAmount * (BPS + P.feeBps) * prices[P.buy[i]]) << BigInt(gainBits)) / d
+  return x > 0n ? Number(x) : 0
+}
+
+/**
  * Max-surplus circulation at fixed prices (README "Fills at given prices", 3b). Each arc (sell → buy)
  * is a chain of segments, one per order, best slack first, with capacity its cap (value units)
  * and gain ⌊wᵢ·2^g⌋, wᵢ = 1 − buyAmount·(10⁴+f)·p[buy] / (sellAmount·10⁴·p[sell]) — order i's surplus
@@ -654,7 +690,6 @@ function maximiseSurplus(
   out_: Uint8Array,
   flow: bigint[],
 ): void {
-  const fb = BPS + P.feeBps
   const m = arcs.length
   // One segment per order (equal-slack orders have equal gains, so merging them changes nothing; step 3
   // shares an arc's flow pro rata anyway). Arc e: its orders best first; segments [0, head) full,
@@ -699,25 +734,6 @@ function maximiseSurplus(
   for (let a = 0; a < A; a++) V += onArc[a]
   const gainBits = 51 - (32 - Math.clz32(V * m))
   if (V * m >= 2 ** 31 || gainBits < MIN_GAIN_BITS) return
-  const GAIN_BITS = BigInt(gainBits)
-  const unit = 2 ** gainBits
-  const fbF = Number(fb)
-  const sellF = P.sellF
-  const buyF = P.buyF
-  // Order i's gain ⌊(d − e)·2^g / d⌋ (d = sellAmount·10⁴·p[sell], e = buyAmount·(10⁴+f)·p[buy]), at
-  // least 0, is 2^g − ⌈y⌉ with y = e·2^g/d when y is not an integer. The float y below is within a
-  // relative 2⁻⁴⁹·⁸ of it (nine roundings of 2⁻⁵³: four inputs, five operations), so the true y lies
-  // strictly inside (y − y·2⁻⁴⁸, y + y·2⁻⁴⁸) even after those two roundings; when both ends have the
-  // same floor k, ⌈y⌉ = k + 1 exactly. Otherwise (about 2⁻⁴ of the time at most), bigints.
-  const gainOfOrder = (i: number): number => {
-    const y = ((buyF[i] * fbF * pF[P.buy[i]]) / (sellF[i] * 1e4 * pF[P.sell[i]])) * unit
-    const k = Math.floor(y - y * 2 ** -48)
-    if (k === Math.floor(y + y * 2 ** -48)) return k + 1 < unit ? unit - (k + 1) : 0
-    const o = P.orders[i]
-    const d = o.sellAmount * BPS * prices[P.sell[i]]
-    const x = ((d - o.buyAmount * fb * prices[P.buy[i]]) << GAIN_BITS) / d
-    return x > 0n ? Number(x) : 0
-  }
   const gain = (e: number, k: number): number => {
     const slot = slots[e]
     let memo = slot.gain
@@ -730,7 +746,7 @@ function maximiseSurplus(
     const at = pos === null ? k : pos[k]
     let g = memo[at]
     if (Number.isNaN(g)) {
-      g = gainOfOrder(lists[e][k])
+      g = surplusGain(P, prices, pF, lists[e][k], gainBits)
       memo[at] = g
     }
     return g
