@@ -47,9 +47,14 @@ interface ArcSlot {
   pY: bigint
   elig: number[]
   cap: bigint[]
-  /** Gain of elig[k] at `gainBits` (NaN: not computed yet; null: none yet). */
+  /**
+   * Gain of elig[k] at `gainBits` (NaN: not computed yet; null: none yet), and at the resolution used
+   * before (the resolution follows the number of arcs, which often alternates between two values).
+   */
   gain: Float64Array | null
   gainBits: number
+  gainBefore: Float64Array | null
+  gainBitsBefore: number
   /** Amounts of elig[k] filled whole (its cap), once computed (null: none yet). */
   wholeSold: (bigint | undefined)[] | null
   wholeBought: (bigint | undefined)[] | null
@@ -238,6 +243,8 @@ function arcSlot(
     cap: caps,
     gain: null,
     gainBits: -1,
+    gainBefore: null,
+    gainBitsBefore: -1,
     wholeSold: null,
     wholeBought: null,
     next: undefined,
@@ -637,7 +644,8 @@ const MIN_GAIN_BITS = 20
  * It is 2^g − ⌈y⌉ with y = e·2^g/d when y is not an integer. The float y below is within a relative
  * 2⁻⁴⁹·⁸ of it (nine roundings of 2⁻⁵³: four inputs, five operations), so the true y lies strictly
  * inside (y − y·2⁻⁴⁸, y + y·2⁻⁴⁸) even after those two roundings; when both ends have the same floor k,
- * ⌈y⌉ = k + 1 exactly. Otherwise (rarely: within 2^(g−48) of an integer), bigints. The same integer
+ * ⌈y⌉ = k + 1 exactly, and when the lower end is above 2^g − 1, ⌈y⌉ ≥ 2^g and the gain is 0. Otherwise
+ * (within 2^(g−48) of an integer below 2^g − 1), bigints. The same integer
  * either way (`fill.test.ts`).
  */
 export function surplusGain(
@@ -649,8 +657,11 @@ export function surplusGain(
 ): number {
   const unit = 2 ** gainBits
   const y = ((P.buyF[i] * Number(BPS + P.feeBps) * pF[P.buy[i]]) / (P.sellF[i] * 1e4 * pF[P.sell[i]])) * unit
-  const k = Math.floor(y - y * 2 ** -48)
+  const lo = y - y * 2 ** -48
+  const k = Math.floor(lo)
   if (k === Math.floor(y + y * 2 ** -48)) return k + 1 < unit ? unit - (k + 1) : 0
+  // y > unit − 1: ⌈y⌉ ≥ unit, the gain is 0 (an order at its limit has y = unit exactly).
+  if (lo > unit - 1) return 0
   return surplusGainExact(P, prices, i, gainBits)
 }
 
@@ -736,12 +747,16 @@ function maximiseSurplus(
   if (V * m >= 2 ** 31 || gainBits < MIN_GAIN_BITS) return
   const gain = (e: number, k: number): number => {
     const slot = slots[e]
-    let memo = slot.gain
-    if (memo === null || slot.gainBits !== gainBits) {
-      if (memo === null) memo = slot.gain = new Float64Array(slot.elig.length)
-      memo.fill(Number.NaN)
+    if (slot.gainBits !== gainBits) {
+      const before = slot.gainBefore
+      const bitsBefore = slot.gainBitsBefore
+      slot.gainBefore = slot.gain
+      slot.gainBitsBefore = slot.gainBits
+      slot.gain =
+        bitsBefore === gainBits ? before : (before ?? new Float64Array(slot.elig.length)).fill(Number.NaN)
       slot.gainBits = gainBits
     }
+    const memo = slot.gain as Float64Array
     const pos = slotPos[e]
     const at = pos === null ? k : pos[k]
     let g = memo[at]
