@@ -155,7 +155,8 @@ function sortSide(
       D[2 * i + LO],
       D[2 * i + HI],
     )
-  // Insertion pass with the exact comparator: linear when the float order is nearly right.
+  // Insertion pass with the exact comparator: linear when the float order is nearly right. (Gathering
+  // the near-ties' words in sorted order first, so their cache misses overlap, measured no faster.)
   for (let p = 1; p < n; p++) {
     const v = out[p]
     const fv = sv[p]
@@ -314,102 +315,24 @@ export function solvePairNarrow(
   const bought32 = words(boughtW)
   const boughtBig: bigint[] | null =
     boundS < 2 ** 63 && boundB < 2 ** 63 ? null : new Array<bigint>(n).fill(0n)
-  const setFill = (i: number, s: bigint, b: bigint) => {
-    soldW[i] = s
-    if (boughtBig === null) boughtW[i] = b
-    else boughtBig[i] = b
-  }
-  const msOf = (i: number): bigint => m64[i]
-  // Orders filled whole are marked here and computed afterwards in index order (sequential reads and
-  // writes instead of one cache miss per order in limit order).
-  const whole = new Uint8Array(n)
-  // One side: best first, `at(q)` its q-th order, `cum(k)` the maxSold of its first k, `same(q)` whether
-  // orders q and q + 1 have equal limits. Marks the whole fills; returns [Σ sold, Σ bought] of the rest.
-  const fillSide = (
-    len: number,
-    at: (q: number) => number,
-    cum: (k: number) => bigint,
-    same: (q: number) => boolean,
-    pS: bigint,
-    pB: bigint,
-  ): [bigint, bigint] => {
-    // Orders whole while the cumulative cap stays within F: cum·pS ≤ F ⇔ cum ≤ ⌊F/pS⌋.
-    const lim = F / pS
-    let a = 0
-    let z = len
-    while (a < z) {
-      const mid = (a + z + 1) >> 1
-      if (cum(mid) <= lim) a = mid
-      else z = mid - 1
-    }
-    const k = a
-    if (k === len) {
-      for (let q = 0; q < len; q++) whole[at(q)] = 1
-      return [0n, 0n]
-    }
-    let g = k
-    while (g > 0 && same(g - 1)) g--
-    let h = k + 1
-    while (h < len && same(h - 1)) h++
-    for (let q = 0; q < g; q++) whole[at(q)] = 1
-    const f = F - cum(g) * pS
-    const members: number[] = []
-    for (let q = g; q < h; q++) members.push(at(q))
-    members.sort((x, y) => x - y)
-    let partial = 0n
-    for (const i of members) partial += msOf(i) * pS
-    if (partial <= f) {
-      for (const i of members) whole[i] = 1
-      return [0n, 0n]
-    }
-    const u = members.map((i) => (msOf(i) * pS * f) / partial)
-    let rest = f
-    for (const x of u) rest -= x
-    for (let q = 0; rest > 0n; q = (q + 1) % members.length) {
-      if (u[q] < msOf(members[q]) * pS) {
-        u[q] += 1n
-        rest -= 1n
-      }
-    }
-    let soldSum = 0n
-    let boughtSum = 0n
-    for (let q = 0; q < members.length; q++) {
-      const i = members[q]
-      let s = u[q] / pS
-      const ms = msOf(i)
-      if (s > ms) s = ms
-      const b = (s * pS) / pB
-      if (s > 0n && b > 0n) {
-        setFill(i, s, b)
-        soldSum += s
-        boughtSum += b
-      }
-    }
-    return [soldSum, boughtSum]
-  }
-  const nbE = nb - kb
-  const sameS = (q: number) => tieS[q + 1] === 1 // sellers[q] and sellers[q + 1]
-  const sameB = (q: number) => tieB[nb - 1 - q] === 1 // buyers[q] = B[nb − 1 − q] and buyers[q + 1]
-  let [soldS, boughtS] = fillSide(ks, (q) => S[q], sumS, sameS, pBase, pQuote)
-  let [soldB, boughtB] = fillSide(
-    nbE,
-    (q) => B[nb - 1 - q],
-    (k) => sumB(nb - k),
-    sameB,
-    pQuote,
-    pBase,
-  )
+  const out: SideFill = { F, whole: new Uint8Array(n), m64, soldW, boughtW, boughtBig, filled: 0 }
+  // Sellers best first are S[0..ks); buyers best first are B[nb − 1], B[nb − 2], … down to B[kb].
+  let [soldS, boughtS] = fillSide(out, S, tieS, blkS, true, ks, pBase, pQuote)
+  let [soldB, boughtB] = fillSide(out, B, tieB, blkB, false, nb - kb, pQuote, pBase)
+  const whole = out.whole
   // Whole fills, in index order: sold = maxSold (its words copied), bought = ⌊sold·pS/pB⌋ (kept only
   // when > 0). Totals per side for the deficit check as sums of 32-bit words in float limbs (bigints
   // above 2⁶⁴).
   const acc = new Float64Array(8) // per side (seller 0, buyer 4): sold lo, hi, bought lo, hi
   const sell = P.sell
+  let filled = out.filled
   for (let i = 0; i < n; i++) {
     if (whole[i] === 0) continue
     const seller = sell[i] === base
     const s = m64[i]
     const b = seller ? (s * pBase) / pQuote : (s * pQuote) / pBase
     if (b === 0n) continue
+    filled++
     const o = seller ? 0 : 4
     const sLo = m32[2 * i + LO]
     const sHi = m32[2 * i + HI]
@@ -435,21 +358,21 @@ export function solvePairNarrow(
   const feeW = P.feeBps === 0n ? null : feesOf(soldW, P.feeBps)
   // No rounding deficit (the usual case): the repair's first pass would find nothing to do.
   if (soldS - boughtB >= 0n && soldB - boughtS >= 0n) {
-    let filled = 0
-    for (let i = 0; i < n; i++) if ((sold32[2 * i] | sold32[2 * i + 1]) !== 0) filled++
     if (boughtBig === null) return { prices, amounts: { sold: soldW, bought: boughtW, fee: feeW, filled } }
     return { prices, amounts: { sold: Array.from(soldW), bought: boughtBig, fee: bigintsOrZeros(feeW, n) } }
   }
   // Repair order: per side worst slack first, equal limits by ascending index (sellers in S order,
   // buyers in descending index within a group, so no group needs sorting).
   const worst: number[] = []
+  const sameS = (q: number) => tieS[q + 1] === 1 // sellers[q] and sellers[q + 1]
+  const sameB = (q: number) => tieB[nb - 1 - q] === 1 // buyers[q] = B[nb − 1 − q] and buyers[q + 1]
   for (let h = ks; h > 0; ) {
     let g = h - 1
     while (g > 0 && sameS(g - 1)) g--
     for (let q = g; q < h; q++) worst.push(S[q])
     h = g
   }
-  for (let h = nbE; h > 0; ) {
+  for (let h = nb - kb; h > 0; ) {
     let g = h - 1
     while (g > 0 && sameB(g - 1)) g--
     for (let q = h - 1; q >= g; q--) worst.push(B[nb - 1 - q])
@@ -460,6 +383,105 @@ export function solvePairNarrow(
   repairDeficits(P, prices, sold, bought, worst)
   const fee = P.feeBps === 0n ? new Array<bigint>(n).fill(0n) : sold.map((x) => feeOf(x, P.feeBps))
   return { prices, amounts: { sold, bought, fee } }
+}
+
+/** What both sides' fills share: the traded value F, the whole-fill marks and the output columns. */
+interface SideFill {
+  F: bigint
+  /** 1 for an order filled whole (computed afterwards in index order). */
+  whole: Uint8Array
+  /** maxSold per order. */
+  m64: BigUint64Array
+  soldW: BigUint64Array
+  boughtW: BigUint64Array
+  /** bought when it may not fit in 64 bits (else null: `boughtW`). */
+  boughtBig: bigint[] | null
+  /** Orders written with sold > 0. */
+  filled: number
+}
+
+/**
+ * One side's fills at traded value F: its orders best first are L[0..len) (`forward`) or L[|L| − 1],
+ * L[|L| − 2], … (buyers); `blk` the maxSold prefix sums in L's order, `tie` L's tie flags. Orders
+ * whole while the cumulative cap stays within F are marked; the marginal group of equal limits is
+ * rationed pro rata (⌊cap·left/Σcap⌋, remainder units one each by ascending index) and written.
+ * Returns [Σ sold, Σ bought] of what it wrote.
+ */
+function fillSide(
+  c: SideFill,
+  L: Int32Array,
+  tie: Uint8Array,
+  blk: Blocks,
+  forward: boolean,
+  len: number,
+  pS: bigint,
+  pB: bigint,
+): [bigint, bigint] {
+  const N = L.length
+  const whole = c.whole
+  const m64 = c.m64
+  const tot = forward ? 0n : prefixOf(blk, N)
+  // maxSold of the first k best; whether the q-th and (q + 1)-th best have equal limits.
+  const cum = (k: number): bigint => (forward ? prefixOf(blk, k) : tot - prefixOf(blk, N - k))
+  const same = (q: number): boolean => (forward ? tie[q + 1] === 1 : tie[N - 1 - q] === 1)
+  // Orders whole while the cumulative cap stays within F: cum·pS ≤ F ⇔ cum ≤ ⌊F/pS⌋.
+  const lim = c.F / pS
+  let a = 0
+  let z = len
+  while (a < z) {
+    const mid = (a + z + 1) >> 1
+    if (cum(mid) <= lim) a = mid
+    else z = mid - 1
+  }
+  const k = a
+  let g = k
+  let h = k
+  if (k < len) {
+    while (g > 0 && same(g - 1)) g--
+    h = k + 1
+    while (h < len && same(h - 1)) h++
+  }
+  // The best g whole (positions of L: [0, g) forward, [N − g, N) backward).
+  if (forward) for (let q = 0; q < g; q++) whole[L[q]] = 1
+  else for (let q = N - g; q < N; q++) whole[L[q]] = 1
+  if (k === len) return [0n, 0n]
+  const f = c.F - cum(g) * pS
+  const members: number[] = []
+  for (let q = g; q < h; q++) members.push(forward ? L[q] : L[N - 1 - q])
+  members.sort((x, y) => x - y)
+  let partial = 0n
+  for (const i of members) partial += m64[i] * pS
+  if (partial <= f) {
+    for (const i of members) whole[i] = 1
+    return [0n, 0n]
+  }
+  const u = members.map((i) => (m64[i] * pS * f) / partial)
+  let rest = f
+  for (const x of u) rest -= x
+  for (let q = 0; rest > 0n; q = (q + 1) % members.length) {
+    if (u[q] < m64[members[q]] * pS) {
+      u[q] += 1n
+      rest -= 1n
+    }
+  }
+  let soldSum = 0n
+  let boughtSum = 0n
+  for (let q = 0; q < members.length; q++) {
+    const i = members[q]
+    let s = u[q] / pS
+    const ms = m64[i]
+    if (s > ms) s = ms
+    const b = (s * pS) / pB
+    if (s > 0n && b > 0n) {
+      c.soldW[i] = s
+      if (c.boughtBig === null) c.boughtW[i] = b
+      else c.boughtBig[i] = b
+      soldSum += s
+      boughtSum += b
+      c.filled++
+    }
+  }
+  return [soldSum, boughtSum]
 }
 
 /** ⌈sold·f/10⁴⌉ per order (below sold, so 64-bit). */
@@ -503,25 +525,15 @@ function choosePriceNarrow(
   const s32 = words(sell64)
   const b32 = words(buy64)
   // Sides: sellers sell base for quote, buyers sell quote for base (ascending index); maxSold 0 is out.
+  const sell = P.sell
   let ns = 0
   let nb = 0
   for (let i = 0; i < n; i++) {
     if (m32[2 * i] === 0 && m32[2 * i + 1] === 0) continue
-    if (P.sell[i] === base) ns++
+    if (sell[i] === base) ns++
     else nb++
   }
   if (ns === 0 || nb === 0) return null
-  const sIdx = new Int32Array(ns)
-  const bIdx = new Int32Array(nb)
-  {
-    let x = 0
-    let y = 0
-    for (let i = 0; i < n; i++) {
-      if (m32[2 * i] === 0 && m32[2 * i + 1] === 0) continue
-      if (P.sell[i] === base) sIdx[x++] = i
-      else bIdx[y++] = i
-    }
-  }
   const fb = BPS + P.feeBps
   const noFee = P.feeBps === 0n
   const PREV = n
@@ -530,19 +542,25 @@ function choosePriceNarrow(
   const bpsF = Number(BPS)
   // Float limits (p[base]/p[quote], fee included), in side order: hints within 2⁻⁵⁰ relative. The
   // amounts' floats from their words (hi·2³² + lo = Number(amount), as Prepared.sellF).
+  const sIdx = new Int32Array(ns)
+  const bIdx = new Int32Array(nb)
   const valS = new Float64Array(ns)
-  for (let k = 0; k < ns; k++) {
-    const i = sIdx[k]
-    const sf = s32[2 * i + HI] * TWO32 + s32[2 * i + LO]
-    const bf = b32[2 * i + HI] * TWO32 + b32[2 * i + LO]
-    valS[k] = (bf * fbF) / (sf * bpsF)
-  }
   const valB = new Float64Array(nb)
-  for (let k = 0; k < nb; k++) {
-    const i = bIdx[k]
-    const sf = s32[2 * i + HI] * TWO32 + s32[2 * i + LO]
-    const bf = b32[2 * i + HI] * TWO32 + b32[2 * i + LO]
-    valB[k] = (sf * bpsF) / (bf * fbF)
+  {
+    let x = 0
+    let y = 0
+    for (let i = 0; i < n; i++) {
+      if (m32[2 * i] === 0 && m32[2 * i + 1] === 0) continue
+      const sf = s32[2 * i + HI] * TWO32 + s32[2 * i + LO]
+      const bf = b32[2 * i + HI] * TWO32 + b32[2 * i + LO]
+      if (sell[i] === base) {
+        sIdx[x] = i
+        valS[x++] = (bf * fbF) / (sf * bpsF)
+      } else {
+        bIdx[y] = i
+        valB[y++] = (sf * bpsF) / (bf * fbF)
+      }
+    }
   }
   const fPrev = prev === undefined ? 0 : Number(prev.num) / Number(prev.den)
   // Sellers' limit buy/sell, buyers' sell/buy (fee factors cancel within a side).
@@ -582,63 +600,21 @@ function choosePriceNarrow(
   const wB = blkB.w
   const totBA = blkB.totLo
   const totBH = blkB.totHi
-  let best = 0
-  let floor = 0
-  let found = false
-  let wn = 0n
-  let wd = 1n
-  let wVn = 0n
-  let wImb = 0n
-  let wDist = 0n
-  const consider = (cn: bigint, cd: bigint, eaS: bigint, eqB: bigint) => {
-    const sn = eaS * cn
-    const dn = eqB * cd
-    // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min would convert them)
-    const vn = sn < dn ? sn : dn
-    const imb = sn > dn ? sn - dn : dn - sn
-    let dist = 0n
-    if (hasPrev) {
-      const d = cn * (prev as Ratio).den - (prev as Ratio).num * cd
-      dist = d < 0n ? -d : d
-    }
-    if (found) {
-      const l = vn * wn
-      const r = wVn * cn
-      if (l < r) return
-      if (l === r) {
-        const li = imb * wn
-        const ri = wImb * cn
-        if (li > ri) return
-        if (li === ri) {
-          const ld = dist * wd
-          const rd = wDist * cd
-          if (ld > rd || (ld === rd && cn * wd >= wn * cd)) return
-        }
-      }
-    }
-    found = true
-    wn = cn
-    wd = cd
-    wVn = vn
-    wImb = imb
-    wDist = dist
-  }
-  // Distinct candidate prices in ascending order (as choosePairPrice), streamed twice with no candidate
-  // arrays: pass 0 finds the best float volume V = min(S, D/r) (S: base the sellers supply, D: quote
-  // the buyers sell; ks = #sellers with limit ≤ r, kb = first buyer with limit ≥ r), pass 1 decides
-  // exactly among the candidates within 10⁻⁶ of it. After each surviving candidate, the balance point
-  // of the gap up to the next one (where S = D; README "Single pair") is considered when the next one
-  // is reached.
-  let gapOpen = false
-  let gCn = 0n
-  let gCd = 1n
-  let gEaS = 0n
+  // Distinct candidate prices in ascending order (as choosePairPrice), streamed once with no candidate
+  // arrays: the float volume V = min(S, D/r) of each (S: base the sellers supply, D: quote the buyers
+  // sell; ks = #sellers with limit ≤ r, kb = first buyer with limit ≥ r); the candidates within 10⁻⁶
+  // of the best so far are kept with their sums (pruned whenever the best rises, so few are kept), and
+  // the exact tie-break chain runs over those within 10⁻⁶ of the final best. After each such candidate,
+  // the balance point of the gap up to the next one (where S = D; README "Single pair") is a candidate
+  // too; the next one's buyers' sum is recorded for it when the next one is reached.
   const big = (lo: number, hi: number): bigint => (BigInt(hi) << 32n) + BigInt(lo)
-  for (let pass = 0; pass < 2; pass++) {
-    if (pass === 1) {
-      if (!(best > 0)) return null
-      floor = best * (1 - 1e-6)
-    }
+  // Kept candidates: v, vol, seller sum (lo, hi), buyer sum (lo, hi); then the next candidate's v and
+  // buyer sum (lo, hi), or v = −1 when it has none.
+  const REC = 9
+  let kept: number[] = []
+  let best = 0
+  let lastKept = false
+  {
     let x = 0
     let y = 0
     let prevDone = !hasPrev
@@ -667,6 +643,13 @@ function choosePriceNarrow(
       // Buyers B[y..nb) (limit ≥ v) are eligible at v: their sum is the total less B[0..y).
       const qa = totBA - ba
       const qh = totBH - bh
+      if (lastKept) {
+        const r = kept.length - REC
+        kept[r + 6] = v
+        kept[r + 7] = qa
+        kept[r + 8] = qh
+        lastKept = false
+      }
       // v is the least head, so a head ≤ v equals v; its equal run follows from the tie flags.
       if (x < ns && (S[x] === v || (fS[x] <= fv * HI_M && exact(S[x], v) === 0))) {
         do {
@@ -684,36 +667,85 @@ function choosePriceNarrow(
       }
       if (!prevDone && (v === PREV || (fPrev <= fv * HI_M && exact(PREV, v) === 0))) prevDone = true
       const vol = Math.min(sh * TWO32 + sa, (qh * TWO32 + qa) / fv)
-      if (pass === 0) {
-        if (vol > best) best = vol
-        continue
+      if (vol < best * (1 - 1e-6)) continue
+      if (vol > best) {
+        best = vol
+        // Drop the kept candidates below the new floor.
+        const floor = best * (1 - 1e-6)
+        const k2: number[] = []
+        for (let r = 0; r < kept.length; r += REC)
+          if (kept[r + 1] >= floor) for (let q = 0; q < REC; q++) k2.push(kept[r + q])
+        kept = k2
       }
-      if (gapOpen) {
-        // The gap (previous, v): S = eaS and D = eqB / r meet at r = eqB / eaS.
-        gapOpen = false
-        const eqB = big(qa, qh)
-        const nn = numOf(v)
-        const nd = denOf(v)
-        let bn = eqB
-        let bd = gEaS
-        if (bn === 0n && bd === 0n) {
-          bn = gCn * nd + nn * gCd
-          bd = 2n * gCd * nd
-        }
-        if (bn > 0n && bd > 0n && bn * gCd > gCn * bd && bn * nd < nn * bd) {
-          const g = gcd(bn, bd)
-          consider(bn / g, bd / g, gEaS, eqB)
+      kept.push(v, vol, sa, sh, qa, qh, -1, 0, 0)
+      lastKept = true
+    }
+  }
+  if (!(best > 0)) return null
+  const floor = best * (1 - 1e-6)
+  let found = false
+  let wn = 0n
+  let wd = 1n
+  let wVn = 0n
+  let wImb = 0n
+  let wDist = 0n
+  const consider = (cn: bigint, cd: bigint, eaS: bigint, eqB: bigint) => {
+    const sn = eaS * cn
+    const dn = eqB * cd
+    // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min would convert them)
+    const vn = sn < dn ? sn : dn
+    const imb = sn > dn ? sn - dn : dn - sn
+    let dist = 0n
+    if (hasPrev) {
+      const d = cn * (prev as Ratio).den - (prev as Ratio).num * cd
+      dist = d < 0n ? -d : d
+    }
+    // A strict order (volume, then imbalance, then distance to the previous price, then the lower
+    // price), so the order in which candidates are considered does not matter.
+    if (found) {
+      const l = vn * wn
+      const r = wVn * cn
+      if (l < r) return
+      if (l === r) {
+        const li = imb * wn
+        const ri = wImb * cn
+        if (li > ri) return
+        if (li === ri) {
+          const ld = dist * wd
+          const rd = wDist * cd
+          if (ld > rd || (ld === rd && cn * wd >= wn * cd)) return
         }
       }
-      if (vol < floor) continue
-      const eaS = big(sa, sh)
-      const cn = numOf(v)
-      const cd = denOf(v)
-      consider(cn, cd, eaS, big(qa, qh))
-      gapOpen = true
-      gCn = cn
-      gCd = cd
-      gEaS = eaS
+    }
+    found = true
+    wn = cn
+    wd = cd
+    wVn = vn
+    wImb = imb
+    wDist = dist
+  }
+  for (let r = 0; r < kept.length; r += REC) {
+    if (kept[r + 1] < floor) continue
+    const v = kept[r]
+    const eaS = big(kept[r + 2], kept[r + 3])
+    const cn = numOf(v)
+    const cd = denOf(v)
+    consider(cn, cd, eaS, big(kept[r + 4], kept[r + 5]))
+    const next = kept[r + 6]
+    if (next < 0) continue
+    // The gap (v, next): S = eaS and D = eqB / r meet at r = eqB / eaS.
+    const eqB = big(kept[r + 7], kept[r + 8])
+    const nn = numOf(next)
+    const nd = denOf(next)
+    let bn = eqB
+    let bd = eaS
+    if (bn === 0n && bd === 0n) {
+      bn = cn * nd + nn * cd
+      bd = 2n * cd * nd
+    }
+    if (bn > 0n && bd > 0n && bn * cd > cn * bd && bn * nd < nn * bd) {
+      const g = gcd(bn, bd)
+      consider(bn / g, bd / g, eaS, eqB)
     }
   }
   if (!found || wVn === 0n) return null

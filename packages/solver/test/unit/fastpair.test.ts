@@ -434,6 +434,7 @@ describe('an OrderTable clears exactly as its object form', () => {
     expect(fromTable.prices).toEqual(fromObjects.prices)
     expect(fromTable.amounts).toEqual(fromObjects.amounts)
     expect(fromTable.filled).toBe(fromObjects.filled)
+    expect(fromTable.filled).toBe(fromTable.amounts.sold.filter((x) => x > 0n).length)
     // clearBatch on the table equals clearBatch on its object form (lowercase traders), byte for byte.
     const asObjects = objectInputOf(tableInput)
     const out = clearBatch(tableInput)
