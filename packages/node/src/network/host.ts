@@ -13,6 +13,7 @@ import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { coalesceGossipWrites } from './coalesce.js'
+import { honourIdontwant } from './idontwant.js'
 
 export type AllotHost = Libp2p<{
   pubsub: GossipSub
@@ -32,6 +33,8 @@ export interface HostOptions {
   inboundConnectionsPerSecond?: number
   /** Write the gossip RPCs of one macrotask to a peer as one chunk (default true; see coalesce.ts). */
   coalesceGossipWrites?: boolean
+  /** Never forward a message to a peer that sent IDONTWANT for it (default true; see idontwant.ts). */
+  honourIdontwant?: boolean
 }
 
 /**
@@ -124,6 +127,7 @@ export async function createHost(o: HostOptions): Promise<AllotHost> {
     },
   })) as AllotHost
   if (o.coalesceGossipWrites !== false) coalesceGossipWrites(host.services.pubsub)
+  if (o.honourIdontwant !== false) honourIdontwant(host.services.pubsub)
   await keepAlive(host, o.bootstrap ?? [])
   return host
 }

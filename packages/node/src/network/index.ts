@@ -1,5 +1,6 @@
 export * from './coalesce.js'
 export * from './gossip.js'
 export * from './host.js'
+export * from './idontwant.js'
 export * from './reqresp.js'
 export * from './topics.js'
