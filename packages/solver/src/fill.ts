@@ -325,8 +325,9 @@ export function fillAtPrices(
   for (let round = 0; short && round <= n; round++) {
     short = false
     for (let r = 0; r < m; r++) {
-      let c = 0n
-      for (const i of slots[r].elig) if (!out_[i]) c += cap[i]
+      const list = slots[r].elig
+      let c = out_[list[0]] ? 0n : cap[list[0]]
+      for (let k = 1; k < list.length; k++) if (!out_[list[k]]) c += cap[list[k]]
       resid[r] = c
       flow[r] = 0n
     }
@@ -366,8 +367,8 @@ export function fillAtPrices(
       while (f > 0n && g < list.length) {
         let h = g + 1
         while (h < list.length && T.run[list[h]] === T.run[list[g]]) h++
-        let total = 0n
-        for (let k = g; k < h; k++) if (!out_[list[k]]) total += cap[list[k]]
+        let total = out_[list[g]] ? 0n : cap[list[g]]
+        for (let k = g + 1; k < h; k++) if (!out_[list[k]]) total += cap[list[k]]
         if (total <= f) {
           for (let k = g; k < h; k++) if (!out_[list[k]]) u[list[k]] = cap[list[k]]
           f -= total
@@ -814,12 +815,13 @@ function maximiseSurplus(
       for (let e = 0; e < m; e++) {
         const a = fromOf[e]
         const b = toOf[e]
-        if (fwGain[e] !== NONE && dist[a] + fwGain[e] > dist[b]) {
+        // (NONE = −∞: the sum is −∞, never above a finite distance.)
+        if (dist[a] + fwGain[e] > dist[b]) {
           dist[b] = dist[a] + fwGain[e]
           pred[b] = 2 * e
           last = b
         }
-        if (bwGain[e] !== NONE && dist[b] + bwGain[e] > dist[a]) {
+        if (dist[b] + bwGain[e] > dist[a]) {
           dist[a] = dist[b] + bwGain[e]
           pred[a] = 2 * e + 1
           last = a

@@ -44,15 +44,15 @@ export function improvePrices(
   // cannot be taken (every vector evaluated so far has an objective ≤ best: a move is taken only when
   // it is the best of its round). It still counts against the budget, so the path does not change.
   // Only objectives are kept (the fills of a vector that is not taken are dropped at once).
-  const seen = new Map<string, bigint>([[keyOf(prices), best]])
+  const seen = new VectorMemo()
+  seen.set(prices, best)
   const evaluate = (next: bigint[]): { prices: bigint[]; amounts: Amounts | null; obj: bigint } => {
     evals++
-    const key = keyOf(next)
-    const known = seen.get(key)
+    const known = seen.get(next)
     if (known !== undefined) return { prices: next, amounts: null, obj: known }
     const am = fillAtPrices(P, next, undefined, true)
     const obj = objective(next, am)
-    seen.set(key, obj)
+    seen.set(next, obj)
     return { prices: next, amounts: am, obj }
   }
   /** Takes an evaluated vector as the current one (fills it again if it was met before: never, see above). */
@@ -144,9 +144,39 @@ export function improvePrices(
   return { prices, amounts }
 }
 
-/** A price vector as a map key (hexadecimal: cheaper than decimal for large bigints). */
-function keyOf(prices: readonly bigint[]): string {
-  let k = ''
-  for (const p of prices) k += `${p.toString(16)},`
-  return k
+const FLOAT = new Float64Array(1)
+const WORDS = new Uint32Array(FLOAT.buffer)
+
+/**
+ * Objectives by price vector: buckets by a hash of the prices, every hit confirmed by
+ * comparing the whole vector (so a collision costs time, never a wrong objective).
+ */
+class VectorMemo {
+  private readonly buckets = new Map<number, { prices: readonly bigint[]; obj: bigint }[]>()
+
+  private static hash(prices: readonly bigint[]): number {
+    let h = 0
+    for (const p of prices) {
+      // The low 32 bits (breakpoints differ there) and the float's bits (power-of-two-scaled prices do).
+      FLOAT[0] = Number(p)
+      h = Math.imul(h ^ Number(BigInt.asUintN(32, p)), 0x9e3779b1)
+      h = Math.imul(h ^ WORDS[0], 0x85ebca6b)
+      h = Math.imul(h ^ WORDS[1], 0xc2b2ae35) ^ (h >>> 13)
+    }
+    return h
+  }
+
+  get(prices: readonly bigint[]): bigint | undefined {
+    const list = this.buckets.get(VectorMemo.hash(prices))
+    if (list === undefined) return undefined
+    for (const e of list) if (e.prices.every((p, a) => p === prices[a])) return e.obj
+    return undefined
+  }
+
+  set(prices: readonly bigint[], obj: bigint): void {
+    const h = VectorMemo.hash(prices)
+    const list = this.buckets.get(h)
+    if (list === undefined) this.buckets.set(h, [{ prices, obj }])
+    else list.push({ prices, obj })
+  }
 }
