@@ -58,6 +58,11 @@ interface ArcSlot {
   /** Amounts of elig[k] filled whole (its cap), once computed (null: none yet). */
   wholeSold: (bigint | undefined)[] | null
   wholeBought: (bigint | undefined)[] | null
+  /** The last partial fill: elig[partK] filled `partU` in value (−1: none yet), and its amounts. */
+  partK: number
+  partU: bigint
+  partSold: bigint
+  partBought: bigint
   /** The other slot of the same arc (two per arc: the search alternates between a vector and its neighbours). */
   next: ArcSlot | undefined
 }
@@ -247,6 +252,10 @@ function arcSlot(
     gainBitsBefore: -1,
     wholeSold: null,
     wholeBought: null,
+    partK: -1,
+    partU: 0n,
+    partSold: 0n,
+    partBought: 0n,
     next: undefined,
   }
   if (active === undefined) {
@@ -481,14 +490,24 @@ function roundAndRepair(
     for (let k = 0; k < slot.elig.length; k++) {
       const i = slot.elig[k]
       if (u[i] === 0n) continue
-      // A whole fill's amounts depend on the arc's prices only: kept with them.
+      // A fill's amounts depend on the arc's prices and its value only: whole fills are kept with the
+      // prices, and the last partial fill of the arc (its marginal order's, often the same again).
       const whole = u[i] === cap[i]
       const ws = slot.wholeSold
       if (whole && ws !== null && ws[k] !== undefined) {
         sold[i] = ws[k] as bigint
         bought[i] = (slot.wholeBought as bigint[])[k]
+      } else if (!whole && slot.partK === k && slot.partU === u[i]) {
+        sold[i] = slot.partSold
+        bought[i] = slot.partBought
       } else {
         roundFill(P, prices, i, u[i], cap[i], maxSold, sold, bought)
+        if (!whole) {
+          slot.partK = k
+          slot.partU = u[i]
+          slot.partSold = sold[i]
+          slot.partBought = bought[i]
+        }
         if (whole) {
           if (slot.wholeSold === null) {
             slot.wholeSold = new Array(slot.elig.length).fill(undefined)
