@@ -24,6 +24,7 @@ const HI = 1 - LO
 const TWO32 = 4294967296
 const M22 = 0x3fffff
 const P22 = 4194304
+const INV22 = 2 ** -22 // x · 2⁻²² is exactly x / 2²²: a multiplication instead of a division
 const HI_M = 1 + 2 ** -40
 const LO_M = 1 - 2 ** -40
 
@@ -59,16 +60,16 @@ export function cmpProducts(
   const e2 = a0 * b2 + a1 * b1 + a2 * b0 - (c0 * d2 + c1 * d1 + c2 * d0)
   const e3 = a1 * b2 + a2 * b1 - (c1 * d2 + c2 * d1)
   const e4 = a2 * b2 - c2 * d2
-  let carry = Math.floor(e0 / P22)
+  let carry = Math.floor(e0 * INV22)
   const r0 = e0 - carry * P22
   let x = e1 + carry
-  carry = Math.floor(x / P22)
+  carry = Math.floor(x * INV22)
   const r1 = x - carry * P22
   x = e2 + carry
-  carry = Math.floor(x / P22)
+  carry = Math.floor(x * INV22)
   const r2 = x - carry * P22
   x = e3 + carry
-  carry = Math.floor(x / P22)
+  carry = Math.floor(x * INV22)
   const r3 = x - carry * P22
   const top = e4 + carry
   if (top !== 0) return top > 0 ? 1 : -1

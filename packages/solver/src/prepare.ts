@@ -360,13 +360,25 @@ function bigintsOf(c: BigUint64Array | readonly bigint[]): (i: number) => bigint
   return (i) => c[i]
 }
 
-const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+const HEX_CHARS = Uint8Array.from('0123456789abcdef', (c) => c.charCodeAt(0))
+const hexBuf = new Uint16Array(2 + 2 * 32)
+hexBuf[0] = 0x30 // '0'
+hexBuf[1] = 0x78 // 'x'
 
-/** Lowercase 0x-hex of `len` bytes of `bytes` from `at`. */
+/**
+ * Lowercase 0x-hex of `len` (≤ 32) bytes of `bytes` from `at`, as one flat string (built from its
+ * character codes: a string grown by `+=` is a rope, and 10⁵ ropes used as keys cost seconds).
+ */
 export function hexOf(bytes: Uint8Array, at: number, len: number): `0x${string}` {
-  let s = '0x'
-  for (let k = at; k < at + len; k++) s += HEX[bytes[k]]
-  return s as `0x${string}`
+  for (let k = 0; k < len; k++) {
+    const b = bytes[at + k]
+    hexBuf[2 + 2 * k] = HEX_CHARS[b >>> 4]
+    hexBuf[3 + 2 * k] = HEX_CHARS[b & 15]
+  }
+  return String.fromCharCode.apply(
+    null,
+    hexBuf.subarray(0, 2 + 2 * len) as unknown as number[],
+  ) as `0x${string}`
 }
 
 /** Row i of a table as the object form's order. */
