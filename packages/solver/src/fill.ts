@@ -26,8 +26,8 @@ export function eligible(P: Prepared, i: number, prices: readonly bigint[]): boo
  * some prices are a prefix of that order.
  */
 interface ArcTable {
-  /** Arcs in ascending key `sell · A + buy`, their assets, and the reverse arc's index (−1: none). */
-  key: Int32Array
+  /** Arcs in ascending key `sell · A + buy` (a number: A² may pass 2³¹), their assets, and the reverse arc's index (−1: none). */
+  key: number[]
   from: Int32Array
   to: Int32Array
   back: Int32Array
@@ -151,7 +151,7 @@ function arcTableOf(P: Prepared): ArcTable {
     rank: (i) => i,
   }
   const t: ArcTable = {
-    key: Int32Array.from(keys),
+    key: keys,
     from: new Int32Array(m),
     to: new Int32Array(m),
     back: new Int32Array(m).fill(-1),
