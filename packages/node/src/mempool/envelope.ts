@@ -78,13 +78,17 @@ export function envelopeDigester(domain: NetworkDomain): (envelope: Uint8Array) 
   outer[0] = 0x19
   outer[1] = 0x01
   outer.set(domainSeparator(domain), 2)
+  // Copied byte by byte: a subarray per field was a third of intake's allocations per order.
+  const copy = (from: Uint8Array, start: number, end: number, at: number) => {
+    for (let i = start; i < end; i++) struct[at + i - start] = from[i]
+  }
   return (b) => {
     struct.fill(0, 32)
-    struct.set(b.subarray(0, 20), 32 + 12) // address
-    struct.set(b.subarray(20, 28), 64 + 24) // uint64
+    copy(b, 0, 20, 32 + 12) // address
+    copy(b, 20, 28, 64 + 24) // uint64
     struct.set(payloadHashBytes(b), 96) // bytes32
     const nl = b[28]
-    struct.set(b.subarray(29, 29 + nl), 160 - nl) // uint256
+    copy(b, 29, 29 + nl, 160 - nl) // uint256
     outer.set(keccak256(struct), 34)
     return keccak256(outer)
   }
