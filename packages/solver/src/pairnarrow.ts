@@ -327,29 +327,40 @@ export function solvePairNarrow(
   const acc = new Float64Array(8) // per side (seller 0, buyer 4): sold lo, hi, bought lo, hi
   const sell = P.sell
   let filled = out.filled
+  // ⌊s·pS/pB⌋ in 22-bit limbs (`mulRatioInto`) when both sides' ratios allow it, else bigints.
+  const rS = boughtBig === null ? ratioLimbs(pBase, pQuote) : null
+  const rB = boughtBig === null ? ratioLimbs(pQuote, pBase) : null
   for (let i = 0; i < n; i++) {
     if (whole[i] === 0) continue
     const seller = sell[i] === base
-    const s = m64[i]
-    const b = seller ? (s * pBase) / pQuote : (s * pQuote) / pBase
-    if (b === 0n) continue
-    filled++
-    const o = seller ? 0 : 4
     const sLo = m32[2 * i + LO]
     const sHi = m32[2 * i + HI]
+    const o = seller ? 0 : 4
+    const r = seller ? rS : rB
+    const got = r === null ? -1 : mulRatioInto(sLo, sHi, r, bought32, 2 * i)
+    if (got === 0) continue // bought 0: not filled
+    if (got === 1) {
+      acc[o + 2] += bought32[2 * i + LO]
+      acc[o + 3] += bought32[2 * i + HI]
+    } else {
+      const s = m64[i]
+      const b = seller ? (s * pBase) / pQuote : (s * pQuote) / pBase
+      if (b === 0n) continue
+      if (boughtBig === null) {
+        boughtW[i] = b
+        acc[o + 2] += bought32[2 * i + LO]
+        acc[o + 3] += bought32[2 * i + HI]
+      } else {
+        boughtBig[i] = b
+        if (seller) boughtS += b
+        else boughtB += b
+      }
+    }
+    filled++
     sold32[2 * i + LO] = sLo
     sold32[2 * i + HI] = sHi
     acc[o] += sLo
     acc[o + 1] += sHi
-    if (boughtBig === null) {
-      boughtW[i] = b
-      acc[o + 2] += bought32[2 * i + LO]
-      acc[o + 3] += bought32[2 * i + HI]
-    } else {
-      boughtBig[i] = b
-      if (seller) boughtS += b
-      else boughtB += b
-    }
   }
   const total = (o: number) => (BigInt(acc[o + 1]) << 32n) + BigInt(acc[o])
   soldS += total(0)
@@ -483,6 +494,63 @@ function fillSide(
     }
   }
   return [soldSum, boughtSum]
+}
+
+/**
+ * P/Q as R = ⌈P·2¹³²/Q⌉ in nine 22-bit limbs (low first), for ⌊s·P/Q⌋ without bigints
+ * (`mulRatioInto`); null when Q > 2⁶⁸ or R ≥ 2¹⁹⁸ (the caller takes bigints).
+ *
+ * Exact: with s < 2⁶⁴, e = s·R/2¹³² = s·P/Q + ε, 0 ≤ ε < s/2¹³² < 2⁻⁶⁸. An integer m with
+ * s·P/Q < m ≤ e would give 1/Q ≤ (m·Q − s·P)/Q = m − s·P/Q ≤ ε < 2⁻⁶⁸, impossible for Q ≤ 2⁶⁸; so
+ * ⌊e⌋ = ⌊s·P/Q⌋ (rounding R up is what makes an exact integer s·P/Q come out exact).
+ */
+export function ratioLimbs(P: bigint, Q: bigint): Float64Array | null {
+  if (P <= 0n || Q <= 0n || Q > 1n << 68n) return null
+  const R = ((P << 132n) + Q - 1n) / Q
+  if (R >= 1n << 198n) return null
+  const r = new Float64Array(9)
+  for (let k = 0; k < 9; k++) r[k] = Number((R >> BigInt(22 * k)) & 0x3fffffn)
+  return r
+}
+
+/**
+ * ⌊s·R/2¹³²⌋ for s = hi·2³² + lo and R from `ratioLimbs`, written as two 32-bit words at out[at +
+ * LO], out[at + HI]: 1 when it is positive and below 2⁶⁴, 0 when it is 0 (nothing written), −1 when
+ * it is 2⁶⁴ or more (nothing written). Limbs: s in 22, 22 and 20 bits; every column sum of the product
+ * is below 3·2⁴⁴ and every carry below 2²⁵, exact in a double.
+ */
+export function mulRatioInto(lo: number, hi: number, r: Float64Array, out: Uint32Array, at: number): number {
+  const s0 = lo & M22
+  const s1 = (lo >>> 22) | ((hi & 0xfff) << 10)
+  const s2 = hi >>> 12
+  // Columns 0–5 are the fraction (2¹³² = 2^(22·6)): only their carry is kept.
+  let x = s0 * r[0]
+  let carry = Math.floor(x * INV22)
+  x = s0 * r[1] + s1 * r[0] + carry
+  carry = Math.floor(x * INV22)
+  x = s0 * r[2] + s1 * r[1] + s2 * r[0] + carry
+  carry = Math.floor(x * INV22)
+  x = s0 * r[3] + s1 * r[2] + s2 * r[1] + carry
+  carry = Math.floor(x * INV22)
+  x = s0 * r[4] + s1 * r[3] + s2 * r[2] + carry
+  carry = Math.floor(x * INV22)
+  x = s0 * r[5] + s1 * r[4] + s2 * r[3] + carry
+  carry = Math.floor(x * INV22)
+  x = s0 * r[6] + s1 * r[5] + s2 * r[4] + carry
+  carry = Math.floor(x * INV22)
+  const l6 = x - carry * P22
+  x = s0 * r[7] + s1 * r[6] + s2 * r[5] + carry
+  carry = Math.floor(x * INV22)
+  const l7 = x - carry * P22
+  x = s0 * r[8] + s1 * r[7] + s2 * r[6] + carry
+  carry = Math.floor(x * INV22)
+  const l8 = x - carry * P22
+  // Bits 66 and up of the quotient: columns 9 and 10 and the last carry.
+  if (carry + s1 * r[8] + s2 * r[7] + s2 * r[8] !== 0 || l8 >= 1048576) return -1
+  if (l6 === 0 && l7 === 0 && l8 === 0) return 0
+  out[at + LO] = (l6 | ((l7 & 0x3ff) << 22)) >>> 0
+  out[at + HI] = ((l7 >>> 10) | (l8 << 12)) >>> 0
+  return 1
 }
 
 /** ⌈sold·f/10⁴⌉ per order (below sold, so 64-bit). */

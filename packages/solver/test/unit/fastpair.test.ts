@@ -3,7 +3,7 @@ import { fastPairApplies, solvePairFast, solvePairWide } from '../../src/fastpai
 import { fillAtPrices } from '../../src/fill.js'
 import { clearBatch, objectInputOf, orderTableOf, solveBatch, verifyResult } from '../../src/index.js'
 import { amountsOf } from '../../src/pair.js'
-import { cmpProducts } from '../../src/pairnarrow.js'
+import { cmpProducts, mulRatioInto, ratioLimbs } from '../../src/pairnarrow.js'
 import { prepare } from '../../src/prepare.js'
 import { initialPrices } from '../../src/prices.js'
 import type { ClearBatchInput, SolverOrder } from '../../src/types.js'
@@ -485,4 +485,55 @@ describe('an OrderTable clears exactly as its object form', () => {
     t.table.id.copyWithin(0, 32, 64)
     expect(() => solveBatch(t)).toThrow(/appears twice/)
   })
+})
+
+describe('⌊s·P/Q⌋ in 22-bit limbs (whole fills of the narrow path) equals the bigint quotient', () => {
+  const words = (x: bigint): [number, number] => [Number(x & 0xffffffffn), Number(x >> 32n)]
+  const check = (s: bigint, P: bigint, Q: bigint) => {
+    const r = ratioLimbs(P, Q)
+    if (r === null) return false
+    const out64 = new BigUint64Array(1)
+    const got = mulRatioInto(...words(s), r, new Uint32Array(out64.buffer), 0)
+    const want = (s * P) / Q
+    if (want >= 1n << 64n) expect(got).toBe(-1)
+    else if (want === 0n) expect(got).toBe(0)
+    else {
+      expect(got).toBe(1)
+      expect(out64[0]).toBe(want)
+    }
+    return true
+  }
+  it('random amounts and ratios, exact multiples, one unit either side of them, Q up to 2⁶⁸', () => {
+    const r = rng(4242)
+    const rand = (bits: number) => {
+      let x = 0n
+      for (let k = 0; k < bits; k += 16) x = (x << 16n) | BigInt(Math.floor(r() * 65536))
+      return x & ((1n << BigInt(bits)) - 1n)
+    }
+    let checked = 0
+    for (let k = 0; k < 30000; k++) {
+      const Q = rand(1 + Math.floor(r() * 68)) + 1n
+      const P = rand(1 + Math.floor(r() * 70)) + 1n
+      let s = rand(1 + Math.floor(r() * 64))
+      if (k % 3 === 0) {
+        // s·P a multiple of Q (an integer quotient), or one unit away from one.
+        const g = Q / gcdOf(P, Q)
+        const m = rand(Math.max(1, 64 - bitsOf(g)))
+        s = g * m + BigInt((k % 9) / 3 - 1)
+        if (s < 0n || s >= 1n << 64n) continue
+      }
+      if (check(s, P, Q)) checked++
+    }
+    expect(checked).toBeGreaterThan(20000)
+    // The bench's shape: amounts x·10¹², ratios L/10⁶ (every quotient an integer).
+    for (let k = 0; k < 2000; k++) {
+      const L = BigInt(800000 + Math.floor(r() * 400000))
+      const g = gcdOf(L, 1000000n)
+      expect(check(BigInt(1 + Math.floor(r() * 1e6)) * 10n ** 12n, L / g, 1000000n / g)).toBe(true)
+      expect(check(BigInt(1 + Math.floor(r() * 1e6)) * 10n ** 12n, 1000000n / g, L / g)).toBe(true)
+    }
+    expect(ratioLimbs(5n, (1n << 68n) + 1n)).toBeNull()
+  })
+  const gcdOf = (a: bigint, b: bigint): bigint => (b === 0n ? a : gcdOf(b, a % b))
+  const bitsOf = (x: bigint) => x.toString(2).length
 })
