@@ -52,17 +52,50 @@ export function numerairePrice(numeraire: string, prices: Record<string, bigint>
   return m === 0n ? 1n : m
 }
 
+/**
+ * Per prepared batch, each order's last surplus term and what it was computed from: the price search
+ * values hundreds of price vectors in which most fills recur (a pure memo: the same objective without it).
+ */
+const surplusMemo = new WeakMap<
+  Prepared,
+  { sold: bigint[]; bought: bigint[]; fee: bigint[]; pBuy: bigint[]; pNum: bigint[]; term: bigint[] }
+>()
+
 function objectiveOf(P: Prepared, prices: readonly bigint[], a: Amounts): bigint {
   const priced: Record<string, bigint> = {}
   P.assets.forEach((k, i) => {
     if (prices[i] > 0n) priced[k] = prices[i]
   })
   const pNum = numerairePrice(P.numeraire, priced)
+  const orders = P.orders
+  const n = orders.length
+  let memo = surplusMemo.get(P)
+  if (memo === undefined) {
+    const none = () => new Array<bigint>(n).fill(-1n)
+    memo = { sold: none(), bought: none(), fee: none(), pBuy: none(), pNum: none(), term: none() }
+    surplusMemo.set(P, memo)
+  }
   let s = 0n
-  for (let i = 0; i < P.orders.length; i++) {
-    if (a.sold[i] === 0n) continue
-    const o = P.orders[i]
-    s += fillSurplus(o.sellAmount, o.buyAmount, a.sold[i], a.bought[i], a.fee[i], prices[P.buy[i]], pNum)
+  for (let i = 0; i < n; i++) {
+    const sold = a.sold[i]
+    if (sold === 0n) continue
+    const pBuy = prices[P.buy[i]]
+    if (
+      memo.sold[i] !== sold ||
+      memo.bought[i] !== a.bought[i] ||
+      memo.fee[i] !== a.fee[i] ||
+      memo.pBuy[i] !== pBuy ||
+      memo.pNum[i] !== pNum
+    ) {
+      const o = orders[i]
+      memo.term[i] = fillSurplus(o.sellAmount, o.buyAmount, sold, a.bought[i], a.fee[i], pBuy, pNum)
+      memo.sold[i] = sold
+      memo.bought[i] = a.bought[i]
+      memo.fee[i] = a.fee[i]
+      memo.pBuy[i] = pBuy
+      memo.pNum[i] = pNum
+    }
+    s += memo.term[i]
   }
   return s
 }
