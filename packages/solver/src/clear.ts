@@ -53,15 +53,24 @@ export function numerairePrice(numeraire: string, prices: Record<string, bigint>
 }
 
 /**
- * Per prepared batch, each order's last surplus term and what it was computed from: the price search
+ * Each order's last surplus term and what it was computed from, for the multi-asset price search, which
  * values hundreds of price vectors in which most fills recur (a pure memo: the same objective without it).
  */
-const surplusMemo = new WeakMap<
-  Prepared,
-  { sold: bigint[]; bought: bigint[]; fee: bigint[]; pBuy: bigint[]; pNum: bigint[]; term: bigint[] }
->()
+interface SurplusMemo {
+  sold: bigint[]
+  bought: bigint[]
+  fee: bigint[]
+  pBuy: bigint[]
+  pNum: bigint[]
+  term: bigint[]
+}
 
-function objectiveOf(P: Prepared, prices: readonly bigint[], a: Amounts): bigint {
+function surplusMemoOf(n: number): SurplusMemo {
+  const none = () => new Array<bigint>(n).fill(-1n)
+  return { sold: none(), bought: none(), fee: none(), pBuy: none(), pNum: none(), term: none() }
+}
+
+function objectiveOf(P: Prepared, prices: readonly bigint[], a: Amounts, memo?: SurplusMemo): bigint {
   const priced: Record<string, bigint> = {}
   P.assets.forEach((k, i) => {
     if (prices[i] > 0n) priced[k] = prices[i]
@@ -69,17 +78,16 @@ function objectiveOf(P: Prepared, prices: readonly bigint[], a: Amounts): bigint
   const pNum = numerairePrice(P.numeraire, priced)
   const orders = P.orders
   const n = orders.length
-  let memo = surplusMemo.get(P)
-  if (memo === undefined) {
-    const none = () => new Array<bigint>(n).fill(-1n)
-    memo = { sold: none(), bought: none(), fee: none(), pBuy: none(), pNum: none(), term: none() }
-    surplusMemo.set(P, memo)
-  }
   let s = 0n
   for (let i = 0; i < n; i++) {
     const sold = a.sold[i]
     if (sold === 0n) continue
     const pBuy = prices[P.buy[i]]
+    if (memo === undefined) {
+      const o = orders[i]
+      s += fillSurplus(o.sellAmount, o.buyAmount, sold, a.bought[i], a.fee[i], pBuy, pNum)
+      continue
+    }
     if (
       memo.sold[i] !== sold ||
       memo.bought[i] !== a.bought[i] ||
@@ -164,7 +172,8 @@ export function solveBatch(input: ClearBatchInput | ClearTableInput): Solution {
     const roots = new Set<number>(treeRoots)
     const num = P.assets.indexOf(P.numeraire)
     if (num >= 0 && prices[num] > 0n) roots.add(num)
-    ;({ prices, amounts } = improvePrices(P, prices, (p, a) => objectiveOf(P, p, a), roots))
+    const memo = surplusMemoOf(P.orders.length)
+    ;({ prices, amounts } = improvePrices(P, prices, (p, a) => objectiveOf(P, p, a, memo), roots))
   } else amounts = fillAtPrices(P, prices)
   amounts = applyMaxFills(P, prices, amounts, max, multi)
   // Only traded assets keep a price.
