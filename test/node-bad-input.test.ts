@@ -406,4 +406,30 @@ describe('bad input at the API and on gossip', () => {
     expect(await delta(before, 'reject:WIRE_MALFORMED')).toBe(1)
     expect(await delta(before, 'reject:WIRE_TOO_LARGE')).toBe(1)
   })
+
+  it('gathers the orders of several turns into one bundle when the node is given a window', async () => {
+    const target = cluster.nodes[0]
+    const sender = await cluster.add({ gossipBundleMs: 300 })
+    const topic = target.ordersTopic
+    await sender.host.dial(target.host.getMultiaddrs()[0])
+    await waitFor(() => sender.gossip.peersOn(topic) >= 1, 10_000, 'the sender on the topic')
+    const accepted = async () => {
+      for (const v of (await metrics.gossip.get()).values)
+        if (v.labels.topic === topic && v.labels.verdict === 'accept') return v.value
+      return 0
+    }
+    const before = await accepted()
+    const orders = Array.from({ length: 3 }, (_, i) => encodeSealedOrder(fresh(traderKey(50 + i))))
+    for (const b of orders) {
+      sender.publishOrder(b)
+      await new Promise((r) => setTimeout(r, 20)) // a turn of the event loop, and more, between orders
+    }
+    await waitFor(
+      () => orders.every((b) => target.mempool.has(orderIdOf(decodeSealedOrder(b)))),
+      5_000,
+      'the orders',
+    )
+    await waitFor(async () => (await accepted()) > before, 5_000, 'the verdict')
+    expect((await accepted()) - before).toBe(1)
+  })
 })

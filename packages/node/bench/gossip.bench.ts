@@ -17,6 +17,8 @@ const IN_FLIGHT = Number(process.env.GOSSIP_IN_FLIGHT ?? 4)
 /** Offered rate of the paced burst (orders/s), and its tick. */
 const PACED_RATE = Number(process.env.GOSSIP_RATE ?? 1000)
 const TICK_MS = Number(process.env.GOSSIP_TICK_MS ?? 10)
+/** The nodes' `gossipBundleMs` (how long an accepted order may wait to share a bundle). */
+const BUNDLE_MS = Number(process.env.GOSSIP_BUNDLE_MS ?? 0)
 
 async function waitUntil(cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms
@@ -36,7 +38,7 @@ async function withCluster<T>(
   const prof = (i: number) =>
     process.env.BENCH_PROF && i < 2 ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`] : []
   const nodes = Array.from({ length: 4 }, (_, i) =>
-    NodeProcess.spawn({ genesis, threads: 1, backend: 'native', track: true }, prof(i)),
+    NodeProcess.spawn({ genesis, threads: 1, backend: 'native', track: true, bundleMs: BUNDLE_MS }, prof(i)),
   )
   try {
     const infos = await Promise.all(nodes.map((n) => n.call<{ addr: string }>('info')))

@@ -24,6 +24,7 @@ const node = await createNode({
   genesis: parseGenesis(args.genesis),
   dataDir: dir,
   verifier: { threads: args.threads, backend: args.backend ?? 'native' },
+  gossipBundleMs: args.bundleMs,
   onOrderAdded: args.track
     ? (e) => arrivals.set(e.id, performance.timeOrigin + performance.now())
     : undefined,

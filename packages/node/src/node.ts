@@ -91,6 +91,11 @@ export interface NodeOptions {
   syncOnConnect?: boolean
   /** Told of each order the mempool takes, once it is on disk. */
   onOrderAdded?: (entry: MempoolEntry) => void
+  /**
+   * How long an accepted order may wait for others to share its gossip bundle, in ms (default 0: until
+   * the end of the current event-loop turn). A bundle leaves at once when it is full.
+   */
+  gossipBundleMs?: number
 }
 
 /**
@@ -121,7 +126,7 @@ export class AllotNode {
   private batchKeySource: ((h: Height) => Promise<Uint8Array | undefined>) | undefined
   /** Accepted orders waiting for this event-loop turn's gossip bundle (`publishOrder`). */
   private outgoingOrders: Uint8Array[] = []
-  private outgoingFlush: NodeJS.Immediate | undefined
+  private cancelOutgoingFlush: (() => void) | undefined
 
   constructor(private readonly o: NodeOptions) {
     this.genesis = o.genesis
@@ -314,12 +319,21 @@ export class AllotNode {
   publishOrder(bytes: Uint8Array): void {
     this.outgoingOrders.push(bytes)
     if (this.outgoingOrders.length >= MAX_ORDERS_PER_GOSSIP_BUNDLE) this.flushOrders()
-    else this.outgoingFlush ??= setImmediate(() => this.flushOrders())
+    else if (this.cancelOutgoingFlush === undefined) {
+      const wait = this.o.gossipBundleMs ?? 0
+      if (wait > 0) {
+        const t = setTimeout(() => this.flushOrders(), wait)
+        this.cancelOutgoingFlush = () => clearTimeout(t)
+      } else {
+        const i = setImmediate(() => this.flushOrders())
+        this.cancelOutgoingFlush = () => clearImmediate(i)
+      }
+    }
   }
 
   private flushOrders(): void {
-    if (this.outgoingFlush !== undefined) clearImmediate(this.outgoingFlush)
-    this.outgoingFlush = undefined
+    this.cancelOutgoingFlush?.()
+    this.cancelOutgoingFlush = undefined
     const orders = this.outgoingOrders
     if (orders.length === 0 || !this.running) return
     this.outgoingOrders = []
