@@ -29,6 +29,8 @@ export function objectInputOf(input: ClearTableInput): ClearBatchInput {
 }
 
 const U64 = (1n << 64n) - 1n
+const HEX32 = /^0x[0-9a-fA-F]{64}$/
+const HEX20 = /^0x[0-9a-fA-F]{40}$/
 
 /**
  * An `OrderTable` from the object form, as a node's decoder would write it from the wire: every id a
@@ -59,7 +61,7 @@ export function orderTableOf(input: ClearBatchInput): ClearTableInput {
   const buyBig: bigint[] = new Array(m)
   const balBig: bigint[] = new Array(m)
   const hexInto = (out: Uint8Array, at: number, hex: string, bytes: number, what: string) => {
-    if (!new RegExp(`^0x[0-9a-fA-F]{${2 * bytes}}$`).test(hex)) {
+    if (!(bytes === 32 ? HEX32 : HEX20).test(hex)) {
       throw new AllotError('SOLVER_INPUT_BAD_FIELD', `${what} is not ${bytes} bytes of hex: ${hex}`)
     }
     for (let k = 0; k < bytes; k++) out[at + k] = Number.parseInt(hex.slice(2 + 2 * k, 4 + 2 * k), 16)

@@ -78,7 +78,7 @@ export function envelopeDigester(domain: NetworkDomain): (envelope: Uint8Array) 
   outer[0] = 0x19
   outer[1] = 0x01
   outer.set(domainSeparator(domain), 2)
-  // Copied byte by byte: a subarray per field was a third of intake's allocations per order.
+  // Copied byte by byte: a subarray per field is a typed-array view (~100 bytes) allocated per order.
   const copy = (from: Uint8Array, start: number, end: number, at: number) => {
     for (let i = start; i < end; i++) struct[at + i - start] = from[i]
   }
