@@ -380,11 +380,16 @@ describe('devnet end to end', () => {
   it('a one-shot sealed order fills against a resting --valid-batches order', async () => {
     const [, , carol, dave] = devnet.accounts
     const [n0, , n2] = devnet.nodes
+    // Four batches past the open one, here and below: the default target (the open batch) may be in its
+    // last moments before the cut-off, and on a loaded machine an order accepted then can reach the
+    // proposer after it proposed; it then expires unfilled (a CI run saw this order expire at its first batch).
     const rest = await allotJson<{ orderId: string }>([
       'order',
       'submit',
       '--node',
       n2.api,
+      '--batch',
+      String(await openBatchAhead(n2.api, 4)),
       '--key',
       carol.privateKey,
       '--sell',
@@ -408,6 +413,8 @@ describe('devnet end to end', () => {
       'submit',
       '--node',
       n0.api,
+      '--batch',
+      String(await openBatchAhead(n0.api, 4)),
       '--key',
       dave.privateKey,
       '--sell',
