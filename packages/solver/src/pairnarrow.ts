@@ -9,7 +9,7 @@ import { capPrices, gcd } from './ratio.js'
  * orders: the same decisions as `choosePairPrice` + `solvePairWide`, on columns instead of objects.
  *
  * - Amounts are read as 32-bit words (`Prepared.sell64` / `buy64`, the funded `maxSold` likewise).
- * - Limits are sorted by a radix sort of their float keys; near-ties (relative margin 2⁻⁴⁰) are decided
+ * - Limits are sorted by a bucket sort of their float keys; near-ties (relative margin 2⁻⁴⁰) are decided
  *   exactly by comparing the 128-bit cross products `num_i·den_j` and `num_j·den_i` in 22-bit limbs
  *   (every partial sum below 2⁴⁸, exact in a double). Within one side the fee factors cancel, so the
  *   raw amounts are compared.
@@ -103,44 +103,56 @@ function sortSide(
       sv[p] = vals[idx[p]]
     }
   } else {
-    // Stable LSD radix sort of the floats' top 44 bits (positive floats order like their bits): 12 bits
-    // of the low word, then the high word in 11-bit digits, the keys carried along (sequential reads).
-    // Floats equal in those bits stay in position order; the exact pass below orders them.
+    // Bucket sort on the floats' high words (positive floats order like their bit patterns, and the high
+    // word holds the exponent and the top 20 mantissa bits: buckets are log-spaced): about two orders per
+    // bucket, buckets filled stably in one counting and one scatter pass, then each bucket sorted by its
+    // floats, stably. Fewer passes over the side than an LSD radix sort of the same bits, and the scatter
+    // is the only random write. A bucket of many orders (limits at one round price) is left as it is when
+    // its floats are equal, else sorted with a comparator: never quadratic.
     const w = new Uint32Array(vals.buffer, vals.byteOffset, 2 * n)
-    // Buffers: the keys in the two halves of `sv`'s memory, positions in `scratch` and `out` (both free
-    // until the final gather).
-    let kh: Uint32Array = new Uint32Array(sv.buffer, sv.byteOffset, n)
-    let kh2: Uint32Array = new Uint32Array(sv.buffer, sv.byteOffset + 4 * n, n)
-    let ix: Int32Array = scratch.subarray(0, n)
-    let ix2: Int32Array = out
-    const count = new Int32Array(4097)
-    for (let p = 0; p < n; p++) count[(w[2 * p + LO] >>> 20) + 1]++
-    for (let d = 0; d < 4096; d++) count[d + 1] += count[d]
-    for (let p = 0; p < n; p++) {
-      const t = count[w[2 * p + LO] >>> 20]++
-      kh[t] = w[2 * p + HI]
-      ix[t] = p
+    let minH = w[HI]
+    let maxH = minH
+    for (let p = 1; p < n; p++) {
+      const h = w[2 * p + HI]
+      if (h < minH) minH = h
+      else if (h > maxH) maxH = h
     }
-    for (let sh = 0; sh < 32; sh += 11) {
-      count.fill(0)
-      for (let p = 0; p < n; p++) count[((kh[p] >>> sh) & 2047) + 1]++
-      if (count[((kh[0] >>> sh) & 2047) + 1] === n) continue // one digit value: nothing to do
-      for (let d = 0; d < 2048; d++) count[d + 1] += count[d]
-      for (let p = 0; p < n; p++) {
-        const k = kh[p]
-        const t = count[(k >>> sh) & 2047]++
-        kh2[t] = k
-        ix2[t] = ix[p]
+    const span = 32 - Math.clz32(maxH - minH)
+    const shift = Math.max(0, span - (30 - Math.clz32(n)))
+    const nb = ((maxH - minH) >>> shift) + 1
+    const end = new Int32Array(nb + 1)
+    for (let p = 0; p < n; p++) end[((w[2 * p + HI] - minH) >>> shift) + 1]++
+    for (let b = 0; b < nb; b++) end[b + 1] += end[b]
+    // `end[b]` starts as bucket b's first slot and ends as its end (bucket b + 1's first slot).
+    const ix = scratch.subarray(0, n)
+    for (let p = 0; p < n; p++) ix[end[(w[2 * p + HI] - minH) >>> shift]++] = p
+    for (let t = 0; t < n; t++) sv[t] = vals[ix[t]]
+    let a = 0
+    for (let b = 0; b < nb; a = end[b++]) {
+      const e = end[b]
+      if (e - a < 2) continue
+      if (e - a <= 48) {
+        for (let t = a + 1; t < e; t++) {
+          const fv = sv[t]
+          if (sv[t - 1] <= fv) continue
+          const v = ix[t]
+          let q = t - 1
+          while (q >= a && sv[q] > fv) {
+            sv[q + 1] = sv[q]
+            ix[q + 1] = ix[q]
+            q--
+          }
+          sv[q + 1] = fv
+          ix[q + 1] = v
+        }
+        continue
       }
-      const tk = kh
-      kh = kh2
-      kh2 = tk
-      const ti = ix
-      ix = ix2
-      ix2 = ti
+      let sorted = true
+      for (let t = a + 1; t < e && sorted; t++) sorted = sv[t - 1] <= sv[t]
+      if (sorted) continue
+      ix.subarray(a, e).sort((x, y) => vals[x] - vals[y] || x - y)
+      for (let t = a; t < e; t++) sv[t] = vals[ix[t]]
     }
-    // Gather (the keys are dead; when the positions ended in `out`, it is mapped in place).
-    for (let p = 0; p < n; p++) sv[p] = vals[ix[p]]
     for (let p = 0; p < n; p++) out[p] = items[ix[p]]
   }
   // Sign of ratio_i − ratio_j: floats (fi, fj) decide outside the 2⁻⁴⁰ margin, else the exact product
@@ -578,7 +590,7 @@ interface NarrowChoice {
 }
 
 /**
- * `choosePairPrice` on columns (a function of its own so that its temporaries — float keys, radix
+ * `choosePairPrice` on columns (a function of its own so that its temporaries — float keys, sort
  * buffers, sorted floats — are garbage before the fills allocate their output). Null: no trade.
  */
 function choosePriceNarrow(

@@ -29,13 +29,15 @@ export function objectInputOf(input: ClearTableInput): ClearBatchInput {
 }
 
 const U64 = (1n << 64n) - 1n
+/** A hex digit's value from its char code (the caller has checked it is one). */
+const nibble = (c: number): number => (c <= 57 ? c - 48 : (c | 32) - 87)
 const HEX32 = /^0x[0-9a-fA-F]{64}$/
 const HEX20 = /^0x[0-9a-fA-F]{40}$/
 
 /**
- * An `OrderTable` from the object form, as a node's decoder would write it from the wire: every id a
- * bytes32 and every trader an address (0x-hex, any case). Amount and balance columns are 64-bit when
- * every value fits, else bigints.
+ * An `OrderTable` from the object form (the node's batch pipeline clears its opened orders through it):
+ * every id a bytes32 and every trader an address (0x-hex, any case). Amount and balance columns are
+ * 64-bit when every value fits, else bigints.
  */
 export function orderTableOf(input: ClearBatchInput): ClearTableInput {
   const src = input.orders
@@ -60,16 +62,20 @@ export function orderTableOf(input: ClearBatchInput): ClearTableInput {
   const sellBig: bigint[] = new Array(m)
   const buyBig: bigint[] = new Array(m)
   const balBig: bigint[] = new Array(m)
-  const hexInto = (out: Uint8Array, at: number, hex: string, bytes: number, what: string) => {
+  const hexInto = (out: Uint8Array, at: number, hex: string, bytes: number, i: number, field: string) => {
     if (!(bytes === 32 ? HEX32 : HEX20).test(hex)) {
-      throw new AllotError('SOLVER_INPUT_BAD_FIELD', `${what} is not ${bytes} bytes of hex: ${hex}`)
+      throw new AllotError(
+        'SOLVER_INPUT_BAD_FIELD',
+        `orders[${i}].${field} is not ${bytes} bytes of hex: ${hex}`,
+      )
     }
-    for (let k = 0; k < bytes; k++) out[at + k] = Number.parseInt(hex.slice(2 + 2 * k, 4 + 2 * k), 16)
+    for (let k = 0, c = 2; k < bytes; k++, c += 2)
+      out[at + k] = (nibble(hex.charCodeAt(c)) << 4) | nibble(hex.charCodeAt(c + 1))
   }
   for (let i = 0; i < m; i++) {
     const o = src[i]
-    hexInto(id, 32 * i, o.id, 32, `orders[${i}].id`)
-    hexInto(trader, 20 * i, o.trader, 20, `orders[${i}].trader`)
+    hexInto(id, 32 * i, o.id, 32, i, 'id')
+    hexInto(trader, 20 * i, o.trader, 20, i, 'trader')
     sellAsset[i] = assetOf(o.sellAsset)
     buyAsset[i] = assetOf(o.buyAsset)
     if (o.kind !== 'sell' && o.kind !== 'buy') {

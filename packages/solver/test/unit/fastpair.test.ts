@@ -67,6 +67,52 @@ describe('single-pair fast path equals the general path', () => {
   }
 })
 
+describe('single-pair fast path on ≥ 2,048 orders per side (the bucket sort) equals the general path', () => {
+  // Seeds 31–32: three round limits (buckets of many orders, equal and unequal floats) and a spread of
+  // limits (buckets of a few); seed 33 all spread, as the benchmark generator.
+  for (const seed of [31, 32, 33]) {
+    it(`instance ${seed}, 6,000 orders`, () => {
+      const input = seed === 33 ? spread(seed, 6000) : instance(seed, 6000)
+      const P = prepare(input)
+      expect(fastPairApplies(P)).toBe(true)
+      expect(P.narrow).toBe(true)
+      const fast = solvePairFast(P, input.params.previousPrices)
+      const prices = initialPrices(P, input.params.previousPrices)
+      const general = fillAtPrices(P, prices)
+      expect(general.sold.some((s) => s > 0n)).toBe(true)
+      expect(amountsOf(fast.amounts)).toEqual(general)
+      expect(fast.prices).toEqual(prices)
+    })
+  }
+})
+
+/** Limits spread uniformly over ±20 % around 1, each order from its own trader, fully funded. */
+function spread(seed: number, n: number): ClearBatchInput {
+  const r = rng(seed)
+  const orders: SolverOrder[] = []
+  const balances: Record<string, Record<string, bigint>> = {}
+  for (let k = 0; k < n; k++) {
+    const sellsBase = r() < 0.5
+    const sell = BigInt(1 + Math.floor(r() * 1e6)) * 10n ** 12n
+    const limit = 0.8 + 0.4 * r()
+    const buy = BigInt(Math.max(1, Math.round((sellsBase ? limit : 1 / limit) * 1e6))) * (sell / 10n ** 6n)
+    const trader = traderOf(1 + k)
+    const sellAsset = sellsBase ? 'TKA' : 'TKB'
+    orders.push({
+      id: `s${String(k).padStart(5, '0')}`,
+      trader,
+      sellAsset,
+      buyAsset: sellsBase ? 'TKB' : 'TKA',
+      sellAmount: sell,
+      buyAmount: buy,
+      kind: 'sell',
+      partiallyFillable: true,
+    })
+    balances[trader] = { [sellAsset]: sell }
+  }
+  return { orders, balances, params: { numeraire: 'TKB' } }
+}
+
 describe('prices stay below the contract bound (amount · price · 10⁴ < 2²⁵⁶ for every order)', () => {
   const big = (seed: number, assets: string[]): ClearBatchInput => {
     const r = rng(seed)
@@ -223,7 +269,7 @@ function nearTies(seed: number, n: number, huge: boolean): ClearBatchInput {
 describe('fast path on limits floats cannot separate, both sides of 2⁶⁴', () => {
   for (let seed = 1; seed <= 18; seed++) {
     const huge = seed <= 16 && seed % 4 === 1
-    // Seeds 17 and 18: ≥ 2,048 orders per side (the radix sort instead of the comparison sort).
+    // Seeds 17 and 18: ≥ 2,048 orders per side (the bucket sort instead of the comparison sort).
     const n = seed > 16 ? 5000 : 20 + ((seed * 53) % 3000)
     it(`instance ${seed}${huge ? ' (amounts > 2⁶⁴)' : ''}, ${n} orders`, () => {
       const input = nearTies(seed, n, huge)
@@ -332,7 +378,7 @@ describe('funding (prepare) groups orders by trader (any case) and sell asset', 
 
 describe('fast path on equal limits of large, different amounts (the benchmark generator, few limits)', () => {
   for (let seed = 1; seed <= 8; seed++) {
-    // Seeds 7 and 8: ≥ 2,048 orders per side (the radix sort).
+    // Seeds 7 and 8: ≥ 2,048 orders per side (the bucket sort).
     const n = seed > 6 ? 5000 : 1500
     it(`instance ${seed}, ${n} orders`, () => {
       const r = rng(500 + seed)
