@@ -67,21 +67,25 @@ describe('single-pair fast path equals the general path', () => {
   }
 })
 
+/** The narrow fast path trades, at the general path's prices, with its fills (`fillAtPrices`). */
+function narrowEqualsGeneral(input: ClearBatchInput): void {
+  const P = prepare(input)
+  expect(fastPairApplies(P)).toBe(true)
+  expect(P.narrow).toBe(true)
+  const fast = solvePairFast(P, input.params.previousPrices)
+  const prices = initialPrices(P, input.params.previousPrices)
+  const general = fillAtPrices(P, prices)
+  expect(general.sold.some((s) => s > 0n)).toBe(true)
+  expect(amountsOf(fast.amounts)).toEqual(general)
+  expect(fast.prices).toEqual(prices)
+}
+
 describe('single-pair fast path on ≥ 2,048 orders per side (the bucket sort) equals the general path', () => {
   // Seeds 31–32: three round limits (buckets of many orders, equal and unequal floats) and a spread of
   // limits (buckets of a few); seed 33 all spread.
   for (const seed of [31, 32, 33]) {
     it(`instance ${seed}, 6,000 orders`, () => {
-      const input = seed === 33 ? randomPair(seed, 6000) : instance(seed, 6000)
-      const P = prepare(input)
-      expect(fastPairApplies(P)).toBe(true)
-      expect(P.narrow).toBe(true)
-      const fast = solvePairFast(P, input.params.previousPrices)
-      const prices = initialPrices(P, input.params.previousPrices)
-      const general = fillAtPrices(P, prices)
-      expect(general.sold.some((s) => s > 0n)).toBe(true)
-      expect(amountsOf(fast.amounts)).toEqual(general)
-      expect(fast.prices).toEqual(prices)
+      narrowEqualsGeneral(seed === 33 ? randomPair(seed, 6000) : instance(seed, 6000))
     })
   }
 })
@@ -384,14 +388,7 @@ describe('fast path on equal limits of large, different amounts (the benchmark g
         balances,
         params: { numeraire: seed % 2 === 0 ? 'TKA' : 'TKB', feeBps: seed % 3 === 0 ? 10 : 0 },
       }
-      const P = prepare(input)
-      expect(P.narrow).toBe(true)
-      const fast = solvePairFast(P, input.params.previousPrices)
-      const prices = initialPrices(P, input.params.previousPrices)
-      const general = fillAtPrices(P, prices)
-      expect(general.sold.some((s) => s > 0n)).toBe(true)
-      expect(amountsOf(fast.amounts)).toEqual(general)
-      expect(fast.prices).toEqual(prices)
+      narrowEqualsGeneral(input)
     })
   }
 })
