@@ -207,14 +207,9 @@ export function choosePairPrice(
   let eaB = 0n // buyers B[pb..nb): buy kind (base)
   let eqB = 0n // buyers B[pb..nb): sell kind (quote)
   let pb = -1
-  let found = false
-  let wn = 0n
-  let wd = 1n
+  const choice = new PairPriceChoice(hasPrev ? prev : undefined)
   let wKs = 0
   let wKb = 0
-  let wVn = 0n
-  let wImb = 0n
-  let wDist = 0n
   let wSumS = 0n
   let wSumB = 0n
   const moveTo = (ks: number, kb: number) => {
@@ -244,37 +239,9 @@ export function choosePairPrice(
     const dn = eaB * cn + eqB * cd
     // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min would convert them)
     const vn = sn < dn ? sn : dn
-    const imb = sn > dn ? sn - dn : dn - sn
-    let dist = 0n
-    if (hasPrev) {
-      const d = cn * (prev as Ratio).den - (prev as Ratio).num * cd
-      dist = d < 0n ? -d : d
-    }
-    if (found) {
-      // V = vn / num: larger wins; then smaller imbalance; then smaller |r − prev| = dist / (den · prev.den);
-      // then the lower price.
-      const l = vn * wn
-      const r = wVn * cn
-      if (l < r) return
-      if (l === r) {
-        const li = imb * wn
-        const ri = wImb * cn
-        if (li > ri) return
-        if (li === ri) {
-          const ld = dist * wd
-          const rd = wDist * cd
-          if (ld > rd || (ld === rd && cn * wd >= wn * cd)) return
-        }
-      }
-    }
-    found = true
-    wn = cn
-    wd = cd
+    if (!choice.offer(cn, cd, vn, sn > dn ? sn - dn : dn - sn)) return
     wKs = ks
     wKb = kb
-    wVn = vn
-    wImb = imb
-    wDist = dist
     wSumS = eaS
     wSumB = eqB
   }
@@ -308,15 +275,66 @@ export function choosePairPrice(
     const g = gcd(bn, bd)
     consider(bn / g, bd / g, candKs[c], kb)
   }
-  if (!found || wVn === 0n) return null
+  if (!choice.found || choice.vn === 0n) return null
   if (sorted !== undefined) {
     sorted.ks = wKs
     sorted.kb = wKb
     sorted.sumS = wSumS
     sorted.sumB = wSumB
   }
-  const g = gcd(wn, wd)
-  return { num: wn / g, den: wd / g }
+  const g = gcd(choice.num, choice.den)
+  return { num: choice.num / g, den: choice.den / g }
+}
+
+/**
+ * The best of a single pair's candidate prices r = num/den by the strict order of README "Single pair":
+ * the larger traded volume, then the smaller imbalance, then nearer the previous price, then the lower
+ * price — strict, so the order in which candidates are offered does not matter. Volume and imbalance
+ * come times num (V·num, |S − D|·num), as the sums at r give them.
+ */
+export class PairPriceChoice {
+  found = false
+  num = 0n
+  den = 1n
+  /** V·num of the best. */
+  vn = 0n
+  private imb = 0n
+  private dist = 0n
+
+  constructor(private readonly prev: Ratio | undefined) {}
+
+  /** Offers r = cn/cd with V·cn = vn and |S − D|·cn = imb; true when it is the best so far. */
+  offer(cn: bigint, cd: bigint, vn: bigint, imb: bigint): boolean {
+    let dist = 0n
+    const prev = this.prev
+    if (prev !== undefined) {
+      const d = cn * prev.den - prev.num * cd
+      dist = d < 0n ? -d : d
+    }
+    if (this.found) {
+      const l = vn * this.num
+      const r = this.vn * cn
+      if (l < r) return false
+      if (l === r) {
+        const li = imb * this.num
+        const ri = this.imb * cn
+        if (li > ri) return false
+        if (li === ri) {
+          // |r − prev| = dist / (den · prev.den)
+          const ld = dist * this.den
+          const rd = this.dist * cd
+          if (ld > rd || (ld === rd && cn * this.den >= this.num * cd)) return false
+        }
+      }
+    }
+    this.found = true
+    this.num = cn
+    this.den = cd
+    this.vn = vn
+    this.imb = imb
+    this.dist = dist
+    return true
+  }
 }
 
 /**

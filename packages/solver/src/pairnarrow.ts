@@ -1,6 +1,6 @@
 import { BPS, feeOf } from '@allot/protocol'
 import { repairDeficits } from './fill.js'
-import { type PairFills, pairSetup, type Ratio } from './pair.js'
+import { type PairFills, PairPriceChoice, pairSetup, type Ratio } from './pair.js'
 import type { Prepared } from './prepare.js'
 import { capPrices, gcd } from './ratio.js'
 
@@ -764,46 +764,12 @@ function choosePriceNarrow(
   }
   if (!(best > 0)) return null
   const floor = best * (1 - 1e-6)
-  let found = false
-  let wn = 0n
-  let wd = 1n
-  let wVn = 0n
-  let wImb = 0n
-  let wDist = 0n
+  const choice = new PairPriceChoice(hasPrev ? prev : undefined)
   const consider = (cn: bigint, cd: bigint, eaS: bigint, eqB: bigint) => {
     const sn = eaS * cn
     const dn = eqB * cd
     // biome-ignore lint/complexity/useMathMinMax: bigint operands (Math.min would convert them)
-    const vn = sn < dn ? sn : dn
-    const imb = sn > dn ? sn - dn : dn - sn
-    let dist = 0n
-    if (hasPrev) {
-      const d = cn * (prev as Ratio).den - (prev as Ratio).num * cd
-      dist = d < 0n ? -d : d
-    }
-    // A strict order (volume, then imbalance, then distance to the previous price, then the lower
-    // price), so the order in which candidates are considered does not matter.
-    if (found) {
-      const l = vn * wn
-      const r = wVn * cn
-      if (l < r) return
-      if (l === r) {
-        const li = imb * wn
-        const ri = wImb * cn
-        if (li > ri) return
-        if (li === ri) {
-          const ld = dist * wd
-          const rd = wDist * cd
-          if (ld > rd || (ld === rd && cn * wd >= wn * cd)) return
-        }
-      }
-    }
-    found = true
-    wn = cn
-    wd = cd
-    wVn = vn
-    wImb = imb
-    wDist = dist
+    choice.offer(cn, cd, sn < dn ? sn : dn, sn > dn ? sn - dn : dn - sn)
   }
   for (let r = 0; r < kept.length; r += REC) {
     if (kept[r + 1] < floor) continue
@@ -829,9 +795,12 @@ function choosePriceNarrow(
       consider(bn / g, bd / g, eaS, eqB)
     }
   }
-  if (!found || wVn === 0n) return null
-  const g0 = gcd(wn, wd)
+  if (!choice.found || choice.vn === 0n) return null
+  const g0 = gcd(choice.num, choice.den)
   const prices: bigint[] = [0n, 0n]
-  ;[prices[base], prices[quote]] = capPrices([wn / g0, wd / g0], [P.maxPrice[base], P.maxPrice[quote]])
+  ;[prices[base], prices[quote]] = capPrices(
+    [choice.num / g0, choice.den / g0],
+    [P.maxPrice[base], P.maxPrice[quote]],
+  )
   return { prices, S, B, tieS, tieB, blkS, blkB }
 }
