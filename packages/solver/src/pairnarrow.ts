@@ -87,28 +87,65 @@ function sortSide(
   vals: Float64Array,
   N: Uint32Array,
   D: Uint32Array,
-  scratch: Int32Array,
 ): { order: Int32Array; tie: Uint8Array; sorted: Float64Array } {
   const n = items.length
   const out = new Int32Array(n)
   const tie = new Uint8Array(n)
   const sv = new Float64Array(n)
   if (n === 0) return { order: out, tie, sorted: sv }
-  if (n < 2048) {
-    const idx = new Uint32Array(n)
-    for (let p = 0; p < n; p++) idx[p] = p
-    idx.sort((a, b) => vals[a] - vals[b] || a - b)
-    for (let p = 0; p < n; p++) {
-      out[p] = items[idx[p]]
-      sv[p] = vals[idx[p]]
+  // Each order's N and D words travel with it (order[t]'s at 2t, 2t + 1), so the exact pass below
+  // reads them in sequence: gathered at random from N and D there, they were one cache miss each.
+  const nw = new Uint32Array(2 * n)
+  const dw = new Uint32Array(2 * n)
+  /** Item p (input position) to slot t. */
+  const put = (t: number, p: number) => {
+    const i = items[p]
+    out[t] = i
+    sv[t] = vals[p]
+    nw[2 * t] = N[2 * i]
+    nw[2 * t + 1] = N[2 * i + 1]
+    dw[2 * t] = D[2 * i]
+    dw[2 * t + 1] = D[2 * i + 1]
+  }
+  /** Slot f's order to slot t. */
+  const move = (f: number, t: number) => {
+    out[t] = out[f]
+    sv[t] = sv[f]
+    nw[2 * t] = nw[2 * f]
+    nw[2 * t + 1] = nw[2 * f + 1]
+    dw[2 * t] = dw[2 * f]
+    dw[2 * t + 1] = dw[2 * f + 1]
+  }
+  /** Slots [a, e) in ascending (float, index) order (a comparator sort through a permutation). */
+  const sortSlots = (a: number, e: number) => {
+    const perm = new Int32Array(e - a)
+    for (let k = 0; k < perm.length; k++) perm[k] = a + k
+    perm.sort((x, y) => sv[x] - sv[y] || out[x] - out[y])
+    const o = out.slice(a, e)
+    const f = sv.slice(a, e)
+    const nn = nw.slice(2 * a, 2 * e)
+    const dd = dw.slice(2 * a, 2 * e)
+    for (let k = 0; k < perm.length; k++) {
+      const x = perm[k] - a
+      const t = a + k
+      out[t] = o[x]
+      sv[t] = f[x]
+      nw[2 * t] = nn[2 * x]
+      nw[2 * t + 1] = nn[2 * x + 1]
+      dw[2 * t] = dd[2 * x]
+      dw[2 * t + 1] = dd[2 * x + 1]
     }
+  }
+  if (n < 2048) {
+    for (let p = 0; p < n; p++) put(p, p)
+    sortSlots(0, n)
   } else {
     // Bucket sort on the floats' high words (positive floats order like their bit patterns, and the high
     // word holds the exponent and the top 20 mantissa bits: buckets are log-spaced): about two orders per
-    // bucket, buckets filled stably in one counting and one scatter pass, then each bucket sorted by its
-    // floats, stably. Fewer passes over the side than an LSD radix sort of the same bits, and the scatter
-    // is the only random write. A bucket of many orders (limits at one round price) is left as it is when
-    // its floats are equal, else sorted with a comparator: never quadratic.
+    // bucket, buckets filled stably in one counting and one scatter pass (reads in sequence, writes at
+    // random), then each bucket sorted by its floats, stably. A bucket of many orders (limits at one
+    // round price) is left as it is when its floats are equal, else sorted with a comparator: never
+    // quadratic.
     const w = new Uint32Array(vals.buffer, vals.byteOffset, 2 * n)
     let minH = w[HI]
     let maxH = minH
@@ -124,76 +161,89 @@ function sortSide(
     for (let p = 0; p < n; p++) end[((w[2 * p + HI] - minH) >>> shift) + 1]++
     for (let b = 0; b < nb; b++) end[b + 1] += end[b]
     // `end[b]` starts as bucket b's first slot and ends as its end (bucket b + 1's first slot).
-    const ix = scratch.subarray(0, n)
-    for (let p = 0; p < n; p++) ix[end[(w[2 * p + HI] - minH) >>> shift]++] = p
-    for (let t = 0; t < n; t++) sv[t] = vals[ix[t]]
+    for (let p = 0; p < n; p++) put(end[(w[2 * p + HI] - minH) >>> shift]++, p)
     let a = 0
     for (let b = 0; b < nb; a = end[b++]) {
       const e = end[b]
       if (e - a < 2) continue
       if (e - a <= 48) {
+        // Insertion sort, stable: an order moves past strictly larger floats only.
         for (let t = a + 1; t < e; t++) {
           const fv = sv[t]
           if (sv[t - 1] <= fv) continue
-          const v = ix[t]
+          const it = out[t]
+          const n0 = nw[2 * t]
+          const n1 = nw[2 * t + 1]
+          const d0 = dw[2 * t]
+          const d1 = dw[2 * t + 1]
           let q = t - 1
           while (q >= a && sv[q] > fv) {
-            sv[q + 1] = sv[q]
-            ix[q + 1] = ix[q]
+            move(q, q + 1)
             q--
           }
-          sv[q + 1] = fv
-          ix[q + 1] = v
+          q++
+          out[q] = it
+          sv[q] = fv
+          nw[2 * q] = n0
+          nw[2 * q + 1] = n1
+          dw[2 * q] = d0
+          dw[2 * q + 1] = d1
         }
         continue
       }
       let sorted = true
       for (let t = a + 1; t < e && sorted; t++) sorted = sv[t - 1] <= sv[t]
-      if (sorted) continue
-      ix.subarray(a, e).sort((x, y) => vals[x] - vals[y] || x - y)
-      for (let t = a; t < e; t++) sv[t] = vals[ix[t]]
+      if (!sorted) sortSlots(a, e)
     }
-    for (let p = 0; p < n; p++) out[p] = items[ix[p]]
   }
-  // Sign of ratio_i − ratio_j: floats (fi, fj) decide outside the 2⁻⁴⁰ margin, else the exact product
-  // comparison N_i·D_j vs N_j·D_i. (Integer arguments only: doubles passed to a call are boxed.)
-  const exactW = (i: number, j: number): number =>
+  // Sign of ratio(slot q) − ratio(v) for v's words (vN, vD): N_q·D_v vs N_v·D_q, exact. The floats
+  // decide outside the 2⁻⁴⁰ margin. (Integer arguments only: doubles passed to a call are boxed.)
+  const exactAt = (q: number, vN0: number, vN1: number, vD0: number, vD1: number): number =>
     cmpProducts(
-      N[2 * i + LO],
-      N[2 * i + HI],
-      D[2 * j + LO],
-      D[2 * j + HI],
-      N[2 * j + LO],
-      N[2 * j + HI],
-      D[2 * i + LO],
-      D[2 * i + HI],
+      nw[2 * q + LO],
+      nw[2 * q + HI],
+      LO === 0 ? vD0 : vD1,
+      LO === 0 ? vD1 : vD0,
+      LO === 0 ? vN0 : vN1,
+      LO === 0 ? vN1 : vN0,
+      dw[2 * q + LO],
+      dw[2 * q + HI],
     )
-  // Insertion pass with the exact comparator: linear when the float order is nearly right. (Gathering
-  // the near-ties' words in sorted order first, so their cache misses overlap, measured no faster.)
+  const exactSlots = (q: number, r: number): number =>
+    exactAt(q, nw[2 * r], nw[2 * r + 1], dw[2 * r], dw[2 * r + 1])
+  // Insertion pass with the exact comparator: linear when the float order is nearly right.
   for (let p = 1; p < n; p++) {
     const v = out[p]
     const fv = sv[p]
     let q = p - 1
     const fq = sv[q]
-    const c = fq < fv * LO_M ? -1 : fq > fv * HI_M ? 1 : exactW(out[q], v)
+    const c = fq < fv * LO_M ? -1 : fq > fv * HI_M ? 1 : exactSlots(q, p)
     if (c < 0 || (c === 0 && out[q] < v)) {
       tie[p] = c === 0 ? 1 : 0
       continue
     }
+    const n0 = nw[2 * p]
+    const n1 = nw[2 * p + 1]
+    const d0 = dw[2 * p]
+    const d1 = dw[2 * p + 1]
     while (q >= 0) {
       const f2 = sv[q]
-      const c2 = f2 < fv * LO_M ? -1 : f2 > fv * HI_M ? 1 : exactW(out[q], v)
+      const c2 = f2 < fv * LO_M ? -1 : f2 > fv * HI_M ? 1 : exactAt(q, n0, n1, d0, d1)
       if (c2 < 0 || (c2 === 0 && out[q] < v)) break
-      out[q + 1] = out[q]
-      sv[q + 1] = sv[q]
+      move(q, q + 1)
       q--
     }
-    out[q + 1] = v
-    sv[q + 1] = fv
-    for (let r = Math.max(1, q + 1); r <= p; r++) {
-      const a = sv[r - 1]
-      const b = sv[r]
-      const e = a < b * LO_M ? -1 : a > b * HI_M ? 1 : exactW(out[r - 1], out[r])
+    q++
+    out[q] = v
+    sv[q] = fv
+    nw[2 * q] = n0
+    nw[2 * q + 1] = n1
+    dw[2 * q] = d0
+    dw[2 * q + 1] = d1
+    for (let r = Math.max(1, q); r <= p; r++) {
+      const x = sv[r - 1]
+      const y = sv[r]
+      const e = x < y * LO_M ? -1 : x > y * HI_M ? 1 : exactSlots(r - 1, r)
       tie[r] = e === 0 ? 1 : 0
     }
   }
@@ -645,10 +695,8 @@ function choosePriceNarrow(
   }
   const fPrev = prev === undefined ? 0 : Number(prev.num) / Number(prev.den)
   // Sellers' limit buy/sell, buyers' sell/buy (fee factors cancel within a side).
-  // Radix positions buffer shared by both sides.
-  const scratch = new Int32Array(Math.max(ns, nb))
-  const sortedS = sortSide(sIdx, valS, b32, s32, scratch)
-  const sortedB = sortSide(bIdx, valB, s32, b32, scratch)
+  const sortedS = sortSide(sIdx, valS, b32, s32)
+  const sortedB = sortSide(bIdx, valB, s32, b32)
   const S = sortedS.order
   const fS = sortedS.sorted
   const fB = sortedB.sorted
