@@ -89,14 +89,15 @@ function sortSide(
   D: Uint32Array,
 ): { order: Int32Array; tie: Uint8Array; sorted: Float64Array } {
   const n = items.length
-  const out = new Int32Array(n)
   const tie = new Uint8Array(n)
-  const sv = new Float64Array(n)
-  if (n === 0) return { order: out, tie, sorted: sv }
+  if (n === 0) return { order: new Int32Array(0), tie, sorted: new Float64Array(0) }
+  // Slots 0..n − 1 and a spare one, n, that holds an order lifted out while others move up.
+  const out = new Int32Array(n + 1)
+  const sv = new Float64Array(n + 1)
   // Each order's N and D words travel with it (order[t]'s at 2t, 2t + 1), so the exact pass below
   // reads them in sequence: gathered at random from N and D there, they were one cache miss each.
-  const nw = new Uint32Array(2 * n)
-  const dw = new Uint32Array(2 * n)
+  const nw = new Uint32Array(2 * n + 2)
+  const dw = new Uint32Array(2 * n + 2)
   /** Item p (input position) to slot t. */
   const put = (t: number, p: number) => {
     const i = items[p]
@@ -171,23 +172,13 @@ function sortSide(
         for (let t = a + 1; t < e; t++) {
           const fv = sv[t]
           if (sv[t - 1] <= fv) continue
-          const it = out[t]
-          const n0 = nw[2 * t]
-          const n1 = nw[2 * t + 1]
-          const d0 = dw[2 * t]
-          const d1 = dw[2 * t + 1]
+          move(t, n)
           let q = t - 1
           while (q >= a && sv[q] > fv) {
             move(q, q + 1)
             q--
           }
-          q++
-          out[q] = it
-          sv[q] = fv
-          nw[2 * q] = n0
-          nw[2 * q + 1] = n1
-          dw[2 * q] = d0
-          dw[2 * q + 1] = d1
+          move(n, q + 1)
         }
         continue
       }
@@ -196,58 +187,45 @@ function sortSide(
       if (!sorted) sortSlots(a, e)
     }
   }
-  // Sign of ratio(slot q) − ratio(v) for v's words (vN, vD): N_q·D_v vs N_v·D_q, exact. The floats
-  // decide outside the 2⁻⁴⁰ margin. (Integer arguments only: doubles passed to a call are boxed.)
-  const exactAt = (q: number, vN0: number, vN1: number, vD0: number, vD1: number): number =>
+  // Sign of ratio(slot q) − ratio(slot r): N_q·D_r vs N_r·D_q, exact. (Integer arguments only: doubles
+  // passed to a call are boxed.)
+  const exact = (q: number, r: number): number =>
     cmpProducts(
       nw[2 * q + LO],
       nw[2 * q + HI],
-      LO === 0 ? vD0 : vD1,
-      LO === 0 ? vD1 : vD0,
-      LO === 0 ? vN0 : vN1,
-      LO === 0 ? vN1 : vN0,
+      dw[2 * r + LO],
+      dw[2 * r + HI],
+      nw[2 * r + LO],
+      nw[2 * r + HI],
       dw[2 * q + LO],
       dw[2 * q + HI],
     )
-  const exactSlots = (q: number, r: number): number =>
-    exactAt(q, nw[2 * r], nw[2 * r + 1], dw[2 * r], dw[2 * r + 1])
+  // The same, the floats deciding outside the 2⁻⁴⁰ margin.
+  const cmp = (q: number, r: number): number => {
+    const x = sv[q]
+    const y = sv[r]
+    return x < y * LO_M ? -1 : x > y * HI_M ? 1 : exact(q, r)
+  }
   // Insertion pass with the exact comparator: linear when the float order is nearly right.
   for (let p = 1; p < n; p++) {
-    const v = out[p]
-    const fv = sv[p]
-    let q = p - 1
-    const fq = sv[q]
-    const c = fq < fv * LO_M ? -1 : fq > fv * HI_M ? 1 : exactSlots(q, p)
-    if (c < 0 || (c === 0 && out[q] < v)) {
+    const c = cmp(p - 1, p)
+    if (c < 0 || (c === 0 && out[p - 1] < out[p])) {
       tie[p] = c === 0 ? 1 : 0
       continue
     }
-    const n0 = nw[2 * p]
-    const n1 = nw[2 * p + 1]
-    const d0 = dw[2 * p]
-    const d1 = dw[2 * p + 1]
+    const v = out[p]
+    move(p, n)
+    let q = p - 1
     while (q >= 0) {
-      const f2 = sv[q]
-      const c2 = f2 < fv * LO_M ? -1 : f2 > fv * HI_M ? 1 : exactAt(q, n0, n1, d0, d1)
+      const c2 = cmp(q, n)
       if (c2 < 0 || (c2 === 0 && out[q] < v)) break
       move(q, q + 1)
       q--
     }
-    q++
-    out[q] = v
-    sv[q] = fv
-    nw[2 * q] = n0
-    nw[2 * q + 1] = n1
-    dw[2 * q] = d0
-    dw[2 * q + 1] = d1
-    for (let r = Math.max(1, q); r <= p; r++) {
-      const x = sv[r - 1]
-      const y = sv[r]
-      const e = x < y * LO_M ? -1 : x > y * HI_M ? 1 : exactSlots(r - 1, r)
-      tie[r] = e === 0 ? 1 : 0
-    }
+    move(n, q + 1)
+    for (let r = Math.max(1, q + 1); r <= p; r++) tie[r] = cmp(r - 1, r) === 0 ? 1 : 0
   }
-  return { order: out, tie, sorted: sv }
+  return { order: out.subarray(0, n), tie, sorted: sv.subarray(0, n) }
 }
 
 /**
