@@ -41,7 +41,7 @@ export function errorResponse(code: string, message: string): Uint8Array {
 export async function orderStatusOf(d: Pick<ApiDeps, 'mempool' | 'storage'>, id: Hex): Promise<OrderStatus> {
   const e = d.mempool.get(id)
   if (e) return { orderId: id, status: 'pending', batch: e.batch, filled: null, txHash: null, error: null }
-  const s = await d.storage.orderStatus.get(id)
+  const s = d.mempool.finalStatus(id) ?? (await d.storage.orderStatus.get(id))
   if (!s) throw new AllotError('ORDER_NOT_FOUND', `no order ${id} here`)
   return s
 }

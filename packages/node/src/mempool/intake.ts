@@ -158,7 +158,7 @@ export class OrderIntake {
     // (keccak256 of the encoded envelope, `orderIdOf`) is the hash of the bytes we hold.
     const orderId = toHex(keccak256(bytes))
     // duplicate (replays, the same nonce twice, a race between API and gossip)
-    if (mempool.has(orderId) || this.inflight.has(orderId))
+    if (mempool.has(orderId) || this.inflight.has(orderId) || mempool.finalStatus(orderId))
       throw new AllotError('ORDER_DUPLICATE', `order ${orderId} is known`)
     const owner = mempool.nonceOwner(trader, nonce)
     if (owner !== undefined)
@@ -234,7 +234,10 @@ export class OrderIntake {
   async cancel(c: OrderCancel): Promise<{ orderId: Hex }> {
     const entry = this.d.mempool.get(c.orderId)
     if (!entry) {
-      if (this.d.isKnownFinal && (await this.d.isKnownFinal(c.orderId))) {
+      if (
+        this.d.mempool.finalStatus(c.orderId) ||
+        (this.d.isKnownFinal && (await this.d.isKnownFinal(c.orderId)))
+      ) {
         throw new AllotError('ORDER_DUPLICATE', `order ${c.orderId} is no longer pending`)
       }
       throw new AllotError('ORDER_NOT_FOUND', `order ${c.orderId} is not pending here`)

@@ -39,6 +39,8 @@ export interface MempoolOptions {
  */
 export class Mempool {
   private readonly byId = new Map<Hex, MempoolEntry>()
+  /** Statuses of orders removed whose record is not on disk yet (`remove`). */
+  private readonly finalizing = new Map<Hex, OrderStatus>()
   private readonly byNonce = new Map<string, Hex>()
   private readonly perTraderBatch = new Map<string, number>()
   /** Foreign orders by expiry, for eviction. */
@@ -147,28 +149,43 @@ export class Mempool {
     this.opts.onAdded?.(entry)
   }
 
-  /** Removes orders with a final status (cancelled, expired, included...), recording it. */
+  /**
+   * Removes orders with a final status (cancelled, expired, included...), recording it. Until that record
+   * is on disk, `finalStatus` answers for them: an order is never in neither place (a status query would
+   * say ORDER_NOT_FOUND, and a replay would find it unknown).
+   */
   async remove(ids: Hex[], status: OrderStatusName, extra: Partial<OrderStatus> = {}): Promise<number> {
     const ops: BatchOp[] = []
+    const written: [Hex, OrderStatus][] = []
     for (const id of ids) {
       const e = this.byId.get(id)
       if (e) this.unindex(e)
+      const s: OrderStatus = {
+        orderId: id,
+        status,
+        batch: e?.batch ?? null,
+        filled: null,
+        txHash: null,
+        error: null,
+        ...extra,
+      }
+      this.finalizing.set(id, s)
+      written.push([id, s])
       ops.push(this.storage.orders.delOp(id))
-      ops.push(
-        this.storage.orderStatus.putOp(id, {
-          orderId: id,
-          status,
-          batch: e?.batch ?? null,
-          filled: null,
-          txHash: null,
-          error: null,
-          ...extra,
-        }),
-      )
+      ops.push(this.storage.orderStatus.putOp(id, s))
     }
     this.changed()
-    await this.persist(ops)
+    try {
+      await this.persist(ops)
+    } finally {
+      for (const [id, s] of written) if (this.finalizing.get(id) === s) this.finalizing.delete(id)
+    }
     return ids.length
+  }
+
+  /** The final status of an order just removed here whose record is still being written. */
+  finalStatus(id: Hex): OrderStatus | undefined {
+    return this.finalizing.get(id)
   }
 
   async markIncluded(ids: Hex[], height: Height): Promise<void> {

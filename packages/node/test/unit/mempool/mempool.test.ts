@@ -13,7 +13,7 @@ import {
   type SealedOrder,
 } from '@allot/protocol'
 import { afterEach, describe, expect, it } from 'vitest'
-import { sealPlain } from '../../../src/api/index.js'
+import { orderStatusOf, sealPlain } from '../../../src/api/index.js'
 import {
   createInlineVerifier,
   entryOf,
@@ -146,6 +146,25 @@ describe('mempool and intake', () => {
     // expiry pruning
     expect(await again.mempool.pruneExpired(2n)).toBe(2)
     expect(again.mempool.size).toBe(0)
+  })
+
+  it('answers for a removed order while its final status is being written: no ORDER_NOT_FOUND, no replay', async () => {
+    const { mempool, intake, storage } = await setup()
+    const o = sealed(key(1), 1n, 1n)
+    const { orderId } = await intake.submit(o, true)
+    // The order leaves the mempool at once; its record goes to level with the next write. A status query
+    // and a replay in that moment (their level reads start before the write) see the final status.
+    const removing = mempool.remove([orderId], 'included', { batch: 1n })
+    expect(mempool.has(orderId)).toBe(false)
+    const status = orderStatusOf({ mempool, storage }, orderId)
+    const replay = intake.submit(o, true)
+    expect((await status).status).toBe('included')
+    await expect(replay).rejects.toMatchObject({ code: 'ORDER_DUPLICATE' })
+    await removing
+    expect(mempool.finalStatus(orderId)).toBeUndefined()
+    expect((await storage.orderStatus.get(orderId))?.status).toBe('included')
+    expect((await orderStatusOf({ mempool, storage }, orderId)).status).toBe('included')
+    await expect(intake.submit(o, true)).rejects.toMatchObject({ code: 'ORDER_DUPLICATE' })
   })
 
   it('takes an order past its cut-off when a proposal names it, not when it is new', async () => {
