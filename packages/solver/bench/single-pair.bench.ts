@@ -112,7 +112,7 @@ function measure(n: number): void {
   // A validator clears a batch every block, so its solver is warm and its memory reused: the best of
   // `runs` after the first (cold) solve, which is shown too; more runs where a solve takes milliseconds
   // (timer and scheduling noise). The ceiling is the best of as many sorts.
-  const runs = n >= 1_000_000 ? 10 : n >= 100_000 ? 10 : 50
+  const runs = n >= 100_000 ? 10 : 50
   const first = best(1, () => solveBatch(input))
   const solve = best(runs, () => solveBatch(input))
   let ceiling = Number.POSITIVE_INFINITY

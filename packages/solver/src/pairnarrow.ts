@@ -117,24 +117,26 @@ function sortSide(
     dw[2 * t] = dw[2 * f]
     dw[2 * t + 1] = dw[2 * f + 1]
   }
-  /** Slots [a, e) in ascending (float, index) order (a comparator sort through a permutation). */
+  /**
+   * Slots [a, e) in ascending (float, index) order: a comparator sort of their positions, then the
+   * permutation applied in place, cycle by cycle, through the spare slot.
+   */
   const sortSlots = (a: number, e: number) => {
-    const perm = new Int32Array(e - a)
-    for (let k = 0; k < perm.length; k++) perm[k] = a + k
-    perm.sort((x, y) => sv[x] - sv[y] || out[x] - out[y])
-    const o = out.slice(a, e)
-    const f = sv.slice(a, e)
-    const nn = nw.slice(2 * a, 2 * e)
-    const dd = dw.slice(2 * a, 2 * e)
-    for (let k = 0; k < perm.length; k++) {
-      const x = perm[k] - a
-      const t = a + k
-      out[t] = o[x]
-      sv[t] = f[x]
-      nw[2 * t] = nn[2 * x]
-      nw[2 * t + 1] = nn[2 * x + 1]
-      dw[2 * t] = dd[2 * x]
-      dw[2 * t + 1] = dd[2 * x + 1]
+    const from = new Int32Array(e - a)
+    for (let k = 0; k < from.length; k++) from[k] = a + k
+    from.sort((x, y) => sv[x] - sv[y] || out[x] - out[y])
+    const done = new Uint8Array(e - a)
+    for (let k = 0; k < from.length; k++) {
+      if (done[k] || from[k] === a + k) continue
+      move(a + k, n)
+      let t = a + k
+      while (from[t - a] !== a + k) {
+        done[t - a] = 1
+        move(from[t - a], t)
+        t = from[t - a]
+      }
+      done[t - a] = 1
+      move(n, t)
     }
   }
   if (n < 2048) {

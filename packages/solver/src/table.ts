@@ -35,9 +35,9 @@ const HEX32 = /^0x[0-9a-fA-F]{64}$/
 const HEX20 = /^0x[0-9a-fA-F]{40}$/
 
 /**
- * An `OrderTable` from the object form (the node's batch pipeline clears its opened orders through it):
- * every id a bytes32 and every trader an address (0x-hex, any case). Amount and balance columns are
- * 64-bit when every value fits, else bigints.
+ * An `OrderTable` from the object form, as a decoder would write it (tests and benchmarks build tables
+ * with it; the node passes the object form): every id a bytes32 and every trader an address (0x-hex,
+ * any case). Amount and balance columns are 64-bit when every value fits, else bigints.
  */
 export function orderTableOf(input: ClearBatchInput): ClearTableInput {
   const src = input.orders
