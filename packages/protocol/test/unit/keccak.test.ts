@@ -1,6 +1,13 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { keccak256, keccak256Hex, keccak256Reference, keccakReady, toHex } from '../../src/index.js'
+import {
+  keccak256,
+  keccak256Hex,
+  keccak256Reference,
+  keccakReady,
+  toHex,
+  toHexReference,
+} from '../../src/index.js'
 
 describe('keccak256 (WebAssembly) against noble', () => {
   it('is ready, and hashes the empty input to the known digest', async () => {
@@ -33,5 +40,20 @@ describe('keccak256 (WebAssembly) against noble', () => {
     a[0] ^= 0xff
     expect(toHex(b)).toBe(toHex(keccak256Reference(new Uint8Array([2]))))
     expect(toHex(keccak256(new Uint8Array([1])))).toBe(toHex(keccak256Reference(new Uint8Array([1]))))
+  })
+})
+
+describe('toHex against noble', () => {
+  it('gives the same string for every length up to past its scratch buffer, views included', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), fc.nat(8), (bytes, skip) => {
+        const view = bytes.subarray(Math.min(skip, bytes.length))
+        const a = toHex(view)
+        const b = toHex(bytes)
+        expect(a).toBe(toHexReference(view))
+        expect(b).toBe(toHexReference(bytes))
+      }),
+      { seed: 11, numRuns: 500 },
+    )
   })
 })
