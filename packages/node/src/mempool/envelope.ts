@@ -48,11 +48,22 @@ export function readSealedEnvelope(b: Uint8Array): EnvelopeFields | null {
   if (ct > LIMITS.maxCiphertextBytes) return null
   at += 4 + ct
   if (at + 65 !== len) return null
-  let nonce = 0n
-  for (let i = 29; i < 29 + nl; i++) nonce = (nonce << 8n) | BigInt(b[i])
+  // One BigInt per field where the value fits a double exactly (no intermediate BigInts or DataView:
+  // garbage at every order's rate).
+  let nonce: bigint
+  if (nl <= 6) {
+    let x = 0
+    for (let i = 29; i < 29 + nl; i++) x = x * 256 + b[i]
+    nonce = BigInt(x)
+  } else {
+    nonce = 0n
+    for (let i = 29; i < 29 + nl; i++) nonce = (nonce << 8n) | BigInt(b[i])
+  }
+  const hi = u32(b, 20)
+  const lo = u32(b, 24)
   return {
     trader: toHex(b.subarray(0, 20)) as Address,
-    batch: new DataView(b.buffer, b.byteOffset + 20, 8).getBigUint64(0),
+    batch: hi < 0x200000 ? BigInt(hi * 0x100000000 + lo) : (BigInt(hi) << 32n) | BigInt(lo),
     nonce,
   }
 }

@@ -9,23 +9,35 @@ import { secp256k1 } from '@noble/curves/secp256k1.js'
 
 const backend = workerData?.backend ?? 'noble'
 
-let recoverPub
+// Each recovery writes x ‖ y of the key into `pubs` at `at`, or throws. The native path reuses
+// preallocated input and output buffers: no typed array is allocated per signature, which is garbage
+// the collector's threads would otherwise sweep at every order's rate.
+let recoverInto
 if (backend === 'native') {
   const require = createRequire(import.meta.url)
-  // libsecp256k1 as a native addon (prebuilt); tested against noble for identical results.
-  const native = require('secp256k1')
-  recoverPub = (sig65, digest) => native.ecdsaRecover(sig65.subarray(0, 64), sig65[64], digest, false)
-} else {
-  recoverPub = (sig65, digest) => {
-    const rec = new Uint8Array(65)
-    rec[0] = sig65[64]
-    rec.set(sig65.subarray(0, 64), 1)
-    return secp256k1.recoverPublicKey(rec, digest, { prehash: false })
+  // libsecp256k1 as a native addon (prebuilt); tested against noble for identical results. bindings.js
+  // loads only the addon: the package's index.js would fall back to elliptic (pure JS) unannounced.
+  const native = require('secp256k1/bindings.js')
+  const sig64 = new Uint8Array(64)
+  const msg32 = new Uint8Array(32)
+  const pub65 = new Uint8Array(65)
+  recoverInto = (sigs, digests, i, pubs) => {
+    const s = 65 * i
+    const d = 32 * i
+    for (let k = 0; k < 64; k++) sig64[k] = sigs[s + k]
+    for (let k = 0; k < 32; k++) msg32[k] = digests[d + k]
+    native.ecdsaRecover(sig64, sigs[s + 64], msg32, false, pub65)
+    const at = 64 * i
+    for (let k = 0; k < 64; k++) pubs[at + k] = pub65[k + 1]
   }
-}
-
-function toUncompressed(pub) {
-  return pub.length === 65 ? pub : secp256k1.Point.fromBytes(pub).toBytes(false)
+} else {
+  recoverInto = (sigs, digests, i, pubs) => {
+    const rec = new Uint8Array(65)
+    rec[0] = sigs[65 * i + 64]
+    rec.set(sigs.subarray(65 * i, 65 * i + 64), 1)
+    const pub = secp256k1.recoverPublicKey(rec, digests.subarray(32 * i, 32 * i + 32), { prehash: false })
+    pubs.set(secp256k1.Point.fromBytes(pub).toBytes(false).subarray(1), 64 * i)
+  }
 }
 
 parentPort.on('message', (msg) => {
@@ -34,10 +46,7 @@ parentPort.on('message', (msg) => {
   const ok = new Uint8Array(n)
   for (let i = 0; i < n; i++) {
     try {
-      const pub = toUncompressed(
-        recoverPub(msg.sigs.subarray(65 * i, 65 * i + 65), msg.digests.subarray(32 * i, 32 * i + 32)),
-      )
-      pubs.set(pub.subarray(1), 64 * i)
+      recoverInto(msg.sigs, msg.digests, i, pubs)
       ok[i] = 1
     } catch {
       ok[i] = 0
