@@ -186,7 +186,7 @@ export class AllotNode {
       mempool: this.mempool,
       verifier: this.verifier,
       bonds,
-      isKnownFinal: batchedExists((ids: Hex[]) => this.storage.orderStatus.getMany(ids)),
+      knownFinal: batchedExists((ids: Hex[]) => this.storage.orderStatus.getMany(ids)),
     })
 
     const privateKey = this.o.peerKey ?? (await loadOrCreatePeerKey(this.o.dataDir))
@@ -359,7 +359,7 @@ export class AllotNode {
    */
   private async takeBundle(envelopes: Uint8Array[]): Promise<number> {
     if (envelopes.length === 0) throw new AllotError('WIRE_MALFORMED', 'empty orders bundle')
-    const outcomes = await Promise.allSettled(envelopes.map((b) => this.intake.submit(b, false)))
+    const outcomes = await this.intake.submitMany(envelopes, false)
     let accepted = 0
     let ignored: unknown
     for (const o of outcomes) {

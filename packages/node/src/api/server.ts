@@ -123,29 +123,29 @@ async function answer(
 }
 
 /**
- * Each envelope through the same intake as a single `submit` (decoded on its own, on disk before its
- * outcome is known, published through the same hook once accepted); one outcome per order, in order.
- * A refused order fails only its own outcome.
+ * The envelopes through intake together (`OrderIntake.submitMany`: the same rules as a single
+ * `submit`, on disk before an outcome is known, each accepted one published through the same hook);
+ * one outcome per order, in order. A refused order fails only its own outcome.
  */
 export async function submitMany(
   d: Pick<ApiDeps, 'intake' | 'publishOrder'>,
   orders: Uint8Array[],
 ): Promise<SubmitOutcome[]> {
-  return Promise.all(
-    orders.map(async (bytes): Promise<SubmitOutcome> => {
-      try {
-        return await submitOne(d, bytes)
-      } catch (e) {
-        const code = e instanceof AllotError ? e.code : 'API_INTERNAL'
-        const message = (e as Error)?.message ?? String(e)
-        return {
-          kind: 'error',
-          code: code.slice(0, 64),
-          message: clip(message.replace(`${code}: `, ''), 256),
-        }
-      }
-    }),
-  )
+  const settled = await d.intake.submitMany(orders, true)
+  return settled.map((r): SubmitOutcome => {
+    if (r.status === 'fulfilled') {
+      d.publishOrder(r.value.bytes)
+      return { kind: 'submitted', orderId: r.value.orderId, targetBatch: r.value.batch }
+    }
+    const e = r.reason
+    const code = e instanceof AllotError ? e.code : 'API_INTERNAL'
+    const message = (e as Error)?.message ?? String(e)
+    return {
+      kind: 'error',
+      code: code.slice(0, 64),
+      message: clip(message.replace(`${code}: `, ''), 256),
+    }
+  })
 }
 
 const U64_MAX = (1n << 64n) - 1n
@@ -161,35 +161,39 @@ export function encodeSubmittedMany(results: SubmitOutcome[]): Uint8Array {
       'WIRE_TOO_LARGE',
       `${results.length} outcomes, at most ${API_LIMITS.maxSubmitManyOrders}`,
     )
-  const parts: Uint8Array[] = []
+  // Accepted outcomes are written straight into the frame (41 bytes each); the rest are encoded first.
+  const viaCodec = (r: SubmitOutcome) =>
+    !(r.kind === 'submitted' && HEX_ID.test(r.orderId) && r.targetBatch >= 0n && r.targetBatch <= U64_MAX)
+  const encoded = new Map<number, Uint8Array>()
   let size = 5
-  for (const r of results) {
-    let b: Uint8Array
-    if (
-      r.kind === 'submitted' &&
-      r.orderId.length === 66 &&
-      r.targetBatch >= 0n &&
-      r.targetBatch <= U64_MAX
-    ) {
-      b = new Uint8Array(41)
-      // Buffer's hex decoding stops at the first non-hex pair: 32 bytes written means a valid id.
-      if (Buffer.from(b.buffer, 1, 32).write(r.orderId.slice(2), 'hex') === 32) {
-        new DataView(b.buffer).setBigUint64(33, r.targetBatch)
-      } else b = encode(submitOutcomeCodec, r)
-    } else b = encode(submitOutcomeCodec, r)
-    parts.push(b)
-    size += b.length
-  }
-  const out = new Uint8Array(size)
+  results.forEach((r, i) => {
+    if (viaCodec(r)) {
+      const b = encode(submitOutcomeCodec, r)
+      encoded.set(i, b)
+      size += b.length
+    } else size += 41
+  })
+  const out = Buffer.allocUnsafe(size)
   out[0] = SUBMITTED_MANY_TAG
-  new DataView(out.buffer).setUint32(1, results.length)
+  out.writeUInt32BE(results.length, 1)
   let at = 5
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
+  results.forEach((r, i) => {
+    const b = encoded.get(i)
+    if (b) {
+      out.set(b, at)
+      at += b.length
+    } else {
+      const { orderId, targetBatch } = r as Extract<SubmitOutcome, { kind: 'submitted' }>
+      out[at] = 0
+      out.write(orderId.slice(2), at + 1, 32, 'hex')
+      out.writeBigUInt64BE(targetBatch, at + 33)
+      at += 41
+    }
+  })
+  return new Uint8Array(out.buffer, out.byteOffset, out.length)
 }
+
+const HEX_ID = /^0x[0-9a-fA-F]{64}$/
 
 /** At most `max` bytes of UTF-8 (the outcome's message field). */
 function clip(s: string, max: number): string {

@@ -186,10 +186,10 @@ export async function fetchOrders(
       o.deadlineMs ?? 10_000,
     )
     if (res.kind !== 'orders') throw new AllotError('WIRE_MALFORMED', 'unexpected sync answer')
-    const results = await Promise.allSettled(
-      res.orders.map((h) =>
-        intake.submit(Buffer.from(h.slice(2), 'hex'), false, { referenced: o.referenced }),
-      ),
+    const results = await intake.submitMany(
+      res.orders.map((h) => Buffer.from(h.slice(2), 'hex')),
+      false,
+      { referenced: o.referenced },
     )
     for (const r of results) {
       if (r.status === 'fulfilled') added++

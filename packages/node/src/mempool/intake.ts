@@ -2,6 +2,7 @@ import {
   type Address,
   AllotError,
   cancelDigest,
+  checkSignatureShape,
   decodeSealedOrder,
   encodeSealedOrder,
   type Hex,
@@ -11,11 +12,12 @@ import {
   type OrderCancel,
   orderDigest,
   type SealedOrder,
+  type SignedOrder,
   toHex,
 } from '@allot/protocol'
 import type { BondReader } from './bonds.js'
-import { type EnvelopeFields, envelopeDigester, readSealedEnvelope, signatureOf } from './envelope.js'
-import type { Mempool } from './mempool.js'
+import { type EnvelopeFields, envelopeDigester, rawSignatureFault, readSealedEnvelope } from './envelope.js'
+import type { Mempool, MempoolEntry } from './mempool.js'
 import type { BatchSchedule } from './schedule.js'
 import type { RecoveryJob, SignatureVerifier } from './verifier.js'
 
@@ -34,9 +36,31 @@ export interface IntakeDeps {
   mempool: Mempool
   verifier: SignatureVerifier
   bonds: BondReader
-  /** Final statuses (cancelled, expired...) of orders no longer in the mempool: a replay is a duplicate. */
-  isKnownFinal?: (id: Hex) => Promise<boolean>
+  /**
+   * Whether each order already has a final status (cancelled, expired...) though it is no longer in
+   * the mempool: a replay is a duplicate.
+   */
+  knownFinal?: (ids: Hex[]) => Promise<boolean[]>
   now?: () => number
+}
+
+/** What intake takes: an envelope's bytes, a decoded order, or both (`submit`). */
+export type IntakeInput = Uint8Array | SealedOrder | DecodedOrder
+
+/** An order past its cheap checks, in flight through the rest. */
+interface Candidate {
+  /** Its place among the inputs. */
+  at: number
+  orderId: Hex
+  bytes: Uint8Array
+  order: SealedOrder | undefined
+  trader: Address
+  batch: bigint
+  nonce: bigint
+  plain: SignedOrder | undefined
+  nonceKey: string
+  rateKey: string
+  refused: boolean
 }
 
 /** An envelope the caller already decoded, with its exact bytes. */
@@ -93,18 +117,116 @@ export class OrderIntake {
    * Validates and stores an order. `input` is the envelope's bytes (gossip, sync), a decoded order
    * (tools), or both when the caller already decoded them (the API: `bytes` must be exactly the
    * encoding of `order`, as the strict decoder guarantees for bytes it accepted).
-   */
-  /**
+   *
    * `referenced`: the order is fetched because a proposal or a decided batch names it. The intake cut-off is a
    * rule for new orders; one the network already put in a batch is taken for any height consensus has not
    * passed, or validators that closed the batch a moment earlier than the proposer could never agree on it.
    */
-  async submit(
-    input: Uint8Array | SealedOrder | DecodedOrder,
+  async submit(input: IntakeInput, local: boolean, o: { referenced?: boolean } = {}): Promise<Accepted> {
+    const [r] = await this.submitMany([input], local, o)
+    if (r.status === 'rejected') throw r.reason
+    return r.value
+  }
+
+  /**
+   * `submit` for several orders (a `submitMany` request, a gossip bundle, a sync page) as one unit:
+   * each order's cheap checks in turn, then one final-status lookup, one recovery call and one level
+   * write for all that passed them, instead of a chain of promises per order. The rules, their order
+   * and the codes are those of `submit`; one outcome per input, in order, and a refusal fails only its
+   * own order.
+   */
+  async submitMany(
+    inputs: readonly IntakeInput[],
     local: boolean,
     o: { referenced?: boolean } = {},
-  ): Promise<Accepted> {
-    // size, decode
+  ): Promise<PromiseSettledResult<Accepted>[]> {
+    const out = new Array<PromiseSettledResult<Accepted>>(inputs.length)
+    const refuse = (c: Candidate, reason: unknown) => {
+      out[c.at] = { status: 'rejected', reason }
+      c.refused = true
+    }
+    const held: Candidate[] = []
+    const now = this.now()
+    for (let i = 0; i < inputs.length; i++) {
+      try {
+        held.push(this.hold(this.check(inputs[i], i, now, o.referenced === true)))
+      } catch (e) {
+        out[i] = { status: 'rejected', reason: e }
+      }
+    }
+    try {
+      let live = held
+      // final status (a replay of an order no longer pending), then bond
+      if (this.d.knownFinal && live.length > 0) {
+        const known = await this.d.knownFinal(live.map((c) => c.orderId))
+        live.forEach((c, k) => {
+          if (known[k])
+            refuse(c, new AllotError('ORDER_DUPLICATE', `order ${c.orderId} already had its final status`))
+        })
+        live = live.filter((c) => !c.refused)
+      }
+      live = await this.checkBonds(live, refuse)
+      // signatures: the envelope (its digest and signature straight from the bytes), and a plain
+      // payload's inner order; shape errors are the order's own
+      const jobs: RecoveryJob[] = []
+      const first: number[] = []
+      for (const c of live) {
+        try {
+          const raw = c.bytes.subarray(c.bytes.length - 65)
+          const fault = rawSignatureFault(raw)
+          if (fault) throw new AllotError('ORDER_BAD_SIGNATURE', fault)
+          if (c.plain) checkSignatureShape(c.plain.signature, 'ORDER_BAD_SIGNATURE')
+          first.push(jobs.length)
+          jobs.push({ digest: this.envelopeDigest(c.bytes), raw })
+          if (c.plain)
+            jobs.push({
+              digest: orderDigest(this.d.rules.domain, c.plain.order),
+              signature: c.plain.signature,
+            })
+        } catch (e) {
+          refuse(c, e)
+          first.push(-1)
+        }
+      }
+      const signers = jobs.length > 0 ? await this.d.verifier.recover(jobs) : []
+      const entries: MempoolEntry[] = []
+      const stored: Candidate[] = []
+      live.forEach((c, k) => {
+        if (c.refused) return
+        const j = first[k]
+        if (signers[j] !== c.trader || (c.plain && signers[j + 1] !== c.trader)) {
+          refuse(c, new AllotError('ORDER_BAD_SIGNATURE', 'signature is not the trader’s on this network'))
+          return
+        }
+        entries.push({
+          id: c.orderId,
+          trader: c.trader,
+          batch: c.batch,
+          expiresAfter: c.plain ? c.plain.order.lastBatch : c.batch,
+          nonce: c.nonce,
+          local,
+          receivedAt: now,
+          bytes: c.bytes,
+        })
+        stored.push(c)
+      })
+      const refusals = entries.length > 0 ? await this.d.mempool.addMany(entries) : []
+      stored.forEach((c, k) => {
+        const r = refusals[k]
+        if (r) refuse(c, r)
+        else out[c.at] = { status: 'fulfilled', value: accepted(c.orderId, c.batch, c.bytes, c.order) }
+      })
+    } catch (e) {
+      // the lookup, the verifier or the store failed as a whole: every order still waiting shares it
+      for (const c of held) if (!c.refused && out[c.at] === undefined) refuse(c, e)
+    } finally {
+      for (const c of held) this.release(c)
+    }
+    return out
+  }
+
+  /** Size, decode, fields, duplicate, batch open, rate: the checks that need no I/O. Throws the refusal. */
+  private check(input: IntakeInput, at: number, now: number, referenced: boolean): Candidate {
     let order: SealedOrder | undefined
     let fields: EnvelopeFields | null
     let bytes: Uint8Array
@@ -167,67 +289,64 @@ export class OrderIntake {
     if (this.inflightNonces.has(nonceKey))
       throw new AllotError('ORDER_DUPLICATE', `nonce ${nonce} already used by an order in flight`)
     // target batch open
-    if (!o.referenced) schedule.checkOpen(batch, this.now())
-    else if (batch < schedule.currentHeight(this.now()))
+    if (!referenced) schedule.checkOpen(batch, now)
+    else if (batch < schedule.currentHeight(now))
       throw new AllotError('ORDER_TARGET_CLOSED', `batch ${batch} is behind consensus`)
     // rate: per trader per batch (genesis perTraderMaxOrdersPerBatch)
     const rateKey = `${trader}:${batch}`
-    const flying = this.inflightPerTraderBatch.get(rateKey) ?? 0
-    if (mempool.countFor(trader, batch) + flying >= rules.perTraderMaxOrdersPerBatch) {
+    if (
+      mempool.countFor(trader, batch) + (this.inflightPerTraderBatch.get(rateKey) ?? 0) >=
+      rules.perTraderMaxOrdersPerBatch
+    ) {
       throw new AllotError(
         'ORDER_RATE_LIMITED',
         `trader has ${rules.perTraderMaxOrdersPerBatch} orders for batch ${batch}`,
       )
     }
-    this.inflight.add(orderId)
-    this.inflightNonces.add(nonceKey)
-    this.inflightPerTraderBatch.set(rateKey, flying + 1)
-    try {
-      if (this.d.isKnownFinal && (await this.d.isKnownFinal(orderId))) {
-        throw new AllotError('ORDER_DUPLICATE', `order ${orderId} already had its final status`)
-      }
-      const owed = this.d.bonds.bondOf(trader)
-      // A reader that answers from memory (the genesis allowance, a cache) is not awaited: each
-      // await is a promise and a turn of the microtask queue per order.
-      const bond = typeof owed === 'bigint' ? owed : await owed
-      if (bond < rules.minBond)
-        throw new AllotError('ORDER_INSUFFICIENT_BOND', `bond ${bond} below ${rules.minBond}`)
-      // signatures: the envelope (its digest and signature straight from the bytes), and a plain
-      // payload's inner order
-      const raw = bytes.subarray(bytes.length - 65)
-      const jobs: RecoveryJob[] = [
-        {
-          digest: this.envelopeDigest(bytes),
-          raw,
-          get signature() {
-            return signatureOf(raw)
-          },
-        },
-      ]
-      if (plain) jobs.push({ digest: orderDigest(rules.domain, plain.order), signature: plain.signature })
-      const signers = await this.d.verifier.recover(jobs)
-      if (signers.some((s) => s !== trader)) {
-        throw new AllotError('ORDER_BAD_SIGNATURE', 'signature is not the trader’s on this network')
-      }
-      const expiresAfter = plain ? plain.order.lastBatch : batch
-      await mempool.add({
-        id: orderId,
-        trader,
-        batch,
-        expiresAfter,
-        nonce,
-        local,
-        receivedAt: this.now(),
-        bytes,
-      })
-      return accepted(orderId, batch, bytes, order)
-    } finally {
-      this.inflight.delete(orderId)
-      this.inflightNonces.delete(nonceKey)
-      const n = (this.inflightPerTraderBatch.get(rateKey) ?? 1) - 1
-      if (n <= 0) this.inflightPerTraderBatch.delete(rateKey)
-      else this.inflightPerTraderBatch.set(rateKey, n)
-    }
+    return { at, orderId, bytes, order, trader, batch, nonce, plain, nonceKey, rateKey, refused: false }
+  }
+
+  /** Marks a checked order as in flight until `release`. */
+  private hold(c: Candidate): Candidate {
+    this.inflight.add(c.orderId)
+    this.inflightNonces.add(c.nonceKey)
+    this.inflightPerTraderBatch.set(c.rateKey, (this.inflightPerTraderBatch.get(c.rateKey) ?? 0) + 1)
+    return c
+  }
+
+  private release(c: Candidate): void {
+    this.inflight.delete(c.orderId)
+    this.inflightNonces.delete(c.nonceKey)
+    const n = (this.inflightPerTraderBatch.get(c.rateKey) ?? 1) - 1
+    if (n <= 0) this.inflightPerTraderBatch.delete(c.rateKey)
+    else this.inflightPerTraderBatch.set(c.rateKey, n)
+  }
+
+  /**
+   * Refuses the orders whose trader's bond is below the minimum; returns the others. A reader that
+   * answers from memory (the genesis allowance, a cache) is not awaited.
+   */
+  private async checkBonds(
+    live: Candidate[],
+    refuse: (c: Candidate, reason: unknown) => void,
+  ): Promise<Candidate[]> {
+    const bonds = this.d.bonds
+    const owed = live.map((c) => bonds.bondOf(c.trader))
+    const settled = owed.some((b) => typeof b !== 'bigint') ? await Promise.allSettled(owed) : undefined
+    const min = this.d.rules.minBond
+    return live.filter((c, k) => {
+      let bond: bigint
+      if (settled) {
+        const s = settled[k]
+        if (s.status === 'rejected') {
+          refuse(c, s.reason)
+          return false
+        }
+        bond = s.value
+      } else bond = owed[k] as bigint
+      if (bond < min) refuse(c, new AllotError('ORDER_INSUFFICIENT_BOND', `bond ${bond} below ${min}`))
+      return !c.refused
+    })
   }
 
   /** A signed cancellation: the same path (shape, known order, trader, signature), then `cancelled`. */
@@ -236,7 +355,7 @@ export class OrderIntake {
     if (!entry) {
       if (
         this.d.mempool.finalStatus(c.orderId) ||
-        (this.d.isKnownFinal && (await this.d.isKnownFinal(c.orderId)))
+        (this.d.knownFinal && (await this.d.knownFinal([c.orderId]))[0])
       ) {
         throw new AllotError('ORDER_DUPLICATE', `order ${c.orderId} is no longer pending`)
       }

@@ -123,30 +123,52 @@ export class Mempool {
    * and gossips only then). Throws ORDER_MEMPOOL_FULL when no foreign order can make room.
    */
   async add(added: MempoolEntry): Promise<void> {
-    // The envelope is kept as a copy in Node's shared 8 kB Buffer pool: ~17 envelopes per allocation
-    // instead of one small ArrayBuffer each (100k sealed orders: RSS 305 → 279 MB), and never a view
-    // that would keep a whole request frame or gossip bundle alive.
-    const entry = { ...added, bytes: Buffer.from(added.bytes) }
-    const evicted = this.makeRoom(entry)
-    const ops: BatchOp[] = [
-      {
+    const [refused] = await this.addMany([added])
+    if (refused) throw refused
+  }
+
+  /**
+   * `add` for several orders at once, in one level batch: one refusal or null per entry, in order,
+   * once the stored ones are on disk. A failed write refuses all of them (API_INTERNAL).
+   */
+  async addMany(added: readonly MempoolEntry[]): Promise<(AllotError | null)[]> {
+    const out = new Array<AllotError | null>(added.length).fill(null)
+    const ops: BatchOp[] = []
+    const stored: MempoolEntry[] = []
+    for (let i = 0; i < added.length; i++) {
+      // The envelope is kept as a copy in Node's shared 8 kB Buffer pool: ~17 envelopes per allocation
+      // instead of one small ArrayBuffer each (100k sealed orders: RSS 305 → 279 MB), and never a view
+      // that would keep a whole request frame or gossip bundle alive.
+      const entry = { ...added[i], bytes: Buffer.from(added[i].bytes) }
+      let evicted: MempoolEntry[]
+      try {
+        evicted = this.makeRoom(entry)
+      } catch (e) {
+        out[i] = e as AllotError
+        continue
+      }
+      ops.push({
         type: 'put',
         sublevel: this.storage.orders.db,
         key: hexKey.encode(entry.id),
         value: storedOrderBytes(entry.bytes, entry.local, entry.receivedAt),
-      },
-    ]
-    for (const e of evicted) ops.push(this.storage.orders.delOp(e.id))
-    this.index(entry)
+      })
+      for (const e of evicted) ops.push(this.storage.orders.delOp(e.id))
+      this.index(entry)
+      stored.push(entry)
+    }
+    if (stored.length === 0) return out
     this.changed()
     try {
       await this.persist(ops)
     } catch (e) {
-      this.unindex(entry)
+      for (const entry of stored) this.unindex(entry)
       this.changed()
-      throw new AllotError('API_INTERNAL', `mempool write failed: ${(e as Error).message}`)
+      const failed = new AllotError('API_INTERNAL', `mempool write failed: ${(e as Error).message}`)
+      return out.map((r) => r ?? failed)
     }
-    this.opts.onAdded?.(entry)
+    if (this.opts.onAdded) for (const entry of stored) this.opts.onAdded(entry)
+    return out
   }
 
   /**
@@ -278,12 +300,14 @@ export class Mempool {
  * u64 big-endian; a unit test checks it against the codec.
  */
 export function storedOrderBytes(envelope: Uint8Array, local: boolean, receivedAt: number): Uint8Array {
-  const out = new Uint8Array(4 + envelope.length + 1 + 8)
-  const view = new DataView(out.buffer)
-  view.setUint32(0, envelope.length)
+  // From Node's shared Buffer pool: an ArrayBuffer of its own per order is garbage the collector
+  // tracks one by one.
+  const out = Buffer.allocUnsafe(4 + envelope.length + 1 + 8)
+  out.writeUInt32BE(envelope.length, 0)
   out.set(envelope, 4)
   out[4 + envelope.length] = local ? 1 : 0
-  view.setBigUint64(5 + envelope.length, BigInt(receivedAt))
+  out.writeUInt32BE(Math.floor(receivedAt / 0x100000000), 5 + envelope.length)
+  out.writeUInt32BE(receivedAt >>> 0, 9 + envelope.length)
   return out
 }
 

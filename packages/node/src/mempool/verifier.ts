@@ -10,18 +10,16 @@ import {
   type Signature,
   toHex,
 } from '@allot/protocol'
-import { rawSignatureFault } from './envelope.js'
+import { rawSignatureFault, signatureOf } from './envelope.js'
 
-/** One signature to check: the EIP-712 digest (computed on the main thread) and the signature. */
-export interface RecoveryJob {
-  digest: Uint8Array
-  signature: Signature
-  /**
-   * The same signature as r ‖ s ‖ v bytes (65), when the caller holds them (an envelope's last 65
-   * bytes): the worker pool takes them as they are instead of parsing `signature`'s hex.
-   */
-  raw?: Uint8Array
-}
+/**
+ * One signature to check: the EIP-712 digest (computed on the main thread) and the signature, either
+ * as the protocol's type or as r ‖ s ‖ v bytes (65) when the caller holds them (an envelope's last
+ * 65 bytes): the worker pool takes those as they are instead of parsing hex.
+ */
+export type RecoveryJob =
+  | { digest: Uint8Array; signature: Signature; raw?: undefined }
+  | { digest: Uint8Array; raw: Uint8Array; signature?: undefined }
 
 /**
  * Recovers signers of digests. The node's intake calls it for every envelope; implementations
@@ -42,7 +40,7 @@ export function createInlineVerifier(recover: RecoverFn = (d, s) => recoverAddre
     async recover(jobs) {
       return jobs.map((j) => {
         try {
-          return recover(j.digest, j.signature)
+          return recover(j.digest, j.signature ?? signatureOf(j.raw))
         } catch {
           return null
         }
@@ -164,10 +162,10 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions = {}): Signatur
       const sigs = new Uint8Array(65 * jobs.length)
       try {
         jobs.forEach((j, i) => {
-          if (j.raw instanceof Uint8Array && j.raw.length === 65) {
-            const fault = rawSignatureFault(j.raw)
+          if (j.signature === undefined) {
+            const fault = j.raw.length === 65 ? rawSignatureFault(j.raw) : 'signature must be 65 bytes'
             if (fault) throw new AllotError('ORDER_BAD_SIGNATURE', fault)
-            sigs.set(j.raw.subarray(0, 64), 65 * i)
+            for (let k = 0; k < 64; k++) sigs[65 * i + k] = j.raw[k]
             sigs[65 * i + 64] = j.raw[64] - 27
           } else {
             checkSignatureShape(j.signature, 'ORDER_BAD_SIGNATURE')

@@ -115,7 +115,7 @@ describe('submitMany at the API', () => {
       mempool,
       verifier: createInlineVerifier(),
       bonds,
-      isKnownFinal: async (id) => (await storage.orderStatus.get(id)) !== undefined,
+      knownFinal: async (ids) => (await storage.orderStatus.getMany(ids)).map((s) => s !== undefined),
       now: () => NOW,
     })
     const published: Uint8Array[] = []

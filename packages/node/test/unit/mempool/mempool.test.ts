@@ -96,7 +96,7 @@ describe('mempool and intake', () => {
       mempool,
       verifier: createInlineVerifier(),
       bonds: new GenesisBondReader(10n, new Map([[addressOf(key(9)), 1n]])),
-      isKnownFinal: async (id) => (await storage.orderStatus.get(id)) !== undefined,
+      knownFinal: async (ids) => (await storage.orderStatus.getMany(ids)).map((s) => s !== undefined),
       now: () => at,
     })
     return { storage, mempool, intake, dir }

@@ -38,20 +38,22 @@ describe('signature verifiers agree with noble', () => {
           })
           // The same signatures as r ‖ s ‖ v bytes (as intake hands them over from an envelope).
           const raw = jobs.map((j) => ({
-            ...j,
+            digest: j.digest,
             raw: new Uint8Array([...fromHex(j.signature.r), ...fromHex(j.signature.s), j.signature.v]),
           }))
-          const [a, b, c, d, e] = await Promise.all([
+          const [a, b, c, d, e, f] = await Promise.all([
             noble.recover(jobs),
             native.recover(jobs),
             inline.recover(jobs),
             native.recover(raw),
             noble.recover(raw),
+            inline.recover(raw),
           ])
           expect(b).toEqual(a)
           expect(c).toEqual(a)
           expect(d).toEqual(a)
           expect(e).toEqual(a)
+          expect(f).toEqual(a)
           jobs.forEach((j, i) => {
             if (j.expect) expect(a[i]).toBe(j.expect)
             else {
@@ -81,7 +83,7 @@ describe('signature verifiers agree with noble', () => {
     })
     const raw = (v: number, s = fromHex(sig.s)) => new Uint8Array([...fromHex(sig.r), ...s, v])
     for (const bad of [raw(29), raw(sig.v, new Uint8Array(32).fill(0xff)), raw(sig.v, new Uint8Array(32))])
-      await expect(native.recover([{ digest, signature: sig, raw: bad }])).rejects.toMatchObject({
+      await expect(native.recover([{ digest, raw: bad }])).rejects.toMatchObject({
         code: 'ORDER_BAD_SIGNATURE',
       })
     // short hex that BigInt accepts: refused when queued, never thrown inside the pool
