@@ -208,6 +208,27 @@ describe('submitMany at the API', () => {
     expect(r2.map((r) => (r.kind === 'error' ? r.code : 'OK'))).toEqual(['OK', 'ORDER_DUPLICATE'])
   })
 
+  it('a store that fails as a whole refuses every order still waiting, publishing none', async () => {
+    const { ask, mempool, published, storage } = await setup()
+    const two = [encodeSealedOrder(sealed(key(1), 1n, 1n)), encodeSealedOrder(sealed(key(2), 1n, 1n))]
+    const dup = two[0]
+    await storage.close()
+    const results = await ask([...two, dup])
+    // The two reach the store stage and share its failure; the duplicate was refused before it.
+    expect(results.map((r) => (r.kind === 'error' ? r.code : 'OK'))).toEqual([
+      'API_INTERNAL',
+      'API_INTERNAL',
+      'ORDER_DUPLICATE',
+    ])
+    expect(mempool.size).toBe(0)
+    expect(published).toHaveLength(0)
+    // Nothing is left in flight: the same orders are judged afresh (here: the store still fails).
+    expect((await ask(two)).map((r) => (r.kind === 'error' ? r.code : 'OK'))).toEqual([
+      'API_INTERNAL',
+      'API_INTERNAL',
+    ])
+  })
+
   it('refuses an over-long list, and any other request past one order, with WIRE_TOO_LARGE', async () => {
     const { handler } = await setup()
     const ctx = { peer: 'p', signal: new AbortController().signal }
