@@ -19,6 +19,7 @@ import type { BondReader } from './bonds.js'
 import { type EnvelopeFields, envelopeDigester, rawSignatureFault, readSealedEnvelope } from './envelope.js'
 import type { Mempool, MempoolEntry } from './mempool.js'
 import type { BatchSchedule } from './schedule.js'
+import { TraderIndex } from './trader-index.js'
 import type { RecoveryJob, SignatureVerifier } from './verifier.js'
 
 export interface IntakeRules {
@@ -58,8 +59,6 @@ interface Candidate {
   batch: bigint
   nonce: bigint
   plain: SignedOrder | undefined
-  nonceKey: string
-  rateKey: string
   refused: boolean
 }
 
@@ -102,8 +101,7 @@ export class OrderIntake {
    * batch): orders in flight at once (a `submitMany`, pipelined submits, gossip) must not share a
    * nonce or pass the per-trader cap together because neither was in the mempool yet.
    */
-  private readonly inflightNonces = new Set<string>()
-  private readonly inflightPerTraderBatch = new Map<string, number>()
+  private readonly inflightByTrader = new TraderIndex()
   private readonly now: () => number
 
   private readonly envelopeDigest: (envelope: Uint8Array) => Uint8Array
@@ -285,17 +283,15 @@ export class OrderIntake {
     const owner = mempool.nonceOwner(trader, nonce)
     if (owner !== undefined)
       throw new AllotError('ORDER_DUPLICATE', `nonce ${nonce} already used by ${owner}`)
-    const nonceKey = `${trader}:${nonce}`
-    if (this.inflightNonces.has(nonceKey))
+    if (this.inflightByTrader.nonceOwner(trader, nonce) !== undefined)
       throw new AllotError('ORDER_DUPLICATE', `nonce ${nonce} already used by an order in flight`)
     // target batch open
     if (!referenced) schedule.checkOpen(batch, now)
     else if (batch < schedule.currentHeight(now))
       throw new AllotError('ORDER_TARGET_CLOSED', `batch ${batch} is behind consensus`)
     // rate: per trader per batch (genesis perTraderMaxOrdersPerBatch)
-    const rateKey = `${trader}:${batch}`
     if (
-      mempool.countFor(trader, batch) + (this.inflightPerTraderBatch.get(rateKey) ?? 0) >=
+      mempool.countFor(trader, batch) + this.inflightByTrader.count(trader, batch) >=
       rules.perTraderMaxOrdersPerBatch
     ) {
       throw new AllotError(
@@ -303,23 +299,19 @@ export class OrderIntake {
         `trader has ${rules.perTraderMaxOrdersPerBatch} orders for batch ${batch}`,
       )
     }
-    return { at, orderId, bytes, order, trader, batch, nonce, plain, nonceKey, rateKey, refused: false }
+    return { at, orderId, bytes, order, trader, batch, nonce, plain, refused: false }
   }
 
   /** Marks a checked order as in flight until `release`. */
   private hold(c: Candidate): Candidate {
     this.inflight.add(c.orderId)
-    this.inflightNonces.add(c.nonceKey)
-    this.inflightPerTraderBatch.set(c.rateKey, (this.inflightPerTraderBatch.get(c.rateKey) ?? 0) + 1)
+    this.inflightByTrader.add(c.trader, c.nonce, c.batch, c.orderId)
     return c
   }
 
   private release(c: Candidate): void {
     this.inflight.delete(c.orderId)
-    this.inflightNonces.delete(c.nonceKey)
-    const n = (this.inflightPerTraderBatch.get(c.rateKey) ?? 1) - 1
-    if (n <= 0) this.inflightPerTraderBatch.delete(c.rateKey)
-    else this.inflightPerTraderBatch.set(c.rateKey, n)
+    this.inflightByTrader.remove(c.trader, c.nonce, c.batch, c.orderId)
   }
 
   /**

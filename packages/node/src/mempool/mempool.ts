@@ -9,6 +9,7 @@ import {
   type SealedOrder,
 } from '@allot/protocol'
 import { type BatchOp, hexKey, type NodeStorage } from '../storage/index.js'
+import { TraderIndex } from './trader-index.js'
 
 /** What the mempool keeps of an order in memory: the envelope's bytes and the fields intake indexes. */
 export interface MempoolEntry {
@@ -41,8 +42,7 @@ export class Mempool {
   private readonly byId = new Map<Hex, MempoolEntry>()
   /** Statuses of orders removed whose record is not on disk yet (`remove`). */
   private readonly finalizing = new Map<Hex, OrderStatus>()
-  private readonly byNonce = new Map<string, Hex>()
-  private readonly perTraderBatch = new Map<string, number>()
+  private readonly byTrader = new TraderIndex()
   /** Foreign orders by expiry, for eviction. */
   private readonly foreignByExpiry = new Map<Height, Set<Hex>>()
   private sortedIds: Hex[] | null = null
@@ -89,10 +89,10 @@ export class Mempool {
     return e && decodeSealedOrder(e.bytes)
   }
   nonceOwner(trader: Address, nonce: bigint): Hex | undefined {
-    return this.byNonce.get(`${trader}:${nonce}`)
+    return this.byTrader.nonceOwner(trader, nonce)
   }
   countFor(trader: Address, batch: Height): number {
-    return this.perTraderBatch.get(`${trader}:${batch}`) ?? 0
+    return this.byTrader.count(trader, batch)
   }
 
   /** Valid orders that may fill in batch h (targeting h, or resting remainders still within lastBatch). */
@@ -262,9 +262,7 @@ export class Mempool {
 
   private index(e: MempoolEntry): void {
     this.byId.set(e.id, e)
-    this.byNonce.set(`${e.trader}:${e.nonce}`, e.id)
-    const k = `${e.trader}:${e.batch}`
-    this.perTraderBatch.set(k, (this.perTraderBatch.get(k) ?? 0) + 1)
+    this.byTrader.add(e.trader, e.nonce, e.batch, e.id)
     if (!e.local) {
       let set = this.foreignByExpiry.get(e.expiresAfter)
       if (!set) this.foreignByExpiry.set(e.expiresAfter, (set = new Set()))
@@ -275,11 +273,7 @@ export class Mempool {
 
   private unindex(e: MempoolEntry): void {
     if (!this.byId.delete(e.id)) return
-    if (this.byNonce.get(`${e.trader}:${e.nonce}`) === e.id) this.byNonce.delete(`${e.trader}:${e.nonce}`)
-    const k = `${e.trader}:${e.batch}`
-    const n = (this.perTraderBatch.get(k) ?? 1) - 1
-    if (n <= 0) this.perTraderBatch.delete(k)
-    else this.perTraderBatch.set(k, n)
+    this.byTrader.remove(e.trader, e.nonce, e.batch, e.id)
     const set = this.foreignByExpiry.get(e.expiresAfter)
     if (set) {
       set.delete(e.id)
