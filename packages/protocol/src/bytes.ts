@@ -1,7 +1,7 @@
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import { bytesToHex as nobleBytesToHex, hexToBytes as nobleHexToBytes } from '@noble/hashes/utils.js'
-import { createKeccak, type IHasher } from 'hash-wasm'
 import { AllotError } from './errors.js'
+import { createWasmKeccak } from './keccak-wasm.js'
 
 /** A 0x-prefixed lowercase hex string. */
 export type Hex = `0x${string}`
@@ -47,33 +47,29 @@ export function fromHex(hex: string, expectedLength?: number, code = 'WIRE_MALFO
 }
 
 /**
- * keccak256 runs in WebAssembly (hash-wasm: ~1.6 µs for a 310-byte order envelope against ~13 µs
- * for noble's JavaScript, and an order is hashed several times at intake). The WebAssembly module
- * can only be compiled asynchronously, so it starts compiling when this module loads and noble —
- * the reference, same bytes out — answers until it is ready; entry points await `keccakReady()`.
- * A unit test checks both give the same digests for every length around the block boundaries.
+ * keccak256 runs in WebAssembly (keccak-wasm.ts: ~0.6 µs for a 310-byte order envelope against
+ * ~13 µs for noble's JavaScript, and an order is hashed several times at intake). Where WebAssembly is
+ * unavailable noble — the reference, same bytes out — serves. A unit test checks both give the same
+ * digests for every length around the block boundaries.
  */
-let wasmKeccak: IHasher | undefined
-const wasmKeccakReady: Promise<void> = createKeccak(256).then(
-  (h) => {
-    wasmKeccak = h
-  },
-  () => {
-    // No WebAssembly here: noble stays the implementation (identical digests, slower).
-  },
-)
+const wasmKeccak = createWasmKeccak()
 
-/** Resolves once keccak256 runs in WebAssembly (or is known to stay on noble). */
+/** Kept for entry points written when the WebAssembly hasher compiled asynchronously: resolved. */
 export function keccakReady(): Promise<void> {
-  return wasmKeccakReady
+  return Promise.resolve()
 }
 
 export function keccak256(data: Uint8Array): Uint8Array {
-  const h = wasmKeccak
-  if (h === undefined) return keccak_256(data)
-  h.init()
-  h.update(data)
-  return h.digest('binary')
+  if (wasmKeccak === undefined) return keccak_256(data)
+  const out = new Uint8Array(32)
+  wasmKeccak.into(data, out, 0)
+  return out
+}
+
+/** keccak256(data) written to out[at..at+32), allocating nothing (intake's hot path). */
+export function keccak256Into(data: Uint8Array, out: Uint8Array, at = 0): void {
+  if (wasmKeccak === undefined) out.set(keccak_256(data), at)
+  else wasmKeccak.into(data, out, at)
 }
 
 /** noble's keccak256, the reference the WebAssembly one is tested against. */

@@ -3,6 +3,7 @@ import {
   domainSeparator,
   fromHex,
   keccak256,
+  keccak256Into,
   LIMITS,
   type NetworkDomain,
   type Signature,
@@ -97,10 +98,10 @@ export function envelopeDigester(domain: NetworkDomain): (envelope: Uint8Array) 
     struct.fill(0, 32)
     copy(b, 0, 20, 32 + 12) // address
     copy(b, 20, 28, 64 + 24) // uint64
-    struct.set(payloadHashBytes(b), 96) // bytes32
+    keccak256Into(b.subarray(29 + b[28], b.length - 65), struct, 96) // payloadHash (bytes32)
     const nl = b[28]
     copy(b, 29, 29 + nl, 160 - nl) // uint256
-    outer.set(keccak256(struct), 34)
+    keccak256Into(struct, outer, 34)
     return keccak256(outer)
   }
 }

@@ -6,7 +6,7 @@ import {
   decodeSealedOrder,
   encodeSealedOrder,
   type Hex,
-  keccak256,
+  keccak256Into,
   LIMITS,
   type NetworkDomain,
   type OrderCancel,
@@ -102,6 +102,8 @@ export class OrderIntake {
    * nonce or pass the per-trader cap together because neither was in the mempool yet.
    */
   private readonly inflightByTrader = new TraderIndex()
+  /** An order id's bytes on their way to hex (`check`). */
+  private readonly idScratch = new Uint8Array(32)
   private readonly now: () => number
 
   private readonly envelopeDigest: (envelope: Uint8Array) => Uint8Array
@@ -276,7 +278,8 @@ export class OrderIntake {
     }
     // The codec is canonical (one encoding per value, the decoder refuses any other), so the id
     // (keccak256 of the encoded envelope, `orderIdOf`) is the hash of the bytes we hold.
-    const orderId = toHex(keccak256(bytes))
+    keccak256Into(bytes, this.idScratch)
+    const orderId = toHex(this.idScratch)
     // duplicate (replays, the same nonce twice, a race between API and gossip)
     if (mempool.has(orderId) || this.inflight.has(orderId) || mempool.finalStatus(orderId))
       throw new AllotError('ORDER_DUPLICATE', `order ${orderId} is known`)

@@ -5,7 +5,7 @@ import {
   AllotError,
   checkSignatureShape,
   fromHex,
-  keccak256,
+  keccak256Into,
   recoverAddress,
   type Signature,
   toHex,
@@ -82,6 +82,9 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions = {}): Signatur
   })
   const inflight = new Map<number, { parts: { p: Pending; from: number; n: number }[]; worker: number }>()
   let nextId = 1
+  // keccak256 of a recovered key, and its last 20 bytes (the address), reused for every result
+  const hashed = new Uint8Array(32)
+  const address = hashed.subarray(12)
   let queue: Pending[] = []
   let scheduled = false
   let closed = false
@@ -98,8 +101,11 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions = {}): Signatur
           .out as (Address | null)[]
         for (let j = 0; j < part.n; j++, k++) {
           // The address is the last 20 bytes of keccak256(x ‖ y) of the recovered key.
-          out[part.from + j] =
-            m.ok[k] === 1 ? toHex(keccak256(m.pubs.subarray(64 * k, 64 * k + 64)).subarray(12)) : null
+          if (m.ok[k] !== 1) out[part.from + j] = null
+          else {
+            keccak256Into(m.pubs.subarray(64 * k, 64 * k + 64), hashed)
+            out[part.from + j] = toHex(address) as Address
+          }
         }
         const p = part.p as Pending & { left: number; out: (Address | null)[] }
         p.left -= part.n

@@ -3,13 +3,14 @@ import { describe, expect, it } from 'vitest'
 import {
   keccak256,
   keccak256Hex,
+  keccak256Into,
   keccak256Reference,
   keccakReady,
   toHex,
   toHexReference,
 } from '../../src/index.js'
 
-describe('keccak256 (WebAssembly) against noble', () => {
+describe('keccak256 (our WebAssembly module) against noble', () => {
   it('is ready, and hashes the empty input to the known digest', async () => {
     await keccakReady()
     expect(keccak256Hex(new Uint8Array())).toBe(
@@ -32,6 +33,22 @@ describe('keccak256 (WebAssembly) against noble', () => {
       }),
       { seed: 7, numRuns: 300 },
     )
+  })
+
+  it('gives noble’s digest past one call’s input chunk (54,400 bytes) and at its edges', () => {
+    const chunk = 136 * 400
+    for (const n of [chunk - 1, chunk, chunk + 1, chunk + 135, 2 * chunk + 136, 200_001]) {
+      const data = new Uint8Array(n).map((_, i) => (i * 31 + (i >> 8)) & 0xff)
+      expect(toHex(keccak256(data)), `length ${n}`).toBe(toHex(keccak256Reference(data)))
+    }
+  })
+
+  it('keccak256Into writes the digest at the offset and nothing else', () => {
+    const out = new Uint8Array(70).fill(0xee)
+    const data = new Uint8Array(300).map((_, i) => i & 0xff)
+    keccak256Into(data, out, 19)
+    expect(toHex(out.subarray(19, 51))).toBe(toHex(keccak256Reference(data)))
+    expect([...out.subarray(0, 19), ...out.subarray(51)].every((b) => b === 0xee)).toBe(true)
   })
 
   it('returns a fresh array each call (callers may keep or mutate digests)', () => {
