@@ -20,10 +20,18 @@ describe('TraderIndex', () => {
     expect(t.count(alice, 11n)).toBe(1)
     expect(t.count(bob, 10n)).toBe(1)
     expect(t.count(bob, 11n)).toBe(0)
-    // nonces past 2^53 stay distinct (the key is the bigint itself)
-    t.add(bob, (1n << 53n) + 1n, 12n, id(5))
-    expect(t.nonceOwner(bob, 1n << 53n)).toBeUndefined()
-    expect(t.nonceOwner(bob, (1n << 53n) + 1n)).toBe(id(5))
+    // nonces and batches past 2^53 stay distinct, and apart from the exact ones below
+    const big = 1n << 53n
+    t.add(bob, big + 1n, 12n, id(5))
+    t.add(bob, big - 1n, big + 1n, id(6))
+    expect(t.nonceOwner(bob, big)).toBeUndefined()
+    expect(t.nonceOwner(bob, big + 1n)).toBe(id(5))
+    expect(t.nonceOwner(bob, big - 1n)).toBe(id(6))
+    expect(t.nonceOwner(bob, (1n << 64n) - 1n)).toBeUndefined()
+    expect(t.count(bob, big + 1n)).toBe(1)
+    expect(t.count(bob, big)).toBe(0)
+    t.remove(bob, big + 1n, 12n, id(5))
+    expect(t.nonceOwner(bob, big + 1n)).toBeUndefined()
   })
 
   it('remove undoes add, freeing a nonce only for the order that holds it', () => {
