@@ -173,7 +173,8 @@ export function encodeSubmittedMany(results: SubmitOutcome[]): Uint8Array {
       size += b.length
     } else size += 41
   })
-  const out = Buffer.allocUnsafe(size)
+  // Not from the Buffer pool, whose slabs also hold the envelopes the mempool keeps (see `addMany`).
+  const out = Buffer.allocUnsafeSlow(size)
   out[0] = SUBMITTED_MANY_TAG
   out.writeUInt32BE(results.length, 1)
   let at = 5
