@@ -163,7 +163,7 @@ export function encodeSubmittedMany(results: SubmitOutcome[]): Uint8Array {
     )
   // Accepted outcomes are written straight into the frame (41 bytes each); the rest are encoded first.
   const viaCodec = (r: SubmitOutcome) =>
-    !(r.kind === 'submitted' && HEX_ID.test(r.orderId) && r.targetBatch >= 0n && r.targetBatch <= U64_MAX)
+    !(r.kind === 'submitted' && isHexId(r.orderId) && r.targetBatch >= 0n && r.targetBatch <= U64_MAX)
   const encoded = new Map<number, Uint8Array>()
   let size = 5
   results.forEach((r, i) => {
@@ -194,7 +194,16 @@ export function encodeSubmittedMany(results: SubmitOutcome[]): Uint8Array {
   return new Uint8Array(out.buffer, out.byteOffset, out.length)
 }
 
-const HEX_ID = /^0x[0-9a-fA-F]{64}$/
+/** /^0x[0-9a-fA-F]{64}$/ by character codes (the regular expression was 0.4 µs of every order). */
+function isHexId(s: string): boolean {
+  if (s.length !== 66 || s.charCodeAt(0) !== 48 || s.charCodeAt(1) !== 120) return false
+  for (let i = 2; i < 66; i++) {
+    const c = s.charCodeAt(i)
+    const l = c | 0x20 // 'A'-'F' → 'a'-'f'
+    if (!((c >= 48 && c <= 57) || (l >= 97 && l <= 102))) return false
+  }
+  return true
+}
 
 /** At most `max` bytes of UTF-8 (the outcome's message field). */
 function clip(s: string, max: number): string {

@@ -334,9 +334,19 @@ describe('submitMany at the API', () => {
     for (const rs of [outcomes, [], outcomes.slice(0, 1)]) {
       expect(encodeSubmittedMany(rs)).toEqual(encodeApiResponse({ kind: 'submittedMany', results: rs }))
     }
-    // Not an id: the codec's refusal, not a silently wrong frame.
-    expect(() =>
-      encodeSubmittedMany([{ kind: 'submitted', orderId: `0x${'zz'.repeat(32)}` as Hex, targetBatch: 1n }]),
-    ).toThrow(/WIRE_MALFORMED/)
+    // Not an id: the codec's refusal, not a silently wrong frame (a control character one bit from a
+    // digit, a letter past 'f', a short or long id, no 0x).
+    for (const orderId of [
+      `0x${'zz'.repeat(32)}`,
+      `0x${'ab'.repeat(31)}a\u0010`,
+      `0x${'ab'.repeat(31)}ag`,
+      `0x${'ab'.repeat(31)}`,
+      `0x${'ab'.repeat(33)}`,
+      `0y${'ab'.repeat(32)}`,
+    ]) {
+      expect(() =>
+        encodeSubmittedMany([{ kind: 'submitted', orderId: orderId as Hex, targetBatch: 1n }]),
+      ).toThrow(/WIRE_MALFORMED/)
+    }
   })
 })
