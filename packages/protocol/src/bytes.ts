@@ -81,6 +81,17 @@ export function keccak256Hex(data: Uint8Array): Hex {
   return toHex(keccak256(data))
 }
 
+/**
+ * n bytes whose every byte the caller will write: not zero-filled and not from Node's shared Buffer
+ * pool (so a short-lived buffer never keeps a pool slab alive). For frames of tens of kB built per
+ * request, the zero fill alone was 6 % of the API client's CPU (perf).
+ */
+export function uninitializedBytes(n: number): Uint8Array<ArrayBuffer> {
+  if (typeof Buffer !== 'function') return new Uint8Array(n)
+  const b = Buffer.allocUnsafeSlow(n)
+  return new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, n)
+}
+
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let n = 0
   for (const p of parts) n += p.length

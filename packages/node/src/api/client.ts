@@ -33,6 +33,7 @@ import {
   sealOrder,
   signDigest,
   signOrder,
+  uninitializedBytes,
 } from '@allot/protocol'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -400,7 +401,7 @@ export function submitManyFrame(orders: readonly Uint8Array[], size?: number): U
     )
   let n = size ?? 0
   if (size === undefined) for (const o of orders) n += 4 + o.length
-  const out = new Uint8Array(5 + n)
+  const out = uninitializedBytes(5 + n)
   const view = new DataView(out.buffer)
   out[0] = SUBMIT_MANY_TAG
   view.setUint32(1, orders.length)

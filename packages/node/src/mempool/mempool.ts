@@ -7,6 +7,7 @@ import {
   type OrderStatus,
   type OrderStatusName,
   type SealedOrder,
+  uninitializedBytes,
 } from '@allot/protocol'
 import { type BatchOp, hexKey, type NodeStorage } from '../storage/index.js'
 import { TraderIndex } from './trader-index.js'
@@ -166,7 +167,7 @@ export class Mempool {
     // The stored values, one allocation for the batch and gone once it is written. Not from the Buffer
     // pool: a pool slab shared with the envelopes kept above would stay alive for them, holding dead
     // values (100k orders: RSS 320 MB against 273 MB).
-    const values = new Uint8Array(size)
+    const values = uninitializedBytes(size)
     let at = 0
     stored.forEach((entry, k) => {
       const end = writeStoredOrder(values, at, entry.bytes, entry.local, entry.receivedAt)

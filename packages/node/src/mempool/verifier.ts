@@ -9,6 +9,7 @@ import {
   recoverAddress,
   type Signature,
   toHex,
+  uninitializedBytes,
 } from '@allot/protocol'
 import { rawSignatureFault, signatureOf } from './envelope.js'
 
@@ -130,8 +131,8 @@ export function createWorkerVerifier(opts: WorkerVerifierOptions = {}): Signatur
     let size = 0
     const send = () => {
       if (size === 0) return
-      const digests = new Uint8Array(32 * size)
-      const sigs = new Uint8Array(65 * size)
+      const digests = uninitializedBytes(32 * size)
+      const sigs = uninitializedBytes(65 * size)
       let k = 0
       for (const part of parts) {
         for (let j = 0; j < part.n; j++, k++) {

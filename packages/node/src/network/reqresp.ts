@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events'
-import { AllotError } from '@allot/protocol'
+import { AllotError, uninitializedBytes } from '@allot/protocol'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import * as lp from 'it-length-prefixed'
@@ -42,7 +42,7 @@ export interface ProtocolOptions {
 export function lengthPrefixed(frames: Uint8Array[]): Uint8Array {
   let size = 0
   for (const f of frames) size += varintLength(f.length) + f.length
-  const out = new Uint8Array(size)
+  const out = uninitializedBytes(size)
   let at = 0
   for (const f of frames) {
     let n = f.length

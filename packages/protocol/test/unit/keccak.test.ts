@@ -8,6 +8,7 @@ import {
   keccakReady,
   toHex,
   toHexReference,
+  uninitializedBytes,
 } from '../../src/index.js'
 
 describe('keccak256 (our WebAssembly module) against noble', () => {
@@ -72,5 +73,20 @@ describe('toHex against noble', () => {
       }),
       { seed: 11, numRuns: 500 },
     )
+  })
+})
+
+describe('uninitializedBytes', () => {
+  it('gives n writable bytes on an ArrayBuffer of its own (no pool slab to keep alive, transferable)', () => {
+    for (const n of [0, 1, 41, 4096, 70_000]) {
+      const b = uninitializedBytes(n)
+      expect(b).toBeInstanceOf(Uint8Array)
+      expect(b.length).toBe(n)
+      expect(b.byteOffset).toBe(0)
+      expect(b.buffer.byteLength).toBe(n)
+      b.fill(7)
+      expect(b.every((x) => x === 7)).toBe(true)
+    }
+    expect(uninitializedBytes(8).buffer).not.toBe(uninitializedBytes(8).buffer)
   })
 })
