@@ -9,7 +9,6 @@ import {
   encode,
   type Height,
   type Hex,
-  keccakReady,
   MAX_ORDER_GOSSIP_BYTES,
   MAX_ORDERS_PER_GOSSIP_BUNDLE,
   type NodeInfo,
@@ -152,8 +151,6 @@ export class AllotNode {
   }
 
   async start(): Promise<void> {
-    // Hash in WebAssembly from the first order on (bytes.ts; noble would answer the same, slower).
-    await keccakReady()
     const g = this.genesis
     const m = this.o.metrics
     this.storage = await NodeStorage.open(`${this.o.dataDir}/db`)

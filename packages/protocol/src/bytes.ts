@@ -47,17 +47,12 @@ export function fromHex(hex: string, expectedLength?: number, code = 'WIRE_MALFO
 }
 
 /**
- * keccak256 runs in WebAssembly (keccak-wasm.ts: ~0.6 µs for a 310-byte order envelope against
+ * keccak256 runs in WebAssembly (keccak-wasm.ts: ~1.0 µs for a 310-byte order envelope against
  * ~13 µs for noble's JavaScript, and an order is hashed several times at intake). Where WebAssembly is
  * unavailable noble — the reference, same bytes out — serves. A unit test checks both give the same
  * digests for every length around the block boundaries.
  */
 const wasmKeccak = createWasmKeccak()
-
-/** Kept for entry points written when the WebAssembly hasher compiled asynchronously: resolved. */
-export function keccakReady(): Promise<void> {
-  return Promise.resolve()
-}
 
 export function keccak256(data: Uint8Array): Uint8Array {
   if (wasmKeccak === undefined) return keccak_256(data)

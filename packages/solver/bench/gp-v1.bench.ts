@@ -6,11 +6,7 @@
 import '@allot/protocol/polyfill'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { keccakReady } from '@allot/protocol'
 import { clearBatch, parseBatchFile, verifyResult } from '../src/index.js'
-
-// Hash as a node does (WebAssembly keccak): the result hash is part of clearBatch.
-await keccakReady()
 
 const dir = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'testdata', 'gp-v1')
 if (!existsSync(dir)) {

@@ -7,14 +7,10 @@
  * 200 / 2,000 / 20,000 orders (no reference: 10 assets have 10⁸ spanning trees), plus small instances.
  */
 import '@allot/protocol/polyfill'
-import { keccakReady } from '@allot/protocol'
 import { clearBatch, verifyResult } from '../src/index.js'
 import { randomMultiAsset } from '../test/reference/instances.js'
 import { solveMip } from '../test/reference/mip.js'
 import { solverSurplus, surplusReference } from '../test/reference/surplus.js'
-
-// Hash as a node does (WebAssembly keccak): the result hash is part of clearBatch.
-await keccakReady()
 
 const cases: [number, number, number, boolean, number][] = [
   // seed, assets, orders, run the surplus reference, HiGHS time limit (s; 0 = not run): the issue's

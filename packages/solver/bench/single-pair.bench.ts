@@ -14,13 +14,9 @@
  * run at 10⁶).
  */
 import '@allot/protocol/polyfill'
-import { keccakReady } from '@allot/protocol'
 import { clearBatch, objectInputOf, solveBatch } from '../src/index.js'
 import type { ClearTableInput, OrderTable } from '../src/types.js'
 import { rng } from '../test/reference/instances.js'
-
-// Hash as a node does (WebAssembly keccak): the result hash is part of clearBatch.
-await keccakReady()
 
 /**
  * The batch as a decoder writes it: ids ascending as a proposer lists its batch's sealed order ids

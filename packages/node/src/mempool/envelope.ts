@@ -73,9 +73,14 @@ function u32(b: Uint8Array, at: number): number {
   return ((b[at] << 24) >>> 0) + (b[at + 1] << 16) + (b[at + 2] << 8) + b[at + 3]
 }
 
+/** The payload's slice of an envelope (after trader, batch and nonce; before the signature). */
+function payloadOf(b: Uint8Array): Uint8Array {
+  return b.subarray(29 + b[28], b.length - 65)
+}
+
 /** keccak256 of the payload's slice of an envelope: `payloadHashOf(order)` as bytes. */
 export function payloadHashBytes(b: Uint8Array): Uint8Array {
-  return keccak256(b.subarray(29 + b[28], b.length - 65))
+  return keccak256(payloadOf(b))
 }
 
 /**
@@ -98,7 +103,7 @@ export function envelopeDigester(domain: NetworkDomain): (envelope: Uint8Array) 
     struct.fill(0, 32)
     copy(b, 0, 20, 32 + 12) // address
     copy(b, 20, 28, 64 + 24) // uint64
-    keccak256Into(b.subarray(29 + b[28], b.length - 65), struct, 96) // payloadHash (bytes32)
+    keccak256Into(payloadOf(b), struct, 96) // payloadHash (bytes32)
     const nl = b[28]
     copy(b, 29, 29 + nl, 160 - nl) // uint256
     keccak256Into(struct, outer, 34)

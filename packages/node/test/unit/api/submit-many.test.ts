@@ -208,13 +208,14 @@ describe('submitMany at the API', () => {
     expect(r2.map((r) => (r.kind === 'error' ? r.code : 'OK'))).toEqual(['OK', 'ORDER_DUPLICATE'])
   })
 
-  it('a store that fails as a whole refuses every order still waiting, publishing none', async () => {
+  it('storage failing as a whole refuses every order still waiting, publishing none', async () => {
     const { ask, mempool, published, storage } = await setup()
     const two = [encodeSealedOrder(sealed(key(1), 1n, 1n)), encodeSealedOrder(sealed(key(2), 1n, 1n))]
     const dup = two[0]
     await storage.close()
     const results = await ask([...two, dup])
-    // The two reach the store stage and share its failure; the duplicate was refused before it.
+    // The two pass the checks without I/O and share the failure of the first stage that reads the closed
+    // store (the final-status lookup); the duplicate was refused before it.
     expect(results.map((r) => (r.kind === 'error' ? r.code : 'OK'))).toEqual([
       'API_INTERNAL',
       'API_INTERNAL',

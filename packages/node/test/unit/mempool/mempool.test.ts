@@ -200,4 +200,20 @@ describe('mempool and intake', () => {
     for await (const _ of storage.orders.entries()) stored++
     expect(stored).toBe(3)
   })
+
+  it('an order evicted by a later one of the same addMany is not left on disk', async () => {
+    const { mempool, storage } = await setup(2)
+    const entry = (k: number, batch: bigint, local: boolean) => {
+      const o = sealed(key(k), batch, BigInt(k))
+      return entryOf(orderIdOf(o), o, encodeSealedOrder(o), local, NOW)
+    }
+    const [foreign, local1, local2] = [entry(1, 9n, false), entry(2, 5n, true), entry(3, 5n, true)]
+    // full after two: the third (local) evicts the foreign one stored a moment earlier in this batch
+    expect(await mempool.addMany([foreign, local1, local2])).toEqual([null, null, null])
+    expect(mempool.has(foreign.id)).toBe(false)
+    await mempool.flush()
+    const onDisk: string[] = []
+    for await (const [id] of storage.orders.entries()) onDisk.push(id)
+    expect(onDisk.sort()).toEqual([local1.id, local2.id].sort())
+  })
 })
