@@ -30,15 +30,20 @@ const WARM = Number(process.env.INTAKE_WARM ?? 4_000)
 const MANY_IN_FLIGHT = Number(process.env.INTAKE_IN_FLIGHT ?? 8)
 const PER_REQUEST = Number(process.env.INTAKE_PER_REQUEST ?? 128)
 
-let nativeCpuUs = 0 // CPU µs per native recovery (all threads), from the ceiling run
+const ceilingKey = privateKeyFromHex(`0x${'07'.repeat(32)}`)
+const jobs: RecoveryJob[] = Array.from({ length: 256 }, (_, i) => {
+  const digest = keccak256(new Uint8Array([i, i >> 8]))
+  return { digest, signature: signDigest(digest, ceilingKey) }
+})
 
-async function recoveriesPerSecond(backend: 'noble' | 'native', n: number): Promise<number> {
+/** A ceiling measurement: recoveries/s on all cores, and the CPU µs (all threads) each one costs. */
+interface Ceiling {
+  rate: number
+  cpuUs: number
+}
+
+async function recoveries(backend: 'noble' | 'native', n: number): Promise<Ceiling> {
   const v = createWorkerVerifier({ threads: cores, backend, chunk: 64 })
-  const key = privateKeyFromHex(`0x${'07'.repeat(32)}`)
-  const jobs: RecoveryJob[] = Array.from({ length: 256 }, (_, i) => {
-    const digest = keccak256(new Uint8Array([i, i >> 8]))
-    return { digest, signature: signDigest(digest, key) }
-  })
   await v.recover(jobs) // warm up
   const t0 = performance.now()
   const c0 = process.cpuUsage()
@@ -46,9 +51,8 @@ async function recoveriesPerSecond(backend: 'noble' | 'native', n: number): Prom
   await Promise.all(Array.from({ length: rounds }, () => v.recover(jobs)))
   const rate = (rounds * jobs.length) / ((performance.now() - t0) / 1000)
   const c = process.cpuUsage(c0)
-  if (backend === 'native') nativeCpuUs = (c.user + c.system) / (rounds * jobs.length)
   await v.close()
-  return rate
+  return { rate, cpuUs: (c.user + c.system) / (rounds * jobs.length) }
 }
 
 interface Run {
@@ -75,7 +79,7 @@ async function timed(node: NodeProcess, orders: number, send: () => Promise<void
   }
 }
 
-const nobleRate = await recoveriesPerSecond('noble', 3_000)
+const noble = await recoveries('noble', 3_000)
 const b0 = performance.now()
 const all = makeSealedOrders(WARM + N + SINGLE, 32, 7)
 const buildSecs = (performance.now() - b0) / 1000
@@ -93,11 +97,11 @@ const node = NodeProcess.spawn(
 )
 /** One round: its intake and the ceilings measured just before and just after it. */
 interface Round extends Run {
-  before: number
-  after: number
+  before: Ceiling
+  after: Ceiling
 }
 let client: AllotClient | undefined
-let runs: { rounds: Round[]; s: Run; cpuUs: number[] } | undefined
+let runs: { rounds: Round[]; s: Run } | undefined
 try {
   const { addr } = await node.call<{ addr: string }>('info')
   const c = await AllotClient.connect(addr, { deadlineMs: 30_000 })
@@ -106,37 +110,33 @@ try {
     const bad = outcomes.find((o) => o.kind !== 'submitted')
     if (bad) throw new Error(`refused: ${JSON.stringify(bad)}`)
   }
-  // warm up, in requests as the timed part sends them
-  for (let at = 0; at < WARM; at += PER_REQUEST)
-    expectAccepted(await c.submitMany(encoded.slice(at, Math.min(WARM, at + PER_REQUEST))))
+  /** `orders` in `submitMany` requests of PER_REQUEST orders, MANY_IN_FLIGHT at once. */
+  const sendMany = async (orders: Uint8Array[]) => {
+    let next = 0
+    await Promise.all(
+      Array.from({ length: MANY_IN_FLIGHT }, async () => {
+        while (next < orders.length) {
+          const request = orders.slice(next, next + PER_REQUEST)
+          next += PER_REQUEST
+          expectAccepted(await c.submitMany(request))
+        }
+      }),
+    )
+  }
+  await sendMany(encoded.slice(0, WARM)) // warm up, as the timed part sends
   const many = encoded.slice(WARM, WARM + N)
   const single = all.slice(WARM + N)
 
-  // submitMany: requests of PER_REQUEST orders, MANY_IN_FLIGHT at once, in ROUNDS rounds each between
-  // two ceiling measurements (the node idle while they run).
+  // submitMany in ROUNDS rounds, each between two ceiling measurements (the node idle while they run).
   const rounds: Round[] = []
-  const cpuUs: number[] = []
   const perRound = Math.ceil(many.length / ROUNDS)
-  let ceiling = await recoveriesPerSecond('native', 20_000)
-  cpuUs.push(nativeCpuUs)
+  let before = await recoveries('native', 20_000)
   for (let r = 0; r < ROUNDS; r++) {
     const part = many.slice(r * perRound, (r + 1) * perRound)
-    const run = await timed(node, part.length, async () => {
-      let next = 0
-      await Promise.all(
-        Array.from({ length: MANY_IN_FLIGHT }, async () => {
-          while (next < part.length) {
-            const request = part.slice(next, next + PER_REQUEST)
-            next += PER_REQUEST
-            expectAccepted(await c.submitMany(request))
-          }
-        }),
-      )
-    })
-    const after = await recoveriesPerSecond('native', 20_000)
-    cpuUs.push(nativeCpuUs)
-    rounds.push({ ...run, before: ceiling, after })
-    ceiling = after
+    const run = await timed(node, part.length, () => sendMany(part))
+    const after = await recoveries('native', 20_000)
+    rounds.push({ ...run, before, after })
+    before = after
   }
   // single submits, 32 in flight.
   const s = await timed(node, single.length, async () => {
@@ -151,47 +151,47 @@ try {
   if (info.mempoolSize !== all.length)
     throw new Error(`mempool holds ${info.mempoolSize}, expected ${all.length}`)
 
-  runs = { rounds, s, cpuUs }
+  runs = { rounds, s }
 } finally {
   await client?.close()
   await node.kill()
 }
 
-const { rounds, s, cpuUs } = runs as { rounds: Round[]; s: Run; cpuUs: number[] }
-const ceilingOf = (r: Round) => (r.before + r.after) / 2
+const { rounds, s } = runs as { rounds: Round[]; s: Run }
+const ceilingOf = (r: Round) => (r.before.rate + r.after.rate) / 2
 const ratio = (r: Round) => r.rate / ceilingOf(r)
-const byRatio = [...rounds].sort((a, b) => ratio(a) - ratio(b))
-const median = byRatio[Math.floor((byRatio.length - 1) / 2)]
-const medianRatio =
-  byRatio.length % 2 === 1 ? ratio(median) : (ratio(median) + ratio(byRatio[byRatio.length / 2])) / 2
+const ratios = rounds.map(ratio).sort((a, b) => a - b)
+const mid = Math.floor(ratios.length / 2)
+const medianRatio = ratios.length % 2 === 1 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`
-const allow = (r: Run) => (cores * 1e6) / (r.nodeUs + r.clientUs)
+/** Orders/s the cores allow when node and client spend this much CPU per order. */
+const allow = (nodeUs: number, clientUs: number) => (cores * 1e6) / (nodeUs + clientUs)
 const sum = (f: (r: Round) => number) => rounds.reduce((a, r) => a + f(r), 0)
 const orders = sum((r) => r.orders)
 const secs = sum((r) => r.orders / r.rate)
 const nodeUs = sum((r) => r.nodeUs * r.orders) / orders
 const clientUs = sum((r) => r.clientUs * r.orders) / orders
-const recoveryUs = cpuUs.reduce((a, b) => a + b, 0) / cpuUs.length
+const ceilings = [rounds[0].before, ...rounds.map((r) => r.after)]
+const recoveryUs = ceilings.reduce((a, c) => a + c.cpuUs, 0) / ceilings.length
 const ceilingMean = sum(ceilingOf) / rounds.length
 console.log(`cores: ${cores}`)
 console.log(
-  `ceiling: secp256k1 recoveries/s on ${cores} cores — native libsecp256k1 ${ceilingMean.toFixed(0)}/s (the mean over the rounds; ${recoveryUs.toFixed(0)} µs of CPU each), noble ${nobleRate.toFixed(0)}/s`,
+  `ceiling: secp256k1 recoveries/s on ${cores} cores — native libsecp256k1 ${ceilingMean.toFixed(0)}/s (the mean over the rounds; ${recoveryUs.toFixed(0)} µs of CPU each), noble ${noble.rate.toFixed(0)}/s`,
 )
 console.log(
   `orders: sealed, ${orderBytes} bytes, 32 traders, built and encoded before the timed part (${buildSecs.toFixed(1)} s); ceiling in sealed orders/s (1 recovery each) = recoveries/s; the node warmed with ${WARM} orders`,
 )
 for (const [i, r] of rounds.entries())
   console.log(
-    `  round ${i + 1}: ceiling ${r.before.toFixed(0)}/s before, ${r.after.toFixed(0)}/s after; intake ${r.rate.toFixed(0)} orders/s = ${pct(ratio(r))} of their mean; CPU per order: node ${r.nodeUs.toFixed(0)} µs, client ${r.clientUs.toFixed(0)} µs`,
+    `  round ${i + 1}: ceiling ${r.before.rate.toFixed(0)}/s before, ${r.after.rate.toFixed(0)}/s after; intake ${r.rate.toFixed(0)} orders/s = ${pct(ratio(r))} of their mean; CPU per order: node ${r.nodeUs.toFixed(0)} µs, client ${r.clientUs.toFixed(0)} µs`,
   )
 console.log(
-  `intake over the p2p API, submitMany (${orders} orders in ${rounds.length} rounds, ${PER_REQUEST} per request, ${MANY_IN_FLIGHT} requests in flight): ${(orders / secs).toFixed(0)} orders/s; the median round = ${pct(medianRatio)} of its ceiling (rounds ${pct(ratio(byRatio[0]))}–${pct(ratio(byRatio[byRatio.length - 1]))})`,
+  `intake over the p2p API, submitMany (${orders} orders in ${rounds.length} rounds, ${PER_REQUEST} per request, ${MANY_IN_FLIGHT} requests in flight): ${(orders / secs).toFixed(0)} orders/s; the median round = ${pct(medianRatio)} of its ceiling (rounds ${pct(ratios[0])}–${pct(ratios[ratios.length - 1])})`,
 )
 // The client shares the cores: what each side spends per order says what the cores allow.
-const allowAll = (cores * 1e6) / (nodeUs + clientUs)
 console.log(
-  `  CPU per order (all threads, all rounds): node ${nodeUs.toFixed(0)} µs, client ${clientUs.toFixed(0)} µs → the two together allow at most ${allowAll.toFixed(0)} orders/s on ${cores} cores = ${pct(recoveryUs / (nodeUs + clientUs))} of the ceiling in CPU terms (one recovery: ${recoveryUs.toFixed(0)} µs)`,
+  `  CPU per order (all threads, all rounds): node ${nodeUs.toFixed(0)} µs, client ${clientUs.toFixed(0)} µs → the two together allow at most ${allow(nodeUs, clientUs).toFixed(0)} orders/s on ${cores} cores = ${pct(recoveryUs / (nodeUs + clientUs))} of the ceiling in CPU terms (one recovery: ${recoveryUs.toFixed(0)} µs)`,
 )
 console.log(
-  `intake over the p2p API, single submit (${s.orders} orders, 32 in flight): ${s.rate.toFixed(0)} orders/s = ${pct(s.rate / ceilingMean)}; CPU per order: node ${s.nodeUs.toFixed(0)} µs, client ${s.clientUs.toFixed(0)} µs → ≤ ${allow(s).toFixed(0)}/s`,
+  `intake over the p2p API, single submit (${s.orders} orders, 32 in flight): ${s.rate.toFixed(0)} orders/s = ${pct(s.rate / ceilingMean)}; CPU per order: node ${s.nodeUs.toFixed(0)} µs, client ${s.clientUs.toFixed(0)} µs → ≤ ${allow(s.nodeUs, s.clientUs).toFixed(0)}/s`,
 )
