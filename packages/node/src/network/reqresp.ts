@@ -30,7 +30,7 @@ export interface ProtocolOptions {
   readAhead?: number
   /**
    * Request bytes one session may hold read but not yet answered (at least one frame is always
-   * read): with frames up to `maxRequestBytes` (64 KiB for the API's submitMany), `readAhead` alone
+   * read): with frames up to `maxRequestBytes` (256 KiB for the API's submitMany), `readAhead` alone
    * would let each stream pin 32 × that. Default 256 KiB.
    */
   readAheadBytes?: number
