@@ -69,8 +69,15 @@ describe('4 nodes on loopback: API intake, gossip, durable mempool, sync after r
       traderKey(7),
     )
     await waitFor(() => cluster.nodes.every((n) => n.mempool.has(r.orderId)), 10_000, 'order everywhere')
+    const envelope = cluster.nodes[0].mempool.get(r.orderId)?.bytes as Uint8Array
     await client.cancel(r.orderId, traderKey(7))
     await waitFor(() => cluster.nodes.every((n) => !n.mempool.has(r.orderId)), 10_000, 'cancel everywhere')
     expect((await client.status(r.orderId)).status).toBe('cancelled')
+    // A replay once the status is on disk (not only in memory) is still a duplicate: intake's
+    // final-status filter flagged the id when the cancellation was written.
+    for (const n of cluster.nodes) await n.mempool.flush()
+    expect(cluster.nodes[0].mempool.finalStatus(r.orderId)).toBeUndefined()
+    expect(await client.submitMany([envelope])).toMatchObject([{ kind: 'error', code: 'ORDER_DUPLICATE' }])
+    expect(cluster.nodes[0].mempool.has(r.orderId)).toBe(false)
   })
 })

@@ -43,6 +43,7 @@ import {
   type MempoolEntry,
   OrderIntake,
   type SignatureVerifier,
+  screenedExists,
   type WorkerVerifierOptions,
 } from './mempool/index.js'
 import type { NodeMetrics } from './metrics/index.js'
@@ -183,7 +184,11 @@ export class AllotNode {
       mempool: this.mempool,
       verifier: this.verifier,
       bonds,
-      knownFinal: batchedExists((ids: Hex[]) => this.storage.orderStatus.getMany(ids)),
+      // level only for the ids its filter cannot rule out (almost none: a replay, a Bloom false positive)
+      knownFinal: screenedExists(
+        (id: Hex) => this.storage.mayHaveStatus(id),
+        batchedExists((ids: Hex[]) => this.storage.orderStatus.getMany(ids)),
+      ),
     })
 
     const privateKey = this.o.peerKey ?? (await loadOrCreatePeerKey(this.o.dataDir))

@@ -39,9 +39,9 @@ export interface IntakeDeps {
   bonds: BondReader
   /**
    * Whether each order already has a final status (cancelled, expired...) though it is no longer in
-   * the mempool: a replay is a duplicate.
+   * the mempool: a replay is a duplicate. An array instead of a promise when answered from memory.
    */
-  knownFinal?: (ids: Hex[]) => Promise<boolean[]>
+  knownFinal?: (ids: Hex[]) => boolean[] | Promise<boolean[]>
   now?: () => number
 }
 
@@ -158,7 +158,8 @@ export class OrderIntake {
       let live = held
       // final status (a replay of an order no longer pending), then bond
       if (this.d.knownFinal && live.length > 0) {
-        const known = await this.d.knownFinal(live.map((c) => c.orderId))
+        const asked = this.d.knownFinal(live.map((c) => c.orderId))
+        const known = Array.isArray(asked) ? asked : await asked
         live.forEach((c, k) => {
           if (known[k])
             refuse(c, new AllotError('ORDER_DUPLICATE', `order ${c.orderId} already had its final status`))

@@ -42,3 +42,27 @@ export function batchedExists<K>(
     })
   }
 }
+
+/**
+ * `exists` behind an in-memory "certainly not" (`mayContain`, e.g. a Bloom filter): keys it rules out
+ * are answered false at once, only the others are looked up. When it rules out every key the answer
+ * is an array, not a promise — the caller goes on without waiting a turn.
+ */
+export function screenedExists<K>(
+  mayContain: (key: K) => boolean,
+  exists: (keys: K[]) => Promise<boolean[]>,
+): (keys: K[]) => boolean[] | Promise<boolean[]> {
+  return (keys) => {
+    const out = new Array<boolean>(keys.length).fill(false)
+    let maybe: number[] | undefined
+    for (let i = 0; i < keys.length; i++) if (mayContain(keys[i])) (maybe ??= []).push(i)
+    if (!maybe) return out
+    const asked = maybe
+    return exists(asked.map((i) => keys[i])).then((found) => {
+      asked.forEach((i, j) => {
+        out[i] = found[j]
+      })
+      return out
+    })
+  }
+}

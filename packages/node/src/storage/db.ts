@@ -18,6 +18,7 @@ import {
   u64,
 } from '@allot/protocol'
 import { Level } from 'level'
+import { IdFilter } from './id-filter.js'
 
 function openBucket(db: Level<string, Uint8Array>, name: string) {
   return db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' })
@@ -46,10 +47,12 @@ export const stringKey: KeyCodec<string> = { encode: (k) => k, decode: (s) => s 
 
 /** A typed bucket over one level database (STYLE.md: repositories per bucket, never raw keys). */
 export class Repository<K, V> {
+  /** `onPut`: told of each key as it is put or a put is prepared (`putOp`), before the write lands. */
   constructor(
     readonly db: Sub,
     private readonly key: KeyCodec<K>,
     private readonly value: Codec<V>,
+    private readonly onPut?: (k: K) => void,
   ) {}
 
   async get(k: K): Promise<V | undefined> {
@@ -61,12 +64,14 @@ export class Repository<K, V> {
     return raws.map((r) => (r === undefined ? undefined : decode(this.value, r)))
   }
   async put(k: K, v: V): Promise<void> {
+    this.onPut?.(k)
     await this.db.put(this.key.encode(k), encode(this.value, v))
   }
   async del(k: K): Promise<void> {
     await this.db.del(this.key.encode(k))
   }
   putOp(k: K, v: V): BatchOp {
+    this.onPut?.(k)
     return { type: 'put', sublevel: this.db, key: this.key.encode(k), value: encode(this.value, v) }
   }
   delOp(k: K): BatchOp {
@@ -122,20 +127,37 @@ export class NodeStorage extends EventEmitter<NodeStorageEvents> {
   readonly results: Repository<bigint, BatchView>
   readonly certificates: Repository<bigint, BatchCertificate>
 
-  private constructor(readonly db: Level<string, Uint8Array>) {
+  private constructor(
+    readonly db: Level<string, Uint8Array>,
+    /** Every order id with a stored status, as a Bloom filter (`mayHaveStatus`). */
+    private readonly statusIds: IdFilter,
+  ) {
     super()
     const sub = (name: string) => openBucket(db, name)
     this.orders = new Repository(sub('orders'), hexKey, storedOrderCodec as Codec<StoredOrder>)
-    this.orderStatus = new Repository(sub('order-status'), hexKey, orderStatusCodec)
+    this.orderStatus = new Repository(sub('order-status'), hexKey, orderStatusCodec, (id) =>
+      statusIds.add(id),
+    )
     this.batches = new Repository(sub('batches'), heightKey, batchContentCodec)
     this.results = new Repository(sub('results'), heightKey, batchViewCodec)
     this.certificates = new Repository(sub('certificates'), heightKey, batchCertificateCodec)
   }
 
-  static async open(path: string): Promise<NodeStorage> {
+  /** `statusFilterMinBits`: the status filter's least size as a power of two (tests make it small). */
+  static async open(path: string, o: { statusFilterMinBits?: number } = {}): Promise<NodeStorage> {
     const db = new Level<string, Uint8Array>(path, { valueEncoding: 'view' })
     await db.open()
-    return new NodeStorage(db)
+    return new NodeStorage(db, await statusIdsOf(openBucket(db, 'order-status'), o.statusFilterMinBits))
+  }
+
+  /**
+   * False only if no status was ever stored for this order (this run's writes, and what the database
+   * held when opened); true means "look it up". Sized when the database opens (16 bits per stored
+   * status, at least 2 MiB): past that many new statuses in one run, "maybe" comes more often and more
+   * lookups go to level — still exact, only slower; a restart sizes it again.
+   */
+  mayHaveStatus(id: `0x${string}`): boolean {
+    return this.statusIds.mayContain(id)
   }
 
   /** Applies several repository operations atomically. */
@@ -158,4 +180,19 @@ export class NodeStorage extends EventEmitter<NodeStorageEvents> {
   async close(): Promise<void> {
     await this.db.close()
   }
+}
+
+/**
+ * A bucket's keys (hex ids) in a filter sized for them: one pass into the smallest filter, and a
+ * second into a larger one only if they overflow it.
+ */
+async function statusIdsOf(bucket: Sub, minLog2Bits?: number): Promise<IdFilter> {
+  let filter = IdFilter.sizedFor(0, minLog2Bits)
+  for await (const k of bucket.keys()) filter.add(k)
+  if (filter.added > filter.capacity) {
+    const n = filter.added
+    filter = IdFilter.sizedFor(n, minLog2Bits)
+    for await (const k of bucket.keys()) filter.add(k)
+  }
+  return filter
 }

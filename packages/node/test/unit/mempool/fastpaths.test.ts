@@ -23,6 +23,7 @@ import {
   payloadHashBytes,
   rawSignatureFault,
   readSealedEnvelope,
+  screenedExists,
   signatureOf,
   storedOrderBytes,
 } from '../../../src/mempool/index.js'
@@ -207,6 +208,35 @@ describe('intake fast paths', () => {
       throw new Error('disk gone')
     })
     await expect(Promise.all([failing(['a']), failing(['b'])])).rejects.toThrow('disk gone')
+  })
+
+  it('looks up only what the screen cannot rule out, and answers at once when it rules out all', async () => {
+    const asked: string[][] = []
+    const exists = screenedExists(
+      (k: string) => k.startsWith('maybe'),
+      async (ks: string[]) => {
+        asked.push(ks)
+        return ks.map((k) => k.endsWith('yes'))
+      },
+    )
+    expect(exists(['no1', 'no2'])).toEqual([false, false]) // an array, not a promise
+    expect(exists([])).toEqual([])
+    expect(asked).toEqual([])
+    expect(await exists(['no1', 'maybe-yes', 'no2', 'maybe-no', 'maybe2-yes'])).toEqual([
+      false,
+      true,
+      false,
+      false,
+      true,
+    ])
+    expect(asked).toEqual([['maybe-yes', 'maybe-no', 'maybe2-yes']])
+    const failing = screenedExists(
+      () => true,
+      async () => {
+        throw new Error('disk gone')
+      },
+    )
+    await expect(failing(['a'])).rejects.toThrow('disk gone')
   })
 
   it('frames requests as it-length-prefixed does, several to a chunk', async () => {
