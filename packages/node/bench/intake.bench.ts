@@ -9,12 +9,14 @@
 // measured once, a minute away from the intake it is compared with, makes the ratio a coin toss. The
 // run is therefore in rounds: the ceiling, then 8,000 orders of intake, then the ceiling again, four
 // times (the ceilings between rounds serve both neighbours); each round's intake is compared with the
-// mean of the ceilings on either side, and the figure is the median round. The node is warmed first
-// with 8,000 orders (its JIT settles: a node runs for days, and the first seconds of TurboFan
-// compiling are not its steady state). Orders go in `submitMany` requests as full as the API allows
+// mean of the ceilings on either side, and the figure is the median round. Node and client are warmed
+// first with 16,000 orders, 32 requests (their JITs settle: a node runs for days, and the first seconds
+// of TurboFan compiling are not its steady state; after 13–16 requests the client still spent 12–15
+// µs per order where it settles at 5–7). Orders go in `submitMany` requests as full as the API allows
 // (API_LIMITS.maxSubmitManyOrders, 512; 8 in flight), and, to compare, as single `submit` requests
 // (32 in flight). INTAKE_ORDERS (all rounds), INTAKE_ROUNDS, INTAKE_WARM, INTAKE_SINGLE_ORDERS,
-// INTAKE_PER_REQUEST and INTAKE_IN_FLIGHT override the counts. BENCH_CPU_PROF=<dir> writes a --cpu-prof profile of the node process there.
+// INTAKE_PER_REQUEST and INTAKE_IN_FLIGHT override the counts. BENCH_CPU_PROF=<dir> writes a
+// --cpu-prof profile of the node process there.
 import '@allot/protocol/polyfill'
 import { availableParallelism } from 'node:os'
 import { API_LIMITS, encodeSealedOrder, keccak256, privateKeyFromHex, signDigest } from '@allot/protocol'
@@ -26,7 +28,7 @@ const cores = availableParallelism()
 const N = Number(process.env.INTAKE_ORDERS ?? 32_000)
 const ROUNDS = Number(process.env.INTAKE_ROUNDS ?? 4)
 const SINGLE = Number(process.env.INTAKE_SINGLE_ORDERS ?? 2_000)
-const WARM = Number(process.env.INTAKE_WARM ?? 8_000)
+const WARM = Number(process.env.INTAKE_WARM ?? 16_000)
 const MANY_IN_FLIGHT = Number(process.env.INTAKE_IN_FLIGHT ?? 8)
 const PER_REQUEST = Number(process.env.INTAKE_PER_REQUEST ?? API_LIMITS.maxSubmitManyOrders)
 
