@@ -181,7 +181,7 @@ console.log(
   `ceiling: secp256k1 recoveries/s on ${cores} cores — native libsecp256k1 ${ceilingMean.toFixed(0)}/s (the mean over the rounds; ${recoveryUs.toFixed(0)} µs of CPU each), noble ${noble.rate.toFixed(0)}/s`,
 )
 console.log(
-  `orders: sealed, ${orderBytes} bytes, 32 traders, built and encoded before the timed part (${buildSecs.toFixed(1)} s); ceiling in sealed orders/s (1 recovery each) = recoveries/s; the node warmed with ${WARM} orders`,
+  `orders: sealed, ${orderBytes} bytes, 32 traders, built and encoded before the timed part (${buildSecs.toFixed(1)} s); ceiling in sealed orders/s (1 recovery each) = recoveries/s; node and client warmed with ${WARM} orders`,
 )
 for (const [i, r] of rounds.entries())
   console.log(
