@@ -117,3 +117,19 @@ export async function waitFor(
 export async function waitForMesh(nodes: AllotNode[], min: number, timeoutMs = 10_000): Promise<void> {
   await waitFor(() => nodes.every((n) => n.gossip.peersOn(n.ordersTopic) >= min), timeoutMs, 'topic peers')
 }
+
+/**
+ * Waits until every node's mesh on the orders topic holds every peer it knows on it (the steady state
+ * of an overlay whose degree is at most gossipsub's D: no peer left outside the mesh).
+ */
+export async function waitForFullMesh(nodes: AllotNode[], timeoutMs = 10_000): Promise<void> {
+  await waitFor(
+    () =>
+      nodes.every((n) => {
+        const on = n.gossip.peersOn(n.ordersTopic)
+        return on > 0 && n.host.services.pubsub.getMeshPeers(n.ordersTopic).length === on
+      }),
+    timeoutMs,
+    'full meshes',
+  )
+}

@@ -96,6 +96,11 @@ export interface NodeOptions {
    * the end of the current event-loop turn). A bundle leaves at once when it is full.
    */
   gossipBundleMs?: number
+  /**
+   * Advertise recent gossip to mesh peers too, so an order a forward missed is fetched at the next
+   * heartbeat (default true; `network/mesh-gossip.ts`). Off only to show the loss it repairs.
+   */
+  gossipRepair?: boolean
 }
 
 /**
@@ -198,6 +203,7 @@ export class AllotNode {
       bootstrap: this.o.bootstrap,
       topics: allTopics(g.networkId),
       allowColocation: this.o.allowColocation ?? true,
+      gossipToMeshPeers: this.o.gossipRepair,
     })
     this.gossip = new Gossip(this.host.services.pubsub, {
       onVerdict: (topic, verdict, code) => m?.gossip.inc({ topic, verdict, code: code ?? 'OK' }),

@@ -14,6 +14,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { coalesceGossipWrites } from './coalesce.js'
 import { honourIdontwant } from './idontwant.js'
+import { gossipToMeshPeers } from './mesh-gossip.js'
 
 export type AllotHost = Libp2p<{
   pubsub: GossipSub
@@ -35,6 +36,8 @@ export interface HostOptions {
   coalesceGossipWrites?: boolean
   /** Never forward a message to a peer that sent IDONTWANT for it (default true; see idontwant.ts). */
   honourIdontwant?: boolean
+  /** Advertise recent message ids (IHAVE) to mesh peers too, so a missed forward is repaired (default true; see mesh-gossip.ts). */
+  gossipToMeshPeers?: boolean
 }
 
 /**
@@ -128,6 +131,7 @@ export async function createHost(o: HostOptions): Promise<AllotHost> {
   })) as AllotHost
   if (o.coalesceGossipWrites !== false) coalesceGossipWrites(host.services.pubsub)
   if (o.honourIdontwant !== false) honourIdontwant(host.services.pubsub)
+  if (o.gossipToMeshPeers !== false) gossipToMeshPeers(host.services.pubsub)
   await keepAlive(host, o.bootstrap ?? [])
   return host
 }
