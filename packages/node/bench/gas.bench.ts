@@ -27,7 +27,7 @@ import {
   startAnvil,
   tokenAbi,
 } from '../src/settlement/index.js'
-import { certify, fillAt, fixedKey, makeOrder, result, signed } from '../test/unit/settlement/fixtures.js'
+import { certify, fillAt, fixedKey, makeOrder, penaltyOf, result, signed } from '../test/anvil/fixtures.js'
 
 const COW = { settlement: 39_365, trade: 44_000, erc20Transfer: 27_513 }
 const FEE_BPS = 5n
@@ -50,7 +50,7 @@ try {
 
   const rows: { validators: number; fills: number; gas: bigint; note?: string }[] = []
   for (const n of [4, 7]) {
-    for (const fills of [1, 10, 100, 500]) {
+    for (const fills of [2, 10, 100, 500]) {
       rows.push({
         validators: n,
         fills,
@@ -62,6 +62,7 @@ try {
   // Worst case per fill: buy-token slot fresh and a multi-batch order (a fresh cumulative-fill slot).
   const worst = await measure(c, 4, 100, tokenA, tokenB, traderKeys, traders, false, true)
   const worst500 = await measure(c, 4, 500, tokenA, tokenB, traderKeys, traders, false, true)
+  const withPenalties = await measure(c, 4, 100, tokenA, tokenB, traderKeys, traders, true, false, 100)
 
   const cowPerTrade = COW.trade + 2 * COW.erc20Transfer
   console.log(
@@ -89,6 +90,10 @@ try {
   )
   console.log(
     `100 fills, 4 validators, worst case (fresh buy slot + multi-batch order slot): ${worst} (${(Number(worst) / 100) | 0} per fill); 500 fills: ${worst500}`,
+  )
+  const perPenalty = (withPenalties - at(4, 100)) / 100n
+  console.log(
+    `100 penalties with evidence on top of 100 fills (4 validators): ${withPenalties} (${perPenalty} per penalty: SealedOrder signature, its once-ever slot, the bond debit, the event)`,
   )
   const maxFills = (BLOCK_GAS / 2n - fixed) / marginal
   console.log(`fills fitting half a 30M block, typical fills (4 validators): ${maxFills}`)
@@ -160,6 +165,8 @@ async function measure(
   traders: Address[],
   buySlotsWarm: boolean,
   multiBatch = false,
+  /** Penalties with evidence (envelopes of traders 0..n−1, who hold bond): what one costs on top. */
+  nPenalties = 0,
 ): Promise<bigint> {
   const lastBatch = multiBatch ? 2n : 1n
   const validatorKeys = Array.from({ length: nValidators }, (_, i) => fixedKey(i))
@@ -170,7 +177,7 @@ async function measure(
     feeBps: Number(FEE_BPS),
     escapeBlocks: 1000,
     bondToken: tokenA,
-    invalidOrderFee: 0n,
+    invalidOrderFee: 1n,
     feeAccount: addressOf(fixedKey(5)),
   })
   const domain = { chainId: BigInt(anvil.chainId), verifyingContract: settlement }
@@ -201,55 +208,45 @@ async function measure(
   if (check.escrow !== big) throw new Error(`balanceOf slot is not ${BALANCE_SLOT}`)
 
   const fills: Fill[] = []
-  if (nFills === 1) {
-    // One fill alone cannot conserve tokens unless it buys nothing: sell 1 unit of the cheaper token.
-    const cheap = prices[0] < prices[1] ? assets[0] : assets[1]
-    const dear = cheap === assets[0] ? assets[1] : assets[0]
-    const o = signed(
+  // Pairs (the smallest batch that conserves both tokens): a lone fill would have to buy nothing,
+  // which the contract refuses (EmptyFill).
+  for (let i = 0; i < nFills; i += 2) {
+    // Pairs: a sell-kind order selling 3000 A for B, a buy-kind order buying 3000 A with B.
+    const sellA = signed(
       domain,
-      makeOrder({ trader: traders[0], sellAsset: cheap, buyAsset: dear, sellAmount: 10n, buyAmount: 0n }),
-      traderKeys[0],
+      makeOrder({
+        trader: traders[i],
+        sellAsset: aId,
+        buyAsset: bId,
+        sellAmount: 1_000_000n,
+        buyAmount: 1_000_000n,
+        nonce: BigInt(i),
+        lastBatch,
+      }),
+      traderKeys[i],
     )
-    if (cheap !== aId) await setEscrow(c, settlement, traders[0], tokenB, big)
-    fills.push(fillAt(o, pOf(cheap), pOf(dear), 1n, FEE_BPS))
-  } else {
-    for (let i = 0; i < nFills; i += 2) {
-      // Pairs: a sell-kind order selling 3000 A for B, a buy-kind order buying 3000 A with B.
-      const sellA = signed(
-        domain,
-        makeOrder({
-          trader: traders[i],
-          sellAsset: aId,
-          buyAsset: bId,
-          sellAmount: 1_000_000n,
-          buyAmount: 1_000_000n,
-          nonce: BigInt(i),
-          lastBatch,
-        }),
-        traderKeys[i],
-      )
-      const buyA = signed(
-        domain,
-        makeOrder({
-          trader: traders[i + 1],
-          sellAsset: bId,
-          buyAsset: aId,
-          sellAmount: 1_000_000n,
-          buyAmount: 300_000n,
-          kind: 'buy',
-          nonce: BigInt(i),
-          lastBatch,
-        }),
-        traderKeys[i + 1],
-      )
-      fills.push(
-        fillAt(sellA, pOf(aId), pOf(bId), 200_000n, FEE_BPS),
-        fillAt(buyA, pOf(bId), pOf(aId), 200_000n, FEE_BPS),
-      )
-    }
+    const buyA = signed(
+      domain,
+      makeOrder({
+        trader: traders[i + 1],
+        sellAsset: bId,
+        buyAsset: aId,
+        sellAmount: 1_000_000n,
+        buyAmount: 300_000n,
+        kind: 'buy',
+        nonce: BigInt(i),
+        lastBatch,
+      }),
+      traderKeys[i + 1],
+    )
+    fills.push(
+      fillAt(sellA, pOf(aId), pOf(bId), 200_000n, FEE_BPS),
+      fillAt(buyA, pOf(bId), pOf(aId), 200_000n, FEE_BPS),
+    )
   }
   const chainRef = (await c.publicClient.getBlockNumber({ cacheTime: 0 })) - 1n
-  const r: ClearingResult = result({ height: 1n, prevHeight: 0n, chainRef, assets, prices, fills })
+  const penalties = Array.from({ length: nPenalties }, (_, i) => penaltyOf(domain, traderKeys[i], 1n, i + 1))
+  const r: ClearingResult = result({ height: 1n, prevHeight: 0n, chainRef, assets, prices, fills, penalties })
   const arg = certifiedBatchArg({
     result: r,
     certificate: certify(domain, r, validatorKeys.slice(0, quorum)),

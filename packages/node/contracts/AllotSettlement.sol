@@ -44,9 +44,18 @@ contract AllotSettlement {
         uint256 payment;
     }
 
+    /// A penalty carries its evidence: the trader's own signed envelope (EIP-712 `SealedOrder`) for
+    /// exactly the batch being settled, which the pipeline refused after decision (it unsealed to garbage,
+    /// or its trader could not fund it). `orderId` (the envelope's id off chain) is reported, not checked.
     struct PenaltyData {
         address trader;
         bytes32 orderId;
+        uint64 batch;
+        bytes32 payloadHash;
+        uint256 nonce;
+        uint8 v;
+        bytes32 r;
+        bytes32 s;
     }
 
     struct BatchSettlement {
@@ -114,7 +123,11 @@ contract AllotSettlement {
     error DuplicateOrder(uint256 fill);
     error BadOrderSignature(uint256 fill);
     error AssetNotConserved(uint256 index);
-    error DuplicatePenalty(uint256 index);
+    error BadPenaltyEvidence(uint256 index);
+    error EmptyFill(uint256 fill);
+    error NotFilledWhole(uint256 fill);
+    error HeightTooFar(uint64 height);
+    error AmountTooLarge();
 
     // ---- events ----
     event Deposited(address indexed account, address indexed token, uint256 amount);
@@ -140,6 +153,11 @@ contract AllotSettlement {
         "Order(address trader,bytes32 sellAsset,bytes32 buyAsset,uint256 sellAmount,uint256 buyAmount,uint8 kind,bool partiallyFillable,uint64 firstBatch,uint64 lastBatch,uint256 nonce,bytes32 app)"
     );
     bytes32 private constant BATCH_RESULT_TYPEHASH = keccak256("BatchResult(uint64 height,bytes32 resultHash)");
+    bytes32 private constant SEALED_ORDER_TYPEHASH =
+        keccak256("SealedOrder(address trader,uint64 batch,bytes32 payloadHash,uint256 nonce)");
+    /// How far one `settle` call may move the settled height: heights advance by at most 2³² per call, so
+    /// even a dishonest quorum needs 2³² transactions to reach the end of uint64 (where settlement would stop).
+    uint64 public constant MAX_HEIGHT_ADVANCE = 2 ** 32;
     /// secp256k1 n/2: signatures with a higher s are malleable twins and refused.
     uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
     uint256 private constant BPS = 10_000;
@@ -162,6 +180,10 @@ contract AllotSettlement {
     /// Cumulative fill of multi-batch orders (by order digest): sold+fee for sell kind, bought for buy kind.
     /// One-shot orders (firstBatch == lastBatch) need no slot: a batch settles once.
     mapping(bytes32 => uint256) public filledAmount;
+    /// Cumulative sold+fee of multi-batch buy-kind orders (by order digest): never above the signed sellAmount.
+    mapping(bytes32 => uint256) public spentAmount;
+    /// Envelopes (by EIP-712 `SealedOrder` digest) already charged a penalty: each pays once, ever.
+    mapping(bytes32 => bool) public penalized;
     Progress public progress;
 
     bool private transient locked;
@@ -233,6 +255,7 @@ contract AllotSettlement {
         if (amount == 0) revert ZeroAmount();
         Withdrawal storage w = pendingWithdrawal[msg.sender][token];
         uint256 total = uint256(w.amount) + amount;
+        if (total > type(uint128).max) revert AmountTooLarge();
         if (total > balanceOf[msg.sender][token]) revert InsufficientBalance(msg.sender, token);
         w.amount = uint128(total);
         w.requestBlock = uint64(block.number);
@@ -277,12 +300,13 @@ contract AllotSettlement {
 
     /// Settles (or voids) certified batches in order. Any caller may submit a valid certificate.
     function settle(CertifiedBatch[] calldata batches) external nonReentrant {
+        uint64 start = progress.lastHeight;
         for (uint256 i = 0; i < batches.length; i++) {
-            _settleOne(batches[i].payload, batches[i].signatures);
+            _settleOne(batches[i].payload, batches[i].signatures, start);
         }
     }
 
-    function _settleOne(bytes calldata payload, Signature[] calldata sigs) private {
+    function _settleOne(bytes calldata payload, Signature[] calldata sigs, uint64 start) private {
         BatchSettlement calldata b = _checkedPayload(payload);
         bytes32 resultHash = _hashCalldata(payload);
         uint64 height = b.height;
@@ -290,6 +314,7 @@ contract AllotSettlement {
         if (height <= p.lastHeight || b.prevHeight != p.lastHeight) {
             revert WrongHeight(height, b.prevHeight, p.lastHeight);
         }
+        if (height - start > MAX_HEIGHT_ADVANCE) revert HeightTooFar(height);
         _checkCertificate(height, resultHash, sigs);
         uint64 chainRef = b.chainRef;
         if (chainRef < p.lastEscapeBlock) {
@@ -338,7 +363,7 @@ contract AllotSettlement {
                 switch k
                 case 2 { sizes := 0x260 } // FillData: 19 words
                 case 3 { sizes := 0xc0 } // LeaseData: 6 words
-                case 4 { sizes := 0x40 } // PenaltyData: 2 words
+                case 4 { sizes := 0x100 } // PenaltyData: 8 words
                 default { sizes := 0x20 }
                 off := add(off, add(0x20, mul(n, sizes)))
             }
@@ -460,7 +485,9 @@ contract AllotSettlement {
         uint256 sold = f.sold;
         uint256 bought = f.bought;
         uint256 fee = f.fee;
-        if (fee != (sold * feeBps + BPS - 1) / BPS) revert BadFee(i);
+        // A fill moves something both ways: never a sale for nothing (nor an empty entry).
+        if (sold == 0 || bought == 0) revert EmptyFill(i);
+        if (fee != _feeOf(sold)) revert BadFee(i);
         uint256 filled;
         uint256 cap;
         if (o.kind == 0) {
@@ -479,19 +506,53 @@ contract AllotSettlement {
         bytes32 digest = _orderDigest(o);
         address signer = _recover(digest, f.v, f.r, f.s);
         if (signer == address(0) || signer != o.trader) revert BadOrderSignature(i);
-        if (o.firstBatch == o.lastBatch) {
-            // One-shot: valid in one batch only, which settles once; transient storage rejects a repeat within it.
+        // Every order at most once per batch, whatever its window (transient storage keyed by order and
+        // height: a multi-batch order may fill in several batches settled by one call).
+        {
             uint256 seen;
+            bytes32 key = digest ^ bytes32(uint256(height));
             assembly {
-                seen := tload(digest)
-                tstore(digest, 1)
+                seen := tload(key)
+                tstore(key, 1)
             }
             if (seen != 0) revert DuplicateOrder(i);
-            if (filled > cap) revert Overfill(i);
+        }
+        // A buy-kind order never pays more than it signed, fee included (its cap above counts bought).
+        uint256 spent = sold + fee;
+        if (o.firstBatch == o.lastBatch) {
+            // One-shot: valid in one batch only, which settles once, and once in it: the fill is the whole story.
+            if (filled > cap || spent > o.sellAmount) revert Overfill(i);
+            if (!o.partiallyFillable) _requireWhole(o, sold, bought, i);
         } else {
-            uint256 total = filledAmount[digest] + filled;
+            uint256 before = filledAmount[digest];
+            uint256 total = before + filled;
             if (total > cap) revert Overfill(i);
             filledAmount[digest] = total;
+            if (o.kind == 1) {
+                uint256 spentTotal = spentAmount[digest] + spent;
+                if (spentTotal > o.sellAmount) revert Overfill(i);
+                spentAmount[digest] = spentTotal;
+            }
+            // Fill-or-kill across its window: one fill, of the whole order.
+            if (!o.partiallyFillable) {
+                if (before != 0) revert NotFilledWhole(i);
+                _requireWhole(o, sold, bought, i);
+            }
+        }
+    }
+
+    /// ceil(sold·feeBps/10⁴): the protocol fee on a fill, in the sell asset, on top of `sold`.
+    function _feeOf(uint256 sold) private view returns (uint256) {
+        return (sold * feeBps + BPS - 1) / BPS;
+    }
+
+    /// A fill-or-kill order is filled whole: buy kind buys exactly `buyAmount`; sell kind sells the most
+    /// that fits in `sellAmount` with its fee (sold + fee ≤ sellAmount, and one more unit would not fit).
+    function _requireWhole(OrderData calldata o, uint256 sold, uint256 bought, uint256 i) private view {
+        if (o.kind == 1) {
+            if (bought != o.buyAmount) revert NotFilledWhole(i);
+        } else if (sold + 1 + _feeOf(sold + 1) <= o.sellAmount) {
+            revert NotFilledWhole(i);
         }
     }
 
@@ -523,26 +584,31 @@ contract AllotSettlement {
         }
     }
 
+    /// Charges `invalidOrderFee` (capped at what is there) for each penalty whose evidence holds: the
+    /// trader's own `SealedOrder` signature over an envelope of exactly this height. Evidence that does not
+    /// hold reverts (only a dishonest quorum signs it); an envelope already charged is passed over without
+    /// a charge (a repeat never reverts, so it cannot jam a certified batch). A trader may pay for several
+    /// envelopes of one batch: each is its own signed statement.
     function _applyPenalties(PenaltyData[] calldata penalties, uint64 height) private {
         uint256 n = penalties.length;
         if (n == 0) return;
         uint256 total = 0;
         for (uint256 i = 0; i < n; i++) {
-            address trader = penalties[i].trader;
-            // An orderId cannot be checked on chain, so at most one penalty per trader per batch: what a
-            // dishonest quorum could take this way is bounded by invalidOrderFee per trader per batch.
-            bytes32 key = keccak256(abi.encode("allot.penalty", height, trader));
-            uint256 seen;
-            assembly {
-                seen := tload(key)
-                tstore(key, 1)
-            }
-            if (seen != 0) revert DuplicatePenalty(i);
+            PenaltyData calldata p = penalties[i];
+            address trader = p.trader;
+            if (p.batch != height) revert BadPenaltyEvidence(i);
+            bytes32 digest = _typedDigest(
+                keccak256(abi.encode(SEALED_ORDER_TYPEHASH, trader, p.batch, p.payloadHash, p.nonce))
+            );
+            address signer = _recover(digest, p.v, p.r, p.s);
+            if (signer == address(0) || signer != trader) revert BadPenaltyEvidence(i);
+            if (penalized[digest]) continue;
+            penalized[digest] = true;
             uint256 bal = balanceOf[trader][bondToken];
             uint256 charge = bal < invalidOrderFee ? bal : invalidOrderFee;
             balanceOf[trader][bondToken] = bal - charge;
             total += charge;
-            emit OrderPenalized(height, trader, penalties[i].orderId, charge);
+            emit OrderPenalized(height, trader, p.orderId, charge);
         }
         balanceOf[feeAccount][bondToken] += total;
     }

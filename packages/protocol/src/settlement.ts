@@ -17,7 +17,8 @@ import type { ClearingResult, Fill, Lease, Order, Penalty } from './types.js'
  *                      uint256 sold; uint256 bought; uint256 fee; uint16 sellIndex; uint16 buyIndex; }
  * struct LeaseData   { address provider; address consumer; bytes32 resource; uint256 quantity;
  *                      bytes32 quoteAsset; uint256 payment; }
- * struct PenaltyData { address trader; bytes32 orderId; }
+ * struct PenaltyData { address trader; bytes32 orderId; uint64 batch; bytes32 payloadHash;   // the trader's
+ *                      uint256 nonce; uint8 v; bytes32 r; bytes32 s; }               // signed envelope
  * struct BatchSettlement { uint64 height; uint64 prevHeight; uint64 chainRef; bytes32 batchHash;
  *                      bytes32[] assets; uint256[] prices; FillData[] fills; LeaseData[] leases;
  *                      PenaltyData[] penalties; }
@@ -32,7 +33,8 @@ export const SETTLEMENT_ABI_TYPES = {
     'OrderData order, uint8 v, bytes32 r, bytes32 s, uint256 sold, uint256 bought, uint256 fee, uint16 sellIndex, uint16 buyIndex',
   LeaseData:
     'address provider, address consumer, bytes32 resource, uint256 quantity, bytes32 quoteAsset, uint256 payment',
-  PenaltyData: 'address trader, bytes32 orderId',
+  PenaltyData:
+    'address trader, bytes32 orderId, uint64 batch, bytes32 payloadHash, uint256 nonce, uint8 v, bytes32 r, bytes32 s',
   BatchSettlement:
     'uint64 height, uint64 prevHeight, uint64 chainRef, bytes32 batchHash, bytes32[] assets, uint256[] prices, FillData[] fills, LeaseData[] leases, PenaltyData[] penalties',
 } as const
@@ -41,7 +43,7 @@ const WORD = 32
 const ORDER_WORDS = 11
 const FILL_WORDS = ORDER_WORDS + 3 + 3 + 2
 const LEASE_WORDS = 6
-const PENALTY_WORDS = 2
+const PENALTY_WORDS = 8
 
 // The encoder writes every word in place into one buffer (no Uint8Array per word): a settlement
 // with 10⁴ fills has ~2·10⁵ words. Bytes are those of `abi.encode` (checked against viem in tests).
@@ -146,8 +148,15 @@ function putLease(buf: Uint8Array, off: number, l: Lease): void {
 }
 
 function putPenalty(buf: Uint8Array, off: number, p: Penalty): void {
+  const e = p.evidence
   putAddress(buf, off, p.trader)
   putHex(buf, off + 32, p.orderId, 32)
+  putUint(buf, off + 64, e.batch)
+  putHex(buf, off + 96, e.payloadHash, 32)
+  putUint(buf, off + 128, e.nonce)
+  putUint(buf, off + 160, BigInt(e.signature.v))
+  putHex(buf, off + 192, e.signature.r, 32)
+  putHex(buf, off + 224, e.signature.s, 32)
 }
 
 /** `abi.encode(BatchSettlement)`: the bytes the contract receives and hashes. */

@@ -143,10 +143,26 @@ export interface Lease {
   payment: bigint
 }
 
-/** An order that unsealed to garbage or that its trader could not fund: its trader pays `invalidOrderFee`. */
+/**
+ * The evidence a penalty carries to the contract: the fields of the trader's own signed envelope
+ * (EIP-712 `SealedOrder { trader, batch, payloadHash, nonce }`) and its signature. The contract charges
+ * only when the signature recovers to the trader and `batch` is the height being settled.
+ */
+export interface PenaltyEvidence {
+  batch: Height
+  payloadHash: Hex
+  nonce: bigint
+  signature: Signature
+}
+
+/**
+ * An envelope of the batch that unsealed to garbage or that its trader could not fund: its trader pays
+ * `invalidOrderFee`, once per envelope, ever. `orderId` is the envelope's id (reported, not checked on chain).
+ */
 export interface Penalty {
   trader: Address
   orderId: Hex
+  evidence: PenaltyEvidence
 }
 
 /** The solver's output, and (with the batch fields) exactly what the settlement contract receives. */

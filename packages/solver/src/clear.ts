@@ -189,20 +189,27 @@ export function solveBatch(input: ClearBatchInput | ClearTableInput): Solution {
   return { prepared: P, prices: prices.map((p, a) => (traded[a] ? p : 0n)), amounts, filled }
 }
 
-/** Penalties per DESIGN.md "Bond": an order its trader cannot fund at all, or garbage. */
+/**
+ * Penalties per DESIGN.md "Bond": an order its trader cannot fund at all, or garbage — only one whose
+ * signed envelope of this very batch is at hand (`evidence`), since the contract charges nothing else.
+ */
 function penaltiesOf(input: ClearBatchInput, P: Prepared): Penalty[] {
   const isResource = isResourceOf(input)
   const byId = new Map(input.orders.map((o) => [o.id, o]))
+  const height = input.params.height ?? 0n
   const out: Penalty[] = []
   for (const d of P.dropped) {
     const o = byId.get(d.id)
     if (o === undefined) continue
+    const evidence = o.evidence
+    if (evidence === undefined || evidence.batch !== height) continue
     let penalise = d.reason === 'BAD_ORDER'
     if (d.reason === 'INSUFFICIENT_BALANCE' && !isResource(o.sellAsset)) {
       const bal = balanceOf(input, o.trader, o.sellAsset)
       penalise = bal === 0n || (!o.partiallyFillable && o.sellAmount > bal)
     }
-    if (penalise) out.push({ trader: o.trader.toLowerCase() as Address, orderId: orderIdOfKey(o.id) })
+    if (penalise)
+      out.push({ trader: o.trader.toLowerCase() as Address, orderId: orderIdOfKey(o.id), evidence })
   }
   return out
 }

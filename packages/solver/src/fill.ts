@@ -600,8 +600,10 @@ function repairWith(
       // Largest sold with floor(sold·pS/pB) ≤ b.
       let s = ((b + 1n) * pB - 1n) / pS
       if (s > maxSold[i]) s = maxSold[i]
-      sold[i] = s
-      bought[i] = (s * pS) / pB
+      const got = (s * pS) / pB
+      // A sale for nothing is no fill (the contract refuses it: EmptyFill).
+      sold[i] = got === 0n ? 0n : s
+      bought[i] = got
     } else {
       sold[i] = ceilDiv(b * pB, pS)
       bought[i] = b

@@ -1,4 +1,12 @@
-import type { Address, ClearingResult, Hex, Lease, OrderKind, SignedOrder } from '@allot/protocol'
+import type {
+  Address,
+  ClearingResult,
+  Hex,
+  Lease,
+  OrderKind,
+  PenaltyEvidence,
+  SignedOrder,
+} from '@allot/protocol'
 
 /**
  * One order as the solver sees it. Assets are opaque strings: bytes32 asset ids in the node, free
@@ -15,6 +23,12 @@ export interface SolverOrder {
   partiallyFillable: boolean
   /** The trader-signed order, carried into the settlement payload (the node passes it). */
   signed?: SignedOrder
+  /**
+   * The trader's signed envelope of this batch, the evidence a penalty needs on chain. Only an order
+   * that has it (its envelope's batch is the batch being cleared) is penalised when it cannot be funded
+   * or is garbage: the node passes it for the orders decided into this batch, not for resting ones.
+   */
+  evidence?: PenaltyEvidence
 }
 
 export interface ClearBatchParams {

@@ -14,6 +14,8 @@ import {
   type NetworkDomain,
   type OrderStatus,
   orderIdOf,
+  type PenaltyEvidence,
+  payloadHashOf,
   resultHashOf,
   type SignedOrder,
   signedOrderCodec,
@@ -25,6 +27,7 @@ import { type ClearBatchOutput, clearBatch, type SolverOrder } from '@allot/solv
 import type { Logger } from 'pino'
 import type { Genesis } from '../config/index.js'
 import type { Mempool } from '../mempool/index.js'
+import { maxPenaltiesFor } from '../settlement/limits.js'
 import { heightKey, hexKey, type NodeStorage, Repository } from '../storage/index.js'
 import { innerOrderError, isExhausted } from './rules.js'
 import { type BatchOpener, type InvalidOrder, plainOpener } from './unseal.js'
@@ -250,10 +253,22 @@ export class BatchPipeline {
     const { opened, invalid } = await (this.o.opener ?? plainOpener).open(h, envelopes)
     const rejected: InvalidOrder[] = [...invalid]
     const solverOrders: SolverOrder[] = []
+    // The trader's signed envelope of this batch is what a penalty carries to the contract as evidence.
+    const evidence = new Map<Hex, PenaltyEvidence>()
+    for (const { id, envelope: e } of envelopes) {
+      if (e.batch !== h) continue // not evidence at h: the contract would refuse it, so never charged
+      evidence.set(id, {
+        batch: e.batch,
+        payloadHash: payloadHashOf(e),
+        nonce: e.nonce,
+        signature: e.signature,
+      })
+    }
     for (const o of opened) {
       const err = innerOrderError(o, h, this.o.domain, this.assets)
       if (err) rejected.push({ id: o.id, trader: o.envelope.trader, ...err })
-      else solverOrders.push(this.solverOrder(o.id, o.signed, 0n, 0n, 0n))
+      else
+        solverOrders.push({ ...this.solverOrder(o.id, o.signed, 0n, 0n, 0n), evidence: evidence.get(o.id) })
     }
     // 3. Resting remainders of earlier batches, still valid at h.
     const restingIds: Hex[] = []
@@ -284,13 +299,18 @@ export class BatchPipeline {
         batchHash: batchHashOf(content),
       },
     })
-    const result: ClearingResult = {
-      ...out.result,
-      penalties: [
-        ...out.result.penalties,
-        ...rejected.map((r) => ({ trader: r.trader, orderId: r.id })),
-      ].sort((a, b) => (a.orderId < b.orderId ? -1 : 1)),
-    }
+    // Each envelope at most once (the solver never sees the rejected ones); one trader may pay for several.
+    // Penalties cost gas as fills do: those beyond the gas the fills leave are dropped, by ascending id.
+    const penalties = [
+      ...out.result.penalties,
+      ...rejected.flatMap((r) => {
+        const e = evidence.get(r.id)
+        return e ? [{ trader: r.trader, orderId: r.id, evidence: e }] : []
+      }),
+    ]
+      .sort((a, b) => (a.orderId < b.orderId ? -1 : 1))
+      .slice(0, maxPenaltiesFor(out.result.fills.length, this.o.genesis.maxFillsPerBatch))
+    const result: ClearingResult = { ...out.result, penalties }
     const resultHash = resultHashOf(result)
     const moves = result.fills.length > 0 || result.penalties.length > 0
     const settle = moves || (await this.servesWithdrawal(content.chainRef, h))
@@ -370,11 +390,18 @@ export class BatchPipeline {
   ): Promise<Record<string, Record<string, bigint>>> {
     const settled = await this.o.chain.settledHeightAt(chainRef)
     const pending: { trader: string; asset: string; delta: bigint }[] = []
+    const g = this.o.genesis
+    const bondAsset = g.assets.find((a) => a.symbol === g.bond.token)?.id
     for (let k = settled + 1n; k < h; k++) {
       const r = this.results.get(k)
-      if (r)
-        for (const c of r.out.balanceChanges)
-          pending.push({ trader: c.account.toLowerCase(), asset: c.asset, delta: c.delta })
+      if (!r) continue
+      for (const c of r.out.balanceChanges)
+        pending.push({ trader: c.account.toLowerCase(), asset: c.asset, delta: c.delta })
+      // Its penalties too: each takes up to invalidOrderFee of the bond (counted whole: the view may only
+      // be too low, never too high, or batch h would spend a bond h−1's penalty took and not settle).
+      if (bondAsset !== undefined && g.bond.invalidOrderFee > 0n)
+        for (const p of r.result.penalties)
+          pending.push({ trader: p.trader.toLowerCase(), asset: bondAsset, delta: -g.bond.invalidOrderFee })
     }
     const view: Record<string, Record<string, bigint>> = {}
     const wanted = new Set<string>()

@@ -51,7 +51,7 @@ export {
   readTokenBalance,
   requestWithdrawal,
 } from './funds.js'
-export { DEFAULT_MAX_FILLS_PER_BATCH, SETTLEMENT_GAS } from './limits.js'
+export { DEFAULT_MAX_FILLS_PER_BATCH, maxPenaltiesFor, SETTLEMENT_GAS } from './limits.js'
 export {
   type BalanceReader,
   ChainBalanceReader,

@@ -56,7 +56,18 @@ const result: ClearingResult = {
       payment: 21n,
     },
   ],
-  penalties: [{ trader: '0x6666666666666666666666666666666666666666', orderId: `0x${'02'.repeat(32)}` }],
+  penalties: [
+    {
+      trader: '0x6666666666666666666666666666666666666666',
+      orderId: `0x${'02'.repeat(32)}`,
+      evidence: {
+        batch: 7n,
+        payloadHash: `0x${'03'.repeat(32)}`,
+        nonce: 9n,
+        signature: { v: 28, r: `0x${'04'.repeat(32)}`, s: `0x${'05'.repeat(32)}` },
+      },
+    },
+  ],
 }
 
 describe('settlement payload', () => {
@@ -89,7 +100,14 @@ describe('settlement payload', () => {
           },
         ],
         leases: result.leases,
-        penalties: result.penalties,
+        penalties: result.penalties.map((p) => ({
+          trader: p.trader,
+          orderId: p.orderId,
+          batch: p.evidence.batch,
+          payloadHash: p.evidence.payloadHash,
+          nonce: p.evidence.nonce,
+          ...p.evidence.signature,
+        })),
       },
     ])
     expect(toHex(encodeSettlementPayload(result))).toBe(viemBytes)

@@ -1,4 +1,4 @@
-import { AllotError, resultHashOf } from '@allot/protocol'
+import { AllotError, type PenaltyEvidence, resultHashOf } from '@allot/protocol'
 import { describe, expect, it } from 'vitest'
 import { clearBatch, verifyResult } from '../../src/index.js'
 import type { ClearBatchInput, SolverOrder } from '../../src/types.js'
@@ -30,6 +30,16 @@ function rich(orders: SolverOrder[]): Record<string, Record<string, bigint>> {
   const b: Record<string, Record<string, bigint>> = {}
   for (const o of orders) b[o.trader] = { ...(b[o.trader] ?? {}), [o.sellAsset]: 10n ** 30n }
   return b
+}
+
+/** Stand-in envelope fields of batch h (the solver only carries them; the contract checks them). */
+function evidence(batch: bigint): PenaltyEvidence {
+  return {
+    batch,
+    payloadHash: `0x${'ab'.repeat(32)}`,
+    nonce: 1n,
+    signature: { v: 27, r: `0x${'11'.repeat(32)}`, s: `0x${'22'.repeat(32)}` },
+  }
 }
 
 function run(
@@ -208,8 +218,8 @@ describe('balances', () => {
   it('drops orders the trader cannot fund and caps partial ones at the balance', () => {
     const orders = [
       order('s', 1, 'TKA', 'TKB', 100n, 100n),
-      order('z', 2, 'TKB', 'TKA', 100n, 100n), // trader 2 holds no TKB
-      order('k', 3, 'TKB', 'TKA', 100n, 100n, { partiallyFillable: false }), // holds 50: FoK unfundable
+      order('z', 2, 'TKB', 'TKA', 100n, 100n, { evidence: evidence(0n) }), // trader 2 holds no TKB
+      order('k', 3, 'TKB', 'TKA', 100n, 100n, { partiallyFillable: false, evidence: evidence(0n) }), // holds 50: FoK unfundable
       order('p', 4, 'TKB', 'TKA', 100n, 100n), // holds 30
     ]
     const balances: Record<string, Record<string, bigint>> = {
@@ -223,7 +233,18 @@ describe('balances', () => {
       { id: 'z', reason: 'INSUFFICIENT_BALANCE' },
     ])
     expect(fill('p')?.sold).toBe(30n)
-    expect(out.result.penalties.length).toBe(2)
+    expect(out.result.penalties.map((p) => p.evidence)).toEqual([evidence(0n), evidence(0n)])
+  })
+
+  it('penalises an unfundable order only with its signed envelope of this very batch as evidence', () => {
+    const orders = [
+      order('s', 1, 'TKA', 'TKB', 100n, 100n),
+      order('a', 2, 'TKB', 'TKA', 100n, 100n), // no evidence (a resting order of an earlier batch)
+      order('b', 3, 'TKB', 'TKA', 100n, 100n, { evidence: evidence(6n) }), // an envelope of another batch
+      order('c', 4, 'TKB', 'TKA', 100n, 100n, { evidence: evidence(7n) }),
+    ]
+    const { out } = run(orders, { height: 7n }, { [traderOf(1)]: { TKA: 100n } })
+    expect(out.result.penalties.map((p) => p.trader)).toEqual([traderOf(4)])
   })
 
   it("shares one balance among a trader's orders selling the same asset", () => {

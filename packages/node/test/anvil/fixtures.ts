@@ -12,10 +12,12 @@ import {
   type Hex,
   type NetworkDomain,
   type Order,
+  type Penalty,
   type PrivateKey,
   privateKeyFromHex,
   resultHashOf,
   type SignedOrder,
+  sealedOrderDigest,
   signDigest,
   signOrder,
   soldForBought,
@@ -68,6 +70,27 @@ export function certify(domain: NetworkDomain, r: ClearingResult, signers: Priva
     .map((k) => ({ validator: addressOf(k), signature: signDigest(digest, k) }))
     .sort((a, b) => (a.validator < b.validator ? -1 : 1))
   return { height: r.height, resultHash, signatures }
+}
+
+/**
+ * A penalty with evidence: `key`'s signed envelope (EIP-712 `SealedOrder`) of batch `batch`, as the
+ * pipeline builds it from a decided envelope it refused. `tag` makes distinct envelopes (payload hash).
+ */
+export function penaltyOf(
+  domain: NetworkDomain,
+  key: PrivateKey,
+  batch: bigint,
+  tag = 1,
+  nonce = 0n,
+): Penalty {
+  const trader = addressOf(key)
+  const payloadHash = `0x${tag.toString(16).padStart(64, '0')}` as Hex
+  const signature = signDigest(sealedOrderDigest(domain, { trader, batch, payloadHash, nonce }), key)
+  return {
+    trader,
+    orderId: `0x${(tag + 0xe0).toString(16).padStart(64, '0')}` as Hex,
+    evidence: { batch, payloadHash, nonce, signature },
+  }
 }
 
 export function sortAssets(a: AssetId, b: AssetId): [AssetId, AssetId] {

@@ -32,8 +32,8 @@ import {
   revertName,
   settlementAbi,
   startAnvil,
-} from '../../../src/settlement/index.js'
-import { certify, fillAt, fixedKey, makeOrder, result, signed } from './fixtures.js'
+} from '../../src/settlement/index.js'
+import { certify, fillAt, fixedKey, makeOrder, penaltyOf, result, signed } from './fixtures.js'
 
 const FEE_BPS = 10n
 const ESCAPE_BLOCKS = 30
@@ -405,13 +405,15 @@ describe('AllotSettlement against anvil', () => {
           })
           const outcome = await trySettle([{ r }])
           const respects = priceRespectsLimit(order, pA, pB, FEE_BPS)
-          expect(outcome).toBe(respects ? 'ok' : 'LimitViolated')
+          // The limit is checked first; a fill that moves nothing one way is no fill (EmptyFill).
+          const empty = [f0, f1].some((f) => f.sold === 0n || f.bought === 0n)
+          expect(outcome).toBe(!respects ? 'LimitViolated' : empty ? 'EmptyFill' : 'ok')
           outcomes.add(outcome)
         },
       ),
       { numRuns: 40, seed: 42 },
     )
-    expect([...outcomes].sort()).toEqual(['LimitViolated', 'ok'])
+    expect([...outcomes].sort()).toEqual(['EmptyFill', 'LimitViolated', 'ok'])
   })
 
   it('refuses a fill its trader cannot fund (no negative balance)', async () => {
@@ -473,22 +475,20 @@ describe('AllotSettlement against anvil', () => {
     expect(await trySettle([{ r: rest }])).toBe('Overfill')
   })
 
-  it('charges penalties from the bond, capped at what is there', async () => {
+  it('charges penalties from the bond, one per envelope with its evidence', async () => {
     const r = await crossingBatch(7n, 1000n, 7n)
-    const t2 = traders[2].account!.address.toLowerCase() as Address
     const before = await escrow(2, tokenA)
     const feeBefore = (await readEscrow(deployer, settlement, feeAccount, tokenA)).escrow
-    const penalty = { trader: t2, orderId: `0x${'ab'.repeat(32)}` as Hex }
-    // One penalty per trader per batch: an orderId cannot be checked on chain.
-    expect(
-      await trySettle([
-        { r: { ...r, penalties: [penalty, { ...penalty, orderId: `0x${'cd'.repeat(32)}` }] } },
-      ]),
-    ).toBe('DuplicatePenalty')
-    await settle([{ ...r, penalties: [penalty] }])
-    expect(await escrow(2, tokenA)).toBe(before - INVALID_ORDER_FEE)
+    // Two envelopes of one trader in one batch: each its own signed statement, each charged.
+    const penalties = [penaltyOf(domain, traderKeys[2], 7n, 1), penaltyOf(domain, traderKeys[2], 7n, 2)]
+    // Evidence of another height is refused (only a dishonest quorum would sign it).
+    expect(await trySettle([{ r: { ...r, penalties: [penaltyOf(domain, traderKeys[2], 8n, 3)] } }])).toBe(
+      'BadPenaltyEvidence',
+    )
+    await settle([{ ...r, penalties }])
+    expect(await escrow(2, tokenA)).toBe(before - 2n * INVALID_ORDER_FEE)
     expect((await readEscrow(deployer, settlement, feeAccount, tokenA)).escrow).toBe(
-      feeBefore + INVALID_ORDER_FEE + 1n,
+      feeBefore + 2n * INVALID_ORDER_FEE + 1n,
     )
   })
 

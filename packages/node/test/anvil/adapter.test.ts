@@ -13,8 +13,8 @@ import { Command } from 'commander'
 import { Level } from 'level'
 import { createTestClient, http } from 'viem'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { registerFundsCommands } from '../../../src/cli/commands/funds.js'
-import type { BondReader, BalanceReader as MempoolBalanceReader } from '../../../src/mempool/index.js'
+import { registerFundsCommands } from '../../src/cli/commands/funds.js'
+import type { BondReader, BalanceReader as MempoolBalanceReader } from '../../src/mempool/index.js'
 import {
   ANVIL_DEFAULT_KEYS,
   type AnvilInstance,
@@ -33,7 +33,7 @@ import {
   type SettlementEvent,
   SettlementEventFollower,
   startAnvil,
-} from '../../../src/settlement/index.js'
+} from '../../src/settlement/index.js'
 import { certify, fillAt, makeOrder, result, signed } from './fixtures.js'
 
 let anvil: AnvilInstance
