@@ -262,14 +262,18 @@ contract AllotSettlement {
         emit WithdrawalRequested(msg.sender, token, total, uint64(block.number));
     }
 
-    /// Pays the caller's pending withdrawal of `token` (capped at the escrow balance).
+    /// Pays the caller's pending withdrawal of `token` (capped at the escrow balance): once a batch whose
+    /// chainRef is at or after the request has settled (it saw the request), or — whatever the validators
+    /// do — once the request is `escapeBlocks` old or the escape hatch is open. Paid that way, it voids
+    /// every batch certified against an earlier block (they may spend the money), as an escape does.
     function withdraw(address token) external nonReentrant {
         Withdrawal memory w = pendingWithdrawal[msg.sender][token];
         if (w.amount == 0) revert NoPendingWithdrawal();
         Progress memory p = progress;
         bool escape = false;
         if (p.lastChainRef < w.requestBlock) {
-            if (!escapeActive()) revert WithdrawalNotClaimable(w.requestBlock, p.lastChainRef);
+            bool forced = block.number >= uint256(w.requestBlock) + escapeBlocks;
+            if (!forced && !escapeActive()) revert WithdrawalNotClaimable(w.requestBlock, p.lastChainRef);
             escape = true;
         }
         uint256 bal = balanceOf[msg.sender][token];
@@ -319,7 +323,10 @@ contract AllotSettlement {
         uint64 chainRef = b.chainRef;
         if (chainRef < p.lastEscapeBlock) {
             // Certified against a state an escape withdrawal may have invalidated: void it, so settlement moves on.
+            // A void restarts the settle clock: the validators answered, so the hatch closes again and a
+            // griefer withdrawing 1 wei after each batch's chainRef cannot keep it open to void them all.
             progress.lastHeight = height;
+            progress.lastSettleBlock = uint64(block.number);
             emit BatchVoided(height, resultHash, chainRef);
             return;
         }

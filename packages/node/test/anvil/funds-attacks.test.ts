@@ -3,8 +3,17 @@
 // it holds; each attack succeeded against the contract before this change.
 import type { Address, ClearingResult, Hex, Order, Penalty, SignedOrder } from '@allot/protocol'
 import { feeOf } from '@allot/protocol'
+import { parseEventLogs } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { readProgress, requestWithdrawal, revertName } from '../../src/settlement/index.js'
+import {
+  claimWithdrawal,
+  escapeWithdraw,
+  readEscrow,
+  readProgress,
+  requestWithdrawal,
+  revertName,
+  settlementAbi,
+} from '../../src/settlement/index.js'
 import { makeOrder, penaltyOf, result, signed } from './fixtures.js'
 import { type SettlementChain, startSettlementChain } from './harness.js'
 
@@ -298,6 +307,72 @@ describe('point 7: no uint128 truncation', () => {
     )
     expect(more).toMatch(/AmountTooLarge/)
     expect((await readProgress(c.deployer, c.settlement)).lastHeight).toBeGreaterThanOrEqual(0n)
+  })
+})
+
+const ESCAPE_BLOCKS = 1000 // the harness's deployment
+
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e) => revertName(e) ?? String(e),
+  )
+
+describe('point 4: a requested withdrawal is payable within escapeBlocks, whatever the quorum does', () => {
+  it('a quorum that keeps settling batches older than the request cannot freeze it', async () => {
+    const t = c.traders[0]
+    const token = c.tokenB
+    // A chainRef from before the request: the quorum certifies only batches that never "see" it.
+    const stale = await c.chainRefNow()
+    await requestWithdrawal(t, c.settlement, token, 1234n)
+    const { requestBlock } = await readEscrow(c.deployer, c.settlement, t.account!.address, token)
+    expect(await outcome(claimWithdrawal(t, c.settlement, token))).toMatch(/WithdrawalNotClaimable/)
+    // Settling every 300 blocks keeps the escape hatch shut; the request is never served.
+    const p = priced(1n, 1n)
+    for (let i = 0; i < 3; i++) {
+      await c.mine(300)
+      const prev = await c.lastHeight()
+      await c.settle([result({ height: prev + 1n, prevHeight: prev, chainRef: stale, ...p, fills: [] })])
+      expect(await outcome(claimWithdrawal(t, c.settlement, token))).toMatch(/WithdrawalNotClaimable/)
+    }
+    // escapeBlocks after the request it is paid anyway...
+    const now = await c.deployer.publicClient.getBlockNumber({ cacheTime: 0 })
+    await c.mine(Number(requestBlock + BigInt(ESCAPE_BLOCKS) - now))
+    const before = await c.escrow(c.traderAddrs[0], token)
+    expect(await outcome(claimWithdrawal(t, c.settlement, token))).toBe('ok')
+    expect(await c.escrow(c.traderAddrs[0], token)).toBe(before - 1234n)
+    // ...and a batch certified before the payout is voided (it may have spent that money), not settled.
+    const prev = await c.lastHeight()
+    const receipt = await c.settle([
+      result({ height: prev + 1n, prevHeight: prev, chainRef: stale, ...p, fills: [] }),
+    ])
+    const abi = settlementAbi()
+    expect(parseEventLogs({ abi, logs: receipt.logs as never, eventName: 'BatchVoided' })).toHaveLength(1)
+  })
+})
+
+describe('point 11: a griefer cannot keep the escape hatch open to void every batch', () => {
+  it('a void restarts the settle clock, so the next batch settles', async () => {
+    const p = priced(1n, 1n)
+    // Nothing settles for escapeBlocks: the hatch opens.
+    await c.mine(ESCAPE_BLOCKS + 1)
+    const griefer = c.traders[2]
+    const certified = await c.chainRefNow()
+    expect(await outcome(escapeWithdraw(griefer, c.settlement, c.tokenA, 1n))).toBe('ok')
+    // The batch certified before the 1-wei escape is voided...
+    let prev = await c.lastHeight()
+    const r = await c.settle([
+      result({ height: prev + 1n, prevHeight: prev, chainRef: certified, ...p, fills: [] }),
+    ])
+    const abi = settlementAbi()
+    expect(parseEventLogs({ abi, logs: r.logs as never, eventName: 'BatchVoided' })).toHaveLength(1)
+    // ...but the void closed the hatch: the griefer cannot escape again to void the next one, which settles.
+    expect(await outcome(escapeWithdraw(griefer, c.settlement, c.tokenA, 1n))).toMatch(/EscapeNotActive/)
+    prev = await c.lastHeight()
+    const next = await c.settle([
+      result({ height: prev + 1n, prevHeight: prev, chainRef: await c.chainRefNow(), ...p, fills: [] }),
+    ])
+    expect(parseEventLogs({ abi, logs: next.logs as never, eventName: 'BatchSettled' })).toHaveLength(1)
   })
 })
 

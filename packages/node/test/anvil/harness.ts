@@ -13,6 +13,7 @@ import {
   privateKeyFromHex,
   tokenAssetId,
 } from '@allot/protocol'
+import { createTestClient, http } from 'viem'
 import { expect } from 'vitest'
 import {
   ANVIL_DEFAULT_KEYS,
@@ -66,6 +67,8 @@ export interface SettlementChain {
   escrow(account: Address, token: Address): Promise<bigint>
   /** The settled height (`progress.lastHeight`). */
   lastHeight(): Promise<bigint>
+  /** Mines `blocks` empty blocks (anvil). */
+  mine(blocks: number): Promise<void>
   stop(): Promise<void>
 }
 
@@ -164,6 +167,7 @@ export async function startSettlementChain(o: SettlementChainOptions = {}): Prom
         })) as readonly bigint[]
         return BigInt(p[0])
       },
+      mine: (blocks) => createTestClient({ mode: 'anvil', transport: http(anvil.rpcUrl) }).mine({ blocks }),
       stop: () => anvil.stop(),
     }
     return chain
