@@ -468,6 +468,48 @@ describe('devnet end to end', () => {
     expect(s.filled ?? null).toBeNull()
   }, 120_000)
 
+  it('an order its trader invalidates on chain stops resting and never fills again (issue 19, point 5)', async () => {
+    const [, , carol] = devnet.accounts
+    const [n0, n1] = devnet.nodes
+    // A resting order far from any counterparty's price: it rests, publicly, for 500 batches.
+    const rest = (await submitByCli(n1.api, [
+      '--key',
+      carol.privateKey,
+      '--sell',
+      `TKA:${3n * E18}`,
+      '--buy',
+      `TKB:${900n * E18}`,
+      '--partial',
+      '--valid-batches',
+      '500',
+    ])) as { orderId: string; orderDigest: string }
+    expect(rest.orderDigest).toMatch(/^0x[0-9a-f]{64}$/)
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const s = await allotJson<OrderStatus>(['order', 'status', rest.orderId, '--node', n1.api])
+      if (s.status === 'resting') break
+      if (Date.now() > deadline) throw new Error(`order never rested: ${JSON.stringify(s)}`)
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    const inv = await allot([
+      'order',
+      'invalidate',
+      rest.orderDigest,
+      '--node',
+      n0.api,
+      '--key',
+      carol.privateKey,
+      '--json',
+    ])
+    expect(inv.code, inv.stderr).toBe(0)
+    expect(BigInt(JSON.parse(inv.stdout).atBlock)).toBeGreaterThan(0n)
+    // Once a batch's chainRef passes that block the validators leave it out and say why.
+    const s = await watchFinal(rest.orderId, n0.api)
+    expect(s.status).toBe('cancelled')
+    expect(s.error?.code).toBe('ORDER_INVALIDATED')
+    expect(s.filled ?? null).toBeNull()
+  }, 180_000)
+
   it('refuses an order from an account without funds, and a malformed amount, with their codes', async () => {
     const broke = '0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba'
     const r = await allot([

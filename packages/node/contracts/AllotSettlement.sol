@@ -128,6 +128,7 @@ contract AllotSettlement {
     error NotFilledWhole(uint256 fill);
     error HeightTooFar(uint64 height);
     error AmountTooLarge();
+    error FillOfInvalidatedOrder(uint256 fill);
 
     // ---- events ----
     event Deposited(address indexed account, address indexed token, uint256 amount);
@@ -144,6 +145,7 @@ contract AllotSettlement {
         bytes32 quoteAsset,
         uint256 payment
     );
+    event OrderInvalidated(address indexed trader, bytes32 indexed orderDigest, uint64 atBlock);
     event OrderPenalized(uint256 indexed height, address indexed trader, bytes32 orderId, uint256 charged);
 
     // ---- EIP-712 (packages/protocol/src/eip712.ts) ----
@@ -184,6 +186,9 @@ contract AllotSettlement {
     mapping(bytes32 => uint256) public spentAmount;
     /// Envelopes (by EIP-712 `SealedOrder` digest) already charged a penalty: each pays once, ever.
     mapping(bytes32 => bool) public penalized;
+    /// Orders their trader invalidated on chain: trader => order digest => block (0: never). A batch
+    /// certified against that block or a later one may not fill the order.
+    mapping(address => mapping(bytes32 => uint64)) public invalidatedAt;
     Progress public progress;
 
     bool private transient locked;
@@ -298,6 +303,31 @@ contract AllotSettlement {
         progress.lastEscapeBlock = uint64(block.number);
         _safeCall(token, abi.encodeWithSelector(0xa9059cbb, msg.sender, amount));
         emit Withdrawn(msg.sender, token, amount, true);
+    }
+
+    // ---- orders ----
+
+    /// The caller's way out of a resting order (one valid in several batches), whatever the validators do:
+    /// from this block on, no batch certified against it or a later block may fill the order (EIP-712 digest
+    /// `orderDigest`). Batches certified against earlier blocks still may (decided before the cancel could be
+    /// seen). Keyed by the caller, so nobody can invalidate another's order.
+    function invalidateOrder(bytes32 orderDigest) external {
+        if (invalidatedAt[msg.sender][orderDigest] != 0) return;
+        invalidatedAt[msg.sender][orderDigest] = uint64(block.number);
+        emit OrderInvalidated(msg.sender, orderDigest, uint64(block.number));
+    }
+
+    /// `invalidatedAt` of many orders at once (the validators read it at a batch's chainRef).
+    function invalidatedAtMany(address[] calldata traders, bytes32[] calldata digests)
+        external
+        view
+        returns (uint64[] memory out)
+    {
+        if (traders.length != digests.length) revert MalformedPayload();
+        out = new uint64[](digests.length);
+        for (uint256 i = 0; i < digests.length; i++) {
+            out[i] = invalidatedAt[traders[i]][digests[i]];
+        }
     }
 
     // ---- settlement ----
@@ -513,6 +543,12 @@ contract AllotSettlement {
         bytes32 digest = _orderDigest(o);
         address signer = _recover(digest, f.v, f.r, f.s);
         if (signer == address(0) || signer != o.trader) revert BadOrderSignature(i);
+        // An order valid in several batches may have been invalidated by its trader (a one-shot order is
+        // cancelled off chain before its batch is decided: no storage read for it).
+        if (o.firstBatch != o.lastBatch) {
+            uint64 cancelled = invalidatedAt[o.trader][digest];
+            if (cancelled != 0 && b.chainRef >= cancelled) revert FillOfInvalidatedOrder(i);
+        }
         // Every order at most once per batch, whatever its window (transient storage keyed by order and
         // height: a multi-batch order may fill in several batches settled by one call).
         {

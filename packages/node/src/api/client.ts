@@ -23,6 +23,7 @@ import {
   type Order,
   type OrderKind,
   type OrderStatus,
+  orderDigest,
   type PrivateKey,
   payloadHashOf,
   type SealedOrder,
@@ -33,6 +34,7 @@ import {
   sealOrder,
   signDigest,
   signOrder,
+  toHex,
   uninitializedBytes,
 } from '@allot/protocol'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -64,6 +66,15 @@ export interface OrderSpec {
   validBatches?: number
   nonce?: bigint
   app?: Hex
+}
+
+/** What `submitOrder` answers: the node's acknowledgement and the order's EIP-712 digest. */
+export interface SubmittedOrder {
+  orderId: Hex
+  targetBatch: Height
+  status: 'pending'
+  /** The signed `Order`'s EIP-712 digest: what `invalidateOrder` takes to cancel the order on chain. */
+  orderDigest: Hex
 }
 
 const MAX_IN_FLIGHT = 64
@@ -303,10 +314,7 @@ export class AllotClient {
    * submits it. On a sealing network (info.sealing) the signed order is sealed to the target
    * batch's key PK_h (fetched with batchKey); otherwise the envelope carries it plain (docs/node.md).
    */
-  async submitOrder(
-    spec: OrderSpec,
-    key: PrivateKey,
-  ): Promise<{ orderId: Hex; targetBatch: Height; status: 'pending' }> {
+  async submitOrder(spec: OrderSpec, key: PrivateKey): Promise<SubmittedOrder> {
     // Without a named batch the order targets the first open one; should that close while the order is
     // built and sealed (a busy client, a short interval), it is sealed again for the next open batch.
     for (let attempt = 0; ; attempt++) {
@@ -318,17 +326,20 @@ export class AllotClient {
     }
   }
 
-  private async sealAndSubmit(
-    spec: OrderSpec,
-    key: PrivateKey,
-    fresh: boolean,
-  ): Promise<{ orderId: Hex; targetBatch: Height; status: 'pending' }> {
-    return this.submit(await this.seal(await this.recentInfo(fresh), spec, key))
+  private async sealAndSubmit(spec: OrderSpec, key: PrivateKey, fresh: boolean): Promise<SubmittedOrder> {
+    const info = await this.recentInfo(fresh)
+    const order = buildOrder(info, spec, addressOf(key))
+    const r = await this.submit(await this.sealBuilt(info, order, key))
+    const digest = toHex(orderDigest({ chainId: info.chainId, verifyingContract: info.settlement }, order))
+    return { ...r, orderDigest: digest }
   }
 
   /** Builds, signs and (on a sealing network) seals an order to its batch's key PK_h. */
   private async seal(info: NodeInfo, spec: OrderSpec, key: PrivateKey): Promise<SealedOrder> {
-    const order = buildOrder(info, spec, addressOf(key))
+    return this.sealBuilt(info, buildOrder(info, spec, addressOf(key)), key)
+  }
+
+  private async sealBuilt(info: NodeInfo, order: Order, key: PrivateKey): Promise<SealedOrder> {
     const domain = { chainId: info.chainId, verifyingContract: info.settlement }
     if (!info.sealing) return sealPlain(domain, order, key)
     const pk = await this.batchKey(order.firstBatch)

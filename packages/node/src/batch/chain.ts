@@ -4,6 +4,7 @@ import {
   type BatchSubmitter,
   type ChainBalanceReader,
   type ChainClients,
+  readInvalidatedAt,
   readProgress,
 } from '../settlement/index.js'
 import type { ChainView, Settler } from './pipeline.js'
@@ -42,6 +43,7 @@ export function contractChainView(
       }
       return p
     },
+    invalidatedAt: (orders, chainRef) => readInvalidatedAt(clients, settlement, orders, chainRef),
     settledHeightAt(chainRef) {
       // State at a block at or below the confirmed head does not change: cache it.
       let p = settledAt.get(chainRef)

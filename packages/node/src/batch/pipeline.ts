@@ -13,6 +13,7 @@ import {
   type Hex,
   type NetworkDomain,
   type OrderStatus,
+  orderDigest,
   orderIdOf,
   type PenaltyEvidence,
   payloadHashOf,
@@ -48,6 +49,11 @@ export interface ChainView {
    * claimable only once a batch with a later chainRef settles (docs/settlement.md "Withdrawals").
    */
   withdrawalAwaitingSettlement?(chainRef: bigint): Promise<bigint | null>
+  /**
+   * The block at which each order's trader invalidated it on chain (`invalidateOrder`), as of `chainRef`
+   * (0n: not invalidated). An order invalidated at or before a batch's chainRef is left out of it.
+   */
+  invalidatedAt?(orders: { trader: Address; digest: Hex }[], chainRef: bigint): Promise<bigint[]>
 }
 
 /** Submits certified batches on chain; absent on nodes that do not settle. */
@@ -118,6 +124,8 @@ export class BatchPipeline {
       signed: Map<Hex, SignedOrder>
       /** Sent to the contract: it moves something, or it serves a pending withdrawal. */
       settle: boolean
+      /** Orders left out because their trader invalidated them on chain by the batch's chainRef. */
+      invalidated: Hex[]
     }
   >()
   private queue: Promise<void> = Promise.resolve()
@@ -252,7 +260,7 @@ export class BatchPipeline {
     // 2. Open them (unsealing), and check what only the plaintext shows.
     const { opened, invalid } = await (this.o.opener ?? plainOpener).open(h, envelopes)
     const rejected: InvalidOrder[] = [...invalid]
-    const solverOrders: SolverOrder[] = []
+    let solverOrders: SolverOrder[] = []
     // The trader's signed envelope of this batch is what a penalty carries to the contract as evidence.
     const evidence = new Map<Hex, PenaltyEvidence>()
     for (const { id, envelope: e } of envelopes) {
@@ -278,7 +286,10 @@ export class BatchPipeline {
       solverOrders.push(this.solverOrder(id, r.order, r.sold, r.bought, r.fee))
     }
 
-    // 4. The balance view at chainRef, plus the effects of certified batches not settled there.
+    // 4. Orders their traders invalidated on chain by chainRef are left out (the contract refuses their
+    // fills); then the balance view at chainRef, plus the effects of certified batches not settled there.
+    const invalidated = await this.invalidatedOrders(solverOrders, content.chainRef)
+    if (invalidated.size > 0) solverOrders = solverOrders.filter((o) => !invalidated.has(o.id as Hex))
     const balances = await this.balanceView(solverOrders, content.chainRef, h)
 
     // 5. Clear.
@@ -318,7 +329,7 @@ export class BatchPipeline {
     if (settle && !moves) await this.settleOnly.put(h, '0x')
     const signed = new Map<Hex, SignedOrder>()
     for (const o of solverOrders) if (o.signed) signed.set(o.id as Hex, o.signed)
-    this.results.set(h, { result, out, proposer, signed, settle })
+    this.results.set(h, { result, out, proposer, signed, settle, invalidated: [...invalidated].sort() })
     for (const r of rejected) {
       await this.o.storage.orderStatus.put(
         r.id,
@@ -383,6 +394,29 @@ export class BatchPipeline {
     }
   }
 
+  /** Orders (of `orders`) whose trader invalidated them on chain at or before `chainRef`. */
+  private async invalidatedOrders(orders: SolverOrder[], chainRef: bigint): Promise<Set<Hex>> {
+    const out = new Set<Hex>()
+    const read = this.o.chain.invalidatedAt
+    // The contract honours invalidation for orders valid in several batches (a one-shot order is cancelled
+    // off chain before its batch): only those are read.
+    const signed = orders.filter(
+      (o) => o.signed !== undefined && o.signed.order.firstBatch !== o.signed.order.lastBatch,
+    )
+    if (!read || signed.length === 0) return out
+    const at = await read(
+      signed.map((o) => ({
+        trader: o.signed!.order.trader,
+        digest: toHex(orderDigest(this.o.domain, o.signed!.order)),
+      })),
+      chainRef,
+    )
+    at.forEach((block, i) => {
+      if (block !== 0n && block <= chainRef) out.add(signed[i].id as Hex)
+    })
+    return out
+  }
+
   private async balanceView(
     orders: SolverOrder[],
     chainRef: bigint,
@@ -441,7 +475,7 @@ export class BatchPipeline {
     }
     if (!(await this.o.storage.certificates.get(h))) await this.o.storage.certificates.put(h, cert)
     if (h > this.lastCertified) this.lastCertified = h
-    const { result, out, proposer, signed: signedById, settle } = mine
+    const { result, out, proposer, signed: signedById, settle, invalidated } = mine
     const content = await this.o.storage.batches.get(h)
 
     // Fills, remainders and statuses.
@@ -478,6 +512,14 @@ export class BatchPipeline {
         }),
       )
       await this.resting.del(d.id as Hex)
+    }
+    for (const id of invalidated) {
+      statuses.push(
+        statusOf(id, 'cancelled', h, {
+          error: { code: 'ORDER_INVALIDATED', message: 'its trader invalidated it on chain' },
+        }),
+      )
+      await this.resting.del(id)
     }
     for (const s of statuses) await this.o.storage.orderStatus.put(s.orderId, s)
 

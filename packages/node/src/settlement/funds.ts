@@ -162,3 +162,46 @@ export async function readTokenBalance(c: ChainClients, token: Address, account:
     args: [account],
   })) as bigint
 }
+
+/**
+ * `invalidateOrder(orderDigest)`: the trader's on-chain way out of its own order (the EIP-712 digest of
+ * the signed `Order`, `orderDigest` in @allot/protocol). No batch certified against this block or a later
+ * one fills it; the validators leave it out of every such batch (they read it at the batch's chainRef).
+ */
+export async function invalidateOrder(c: ChainClients, settlement: Address, orderDigest: Hex): Promise<Hex> {
+  const { walletClient, account } = requireWallet(c)
+  try {
+    const { request } = await c.publicClient.simulateContract({
+      address: settlement,
+      abi: settlementAbi(),
+      functionName: 'invalidateOrder',
+      args: [orderDigest],
+      account,
+    })
+    return await sent(c, await walletClient.writeContract(request), 'invalidateOrder')
+  } catch (e) {
+    asSettleError(e, 'invalidateOrder')
+  }
+}
+
+/** The blocks at which orders were invalidated (0n: never), as of block `at` (default latest). */
+export async function readInvalidatedAt(
+  c: ChainClients,
+  settlement: Address,
+  orders: { trader: Address; digest: Hex }[],
+  at?: bigint,
+): Promise<bigint[]> {
+  const out: bigint[] = []
+  for (let i = 0; i < orders.length; i += 512) {
+    const part = orders.slice(i, i + 512)
+    const r = (await c.publicClient.readContract({
+      address: settlement,
+      abi: settlementAbi(),
+      functionName: 'invalidatedAtMany',
+      args: [part.map((o) => o.trader), part.map((o) => o.digest)],
+      blockNumber: at,
+    })) as readonly bigint[]
+    for (const x of r) out.push(BigInt(x))
+  }
+  return out
+}

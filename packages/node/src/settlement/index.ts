@@ -47,7 +47,9 @@ export {
   depositToEscrow,
   type EscrowPosition,
   escapeWithdraw,
+  invalidateOrder,
   readEscrow,
+  readInvalidatedAt,
   readTokenBalance,
   requestWithdrawal,
 } from './funds.js'

@@ -2,13 +2,15 @@
 // signs every payload here) against the real contract on anvil. Each test names the point of the issue
 // it holds; each attack succeeded against the contract before this change.
 import type { Address, ClearingResult, Hex, Order, Penalty, SignedOrder } from '@allot/protocol'
-import { feeOf } from '@allot/protocol'
+import { feeOf, orderDigest, toHex } from '@allot/protocol'
 import { parseEventLogs } from 'viem'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   claimWithdrawal,
   escapeWithdraw,
+  invalidateOrder,
   readEscrow,
+  readInvalidatedAt,
   readProgress,
   requestWithdrawal,
   revertName,
@@ -307,6 +309,39 @@ describe('point 7: no uint128 truncation', () => {
     )
     expect(more).toMatch(/AmountTooLarge/)
     expect((await readProgress(c.deployer, c.settlement)).lastHeight).toBeGreaterThanOrEqual(0n)
+  })
+})
+
+describe('point 5: a trader has a way out of a resting order', () => {
+  it('invalidateOrder: no batch certified against that block or later fills it; earlier ones still may', async () => {
+    const h = await nextHeight()
+    const p = priced(1n, 1n)
+    const rest = order(0, {
+      sellAsset: c.aId,
+      buyAsset: c.bId,
+      sellAmount: 10_000n,
+      buyAmount: 9_000n,
+      firstBatch: h,
+      lastBatch: h + 100n,
+    })
+    const digest = toHex(orderDigest(c.domain, rest.order))
+    const counter = () => order(1, { sellAsset: c.bId, buyAsset: c.aId, sellAmount: 5_000n, buyAmount: 1n })
+    // Certified before the cancel (its chainRef predates it): still settles afterwards.
+    const before = await batch(p, [fill(rest, 1_000n, 1_000n), fill(counter(), 1_000n, 1_000n)])
+    // Another account cannot cancel it: invalidations live under the caller's own address.
+    await invalidateOrder(c.traders[2], c.settlement, digest)
+    await invalidateOrder(c.traders[0], c.settlement, digest)
+    const at = (await readInvalidatedAt(c.deployer, c.settlement, [{ trader: c.traderAddrs[0], digest }]))[0]
+    expect(at).toBeGreaterThan(before.chainRef)
+    expect(
+      await readInvalidatedAt(c.deployer, c.settlement, [{ trader: c.traderAddrs[0], digest }], at - 1n),
+    ).toEqual([0n])
+    await c.settle([before])
+    // Certified against the cancel's block or later: refused.
+    await nextHeight()
+    const after = await batch(p, [fill(rest, 1_000n, 1_000n), fill(counter(), 1_000n, 1_000n)])
+    expect(after.chainRef).toBeGreaterThanOrEqual(at)
+    expect(await c.trySettle([after])).toBe('FillOfInvalidatedOrder')
   })
 })
 

@@ -7,6 +7,7 @@ import {
   isAddress,
   isBytes32,
   type OrderStatus,
+  toHex,
 } from '@allot/protocol'
 import type { Command } from 'commander'
 import { AllotClient } from '../../api/index.js'
@@ -135,7 +136,7 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
       )
       if (o.json) {
         process.stdout.write(
-          `${JSON.stringify({ orderId: r.orderId, targetBatch: r.targetBatch.toString(), status: r.status })}\n`,
+          `${JSON.stringify({ orderId: r.orderId, targetBatch: r.targetBatch.toString(), status: r.status, orderDigest: r.orderDigest })}\n`,
         )
       } else process.stdout.write(`${r.orderId}  pending  batch ${r.targetBatch}  (${addressOf(key)})\n`)
     })
@@ -152,6 +153,49 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
       if (o.json) process.stdout.write(`${JSON.stringify({ orderId: r.orderId, status: 'cancelled' })}\n`)
       else process.stdout.write(`${r.orderId}  cancelled\n`)
     })
+
+  order
+    .command('invalidate <orderDigest>')
+    .description(
+      'cancel an order on chain, whatever the validators do (its EIP-712 digest: `order submit --json` prints it)',
+    )
+    .requiredOption('--key <key>', 'the trader key that signed the order (it pays the transaction)')
+    .option('--node <api-multiaddr>', "a node's API multiaddr (the chain RPC and contract come from it)")
+    .option('--rpc-url <url>', 'chain JSON-RPC URL (instead of, or overriding, the node’s)')
+    .option('--settlement <address>', 'settlement contract address (without --node)')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        d: string,
+        o: { key: string; node?: string; rpcUrl?: string; settlement?: string; json?: boolean },
+      ) => {
+        if (!isBytes32(d))
+          throw new AllotError('CLI_BAD_FLAG', `order digest must be 0x + 64 hex digits, got ${d}`)
+        const { connectChain, invalidateOrder, readInvalidatedAt } = await import('../../settlement/index.js')
+        let rpcUrl = o.rpcUrl
+        let settlement = o.settlement
+        let chainId: number | undefined
+        if (o.node) {
+          const info = await withClient(o.node, (c) => c.info())
+          rpcUrl ??= info.rpcUrl ?? undefined
+          settlement ??= info.settlement
+          chainId = Number(info.chainId)
+        }
+        if (!rpcUrl || !settlement)
+          throw new AllotError('CLI_BAD_FLAG', 'give --node, or --rpc-url and --settlement')
+        if (!isAddress(settlement))
+          throw new AllotError('CLI_BAD_FLAG', `--settlement must be an address, got ${settlement}`)
+        const key = await loadCliKey(o.key)
+        const c = await connectChain({ rpcUrl, chainId, privateKey: toHex(key) })
+        const txHash = await invalidateOrder(c, settlement as Address, d as Hex)
+        const [atBlock] = await readInvalidatedAt(c, settlement as Address, [
+          { trader: addressOf(key), digest: d as Hex },
+        ])
+        if (o.json)
+          process.stdout.write(`${JSON.stringify({ orderDigest: d, txHash, atBlock: atBlock.toString() })}\n`)
+        else process.stdout.write(`${d}  invalidated on chain at block ${atBlock}  (tx ${txHash})\n`)
+      },
+    )
 
   order
     .command('status <orderId>')
