@@ -7,7 +7,17 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AllotClient, buildOrder } from '@allot/node'
-import { addressOf, type Hex, isAllotError, privateKeyFromHex, sealOrder, signOrder } from '@allot/protocol'
+import {
+  addressOf,
+  type Hex,
+  isAllotError,
+  payloadHashOf,
+  privateKeyFromHex,
+  sealedOrderDigest,
+  sealOrder,
+  signDigest,
+  signOrder,
+} from '@allot/protocol'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { connectChain, readTokenBalance, settlementAbi } from '../packages/node/src/settlement/index.js'
 import { allot, allotJson } from './support/cli.js'
@@ -577,6 +587,155 @@ describe('devnet end to end', () => {
       await client.close()
     }
   }, 60_000)
+
+  it('a trader with two unfundable orders and a garbage envelope in a batch cannot jam it; it pays each once (issue 19)', async () => {
+    const [alice, bob, , dave] = devnet.accounts
+    const [n0, n1, n2] = devnet.nodes
+    const daveKey = key(dave)
+    const client = await AllotClient.connect(n2.api, { timeoutMs: 30_000 })
+    const chain = await connectChain({ rpcUrl: devnet.rpcUrl })
+    const abi = settlementAbi()
+    const settlement = devnet.settlement as Hex
+    const tka = devnet.tokens.TKA as Hex
+    const escrowTka = async () =>
+      (await chain.publicClient.readContract({
+        address: settlement,
+        abi,
+        functionName: 'balanceOf',
+        args: [dave.address as Hex, tka],
+      })) as bigint
+    try {
+      const info = await client.info()
+      const domain = { chainId: info.chainId, verifyingContract: info.settlement }
+      const target = info.openBatch + 6n
+      const before = await escrowTka()
+      // Two fill-or-kill orders selling ten times what dave holds: unfundable, found only after unsealing.
+      const bad = []
+      for (let i = 0; i < 2; i++)
+        bad.push(
+          await client.submitOrder(
+            { sell: 'TKA', sellAmount: 10_000_000n * E18, buy: 'TKB', buyAmount: 1n, batch: target },
+            daveKey,
+          ),
+        )
+      // A sealed envelope dave signed whose ciphertext is garbage: it cannot be opened.
+      const order = buildOrder(
+        info,
+        { sell: 'TKA', sellAmount: E18, buy: 'TKB', buyAmount: E18, batch: target },
+        addressOf(daveKey),
+      )
+      const sealed = sealOrder({
+        domain,
+        signedOrder: { order, signature: signOrder(domain, order, daveKey) },
+        batchPublicKey: await client.batchKey(target),
+        traderKey: daveKey,
+        nonce: order.nonce,
+      })
+      if (sealed.payload.kind !== 'sealed') throw new Error('expected a sealed payload')
+      const ct = sealed.payload.ciphertext
+      const payload = {
+        ...sealed.payload,
+        ciphertext: `${ct.slice(0, 10)}${'00'.repeat((ct.length - 10) / 2)}` as Hex,
+      }
+      const payloadHash = payloadHashOf({ payload })
+      const signature = signDigest(
+        sealedOrderDigest(domain, {
+          trader: sealed.trader,
+          batch: sealed.batch,
+          payloadHash,
+          nonce: sealed.nonce,
+        }),
+        daveKey,
+      )
+      const garbage = await client.submit({ ...sealed, payload, signature })
+      // An honest crossing pair in the same batch.
+      const pair = await Promise.all([
+        withClient(n0.api, (c) =>
+          c.submitOrder(
+            {
+              sell: 'TKA',
+              sellAmount: 10n * E18,
+              buy: 'TKB',
+              buyAmount: 9n * E18,
+              partiallyFillable: true,
+              batch: target,
+            },
+            key(alice),
+          ),
+        ),
+        withClient(n1.api, (c) =>
+          c.submitOrder(
+            {
+              sell: 'TKB',
+              sellAmount: 10n * E18,
+              buy: 'TKA',
+              buyAmount: 9n * E18,
+              partiallyFillable: true,
+              batch: target,
+            },
+            key(bob),
+          ),
+        ),
+      ])
+      for (const o of pair) {
+        const s = await waitSettled(o.orderId, n0.api)
+        expect(['filled', 'partially_filled']).toContain(s.status)
+        expect(String(s.batch)).toBe(String(target))
+        expect(s.settlement?.txHash).toMatch(/^0x/)
+      }
+      for (const o of [...bad, garbage]) {
+        const s = await allotJson<OrderStatus>(['order', 'status', o.orderId, '--node', n0.api])
+        expect(s.status).toBe('rejected')
+      }
+      // Each of dave's three envelopes paid invalidOrderFee once (0.1 TKA on the devnet), in that batch.
+      const logs = await chain.publicClient.getContractEvents({
+        address: settlement,
+        abi,
+        eventName: 'OrderPenalized',
+        fromBlock: 0n,
+      })
+      const charged = logs.filter(
+        (l) =>
+          (l.args as { height: bigint; trader: string }).height === target &&
+          (l.args as { trader: string }).trader.toLowerCase() === dave.address.toLowerCase(),
+      )
+      expect(charged).toHaveLength(3)
+      expect(await escrowTka()).toBe(before - 3n * (E18 / 10n))
+      // Later batches keep settling: another crossing pair fills and settles.
+      const later = await openBatchAhead(n0.api, 4)
+      const next = await Promise.all([
+        withClient(n0.api, (c) =>
+          c.submitOrder(
+            {
+              sell: 'TKA',
+              sellAmount: E18,
+              buy: 'TKB',
+              buyAmount: E18 / 2n,
+              partiallyFillable: true,
+              batch: later,
+            },
+            key(alice),
+          ),
+        ),
+        withClient(n1.api, (c) =>
+          c.submitOrder(
+            {
+              sell: 'TKB',
+              sellAmount: E18,
+              buy: 'TKA',
+              buyAmount: E18 / 2n,
+              partiallyFillable: true,
+              batch: later,
+            },
+            key(bob),
+          ),
+        ),
+      ])
+      for (const o of next) expect((await waitSettled(o.orderId, n0.api)).settlement?.txHash).toMatch(/^0x/)
+    } finally {
+      await client.close()
+    }
+  }, 180_000)
 
   it('fault drill: with one of four validators killed, batches keep finalizing; restarted, it catches up', async () => {
     const statusOf = () =>
