@@ -150,21 +150,20 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
   let pipeline: BatchPipeline | undefined
   let chainRef = 0n
   let chainRefTimer: NodeJS.Timeout | undefined
+  /** Our confirmed chain view: proposals beyond it are refused, so a lagging view is refreshed on demand too. */
+  const refreshChainRef = (): void => {
+    reader
+      ?.chainRef()
+      .then((r) => {
+        if (r > chainRef) chainRef = r
+      })
+      .catch(() => {})
+  }
   if (o.validatorKey) {
     const key: PrivateKey = o.validatorKey
     if (reader) {
       chainRef = await reader.chainRef()
-      chainRefTimer = setInterval(
-        () => {
-          reader
-            ?.chainRef()
-            .then((r) => {
-              if (r > chainRef) chainRef = r
-            })
-            .catch(() => {})
-        },
-        Math.max(200, g.batchIntervalMs / 2),
-      )
+      chainRefTimer = setInterval(refreshChainRef, Math.max(200, g.batchIntervalMs / 2))
       chainRefTimer.unref()
     }
     let svc: ConsensusService | undefined
@@ -222,6 +221,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
     svc = consensus = new ConsensusService(node, {
       validatorKey: key,
       chainRef: () => chainRef,
+      onChainRefAhead: () => refreshChainRef(),
       onDecided: (d) => {
         // The decision is persisted and this validator's share of sk_h released first (alongside the
         // pipeline, whose opener waits for t+1 shares): never a share of an undecided batch.

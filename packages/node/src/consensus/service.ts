@@ -84,8 +84,14 @@ export interface ConsensusNode {
 
 export interface ConsensusServiceOptions {
   validatorKey: PrivateKey
-  /** The newest confirmed chain block (chainRef of new batches); default: 0. */
+  /**
+   * The newest confirmed chain block (chainRef of new batches); default: 0. A proposal whose chainRef is
+   * beyond it is not acceptable (we prevote nil): a far-future chainRef would make every later balance
+   * read and the settlement itself fail.
+   */
   chainRef?: () => bigint
+  /** Told when a proposal's chainRef was beyond our view, so the view can be refreshed at once. */
+  onChainRefAhead?: (proposed: bigint) => void
   /** Told of every decided batch, in height order, once it is stored (run the solver, then `attest`). */
   onDecided?: (d: Decision) => void
   /** Told of every certificate formed (stored already). */
@@ -189,8 +195,9 @@ export class ConsensusService {
     const state = restoreState(this.config, height, parent, records)
     this.driver = new ConsensusDriver(state, {
       verifier: this.verifier,
-      judge: (content, s, now) =>
-        validateProposal(content, {
+      judge: (content, s, now) => {
+        const maxChainRef = this.o.chainRef?.()
+        const verdict = validateProposal(content, {
           height: s.height,
           parent: s.parent,
           now,
@@ -206,7 +213,11 @@ export class ConsensusService {
             return e.batch === s.height ? 'valid' : 'invalid'
           },
           heldOrders: () => this.sealedFor(s.height).map((e) => ({ id: e.id, since: e.receivedAt })),
-        }),
+          maxChainRef,
+        })
+        if (verdict.code === 'CONSENSUS_CHAIN_REF_AHEAD') this.o.onChainRefAhead?.(content.chainRef)
+        return verdict
+      },
     })
     this.lastHeight = height
     this.running = true

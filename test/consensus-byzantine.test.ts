@@ -1,0 +1,78 @@
+// Issue 24, "One Byzantine validator": a proposer that names a chainRef far beyond the chain (2⁶³) must not
+// get it decided — every later balance read would fail and the contract would refuse the batch
+// (ChainRefOutOfRange), stopping clearing and settlement for good. Four validators on loopback (real
+// libp2p, gossipsub, level); validator 3 proposes chainRef 2⁶³, the others' chain view is at block 100.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { addressOf, type PrivateKey } from '@allot/protocol'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ConsensusService } from '../packages/node/src/consensus/index.js'
+import { type AllotNode, createNode, type Genesis, parseGenesis } from '../packages/node/src/index.js'
+import { waitFor } from './node-fixtures.js'
+
+const keys: PrivateKey[] = [1, 2, 3, 4].map((i) => new Uint8Array(32).fill(0x60 + i))
+const HONEST_VIEW = 100n
+const BYZANTINE = 3
+
+function genesis(): Genesis {
+  return parseGenesis({
+    networkId: 'byzantine-chainref',
+    chainId: '31337',
+    settlement: '0x5e77000000000000000000000000000000000001',
+    genesisTime: Date.now(),
+    validators: keys.map((k, i) => ({
+      address: addressOf(k),
+      peerId: `peer-${i}`,
+      multiaddr: '/ip4/127.0.0.1/tcp/0',
+    })),
+    batchIntervalMs: 300,
+    intakeCutoffMs: 100,
+    inclusionGraceMs: 500,
+    timeouts: { proposeMs: 600, prevoteMs: 300, precommitMs: 300, deltaMs: 200, capMs: 2000 },
+    bond: { token: 'TKA', minBond: '100', invalidOrderFee: '1', allowance: '1000' },
+    maxOrdersPerBatch: 1000,
+    maxFillsPerBatch: 1000,
+    perTraderMaxOrdersPerBatch: 100,
+    assets: [{ symbol: 'TKA', kind: 'token', address: `0x${'aa'.repeat(20)}`, decimals: 18 }],
+  })
+}
+
+const running: { node: AllotNode; service: ConsensusService }[] = []
+const dirs: string[] = []
+
+afterAll(async () => {
+  for (const v of running) {
+    await v.service.stop().catch(() => {})
+    await v.node.stop().catch(() => {})
+  }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+})
+
+describe('a Byzantine proposer', () => {
+  it('cannot get a chainRef beyond the honest validators’ chain view decided; batches go on', {
+    timeout: 90_000,
+  }, async () => {
+    const g = genesis()
+    const decided: bigint[][] = keys.map(() => [])
+    for (let i = 0; i < keys.length; i++) {
+      const dataDir = mkdtempSync(join(tmpdir(), 'allot-byz-'))
+      dirs.push(dataDir)
+      const node = await createNode({ genesis: g, dataDir, verifier: { threads: 1 }, validatorKey: keys[i] })
+      await node.start()
+      const service = new ConsensusService(node, {
+        validatorKey: keys[i],
+        chainRef: () => (i === BYZANTINE ? 2n ** 63n : HONEST_VIEW),
+        onDecided: (d) => decided[i].push(d.content.chainRef),
+      })
+      running.push({ node, service })
+    }
+    for (let i = 0; i < running.length; i++)
+      for (let j = i + 1; j < running.length; j++)
+        await running[i].node.host.dial(running[j].node.host.getMultiaddrs()[0])
+    for (const v of running) await v.service.start()
+    // Twelve heights: the Byzantine validator's turn to propose comes up three times at least.
+    await waitFor(() => decided.slice(0, 3).every((d) => d.length >= 12), 60_000, '12 decided heights')
+    for (let i = 0; i < 3; i++) for (const c of decided[i]) expect(c).toBeLessThanOrEqual(HONEST_VIEW)
+  })
+})
