@@ -6,6 +6,7 @@ import {
   batchResultDigest,
   isAllotError,
   type NetworkDomain,
+  NIL_HASH,
   type PrivateKey,
   proposalDigest,
   recoverAddress,
@@ -66,10 +67,15 @@ function recovers(recover: RecoverFn, digest: () => Uint8Array, sig: Signature, 
   }
 }
 
-/** ecrecover-based verification of the EIP-712 digests. */
+/**
+ * ecrecover-based verification of the EIP-712 digests. A vote has one encoding: a nil vote is signed over
+ * `NIL_HASH` and sent with `valueHash: null`, so `Some(NIL_HASH)` on the wire — the same signature re-encoded
+ * by a relayer — is refused; read as a vote for a value, it made honest nodes count its signer an equivocator.
+ */
 export function keyVerifier(domain: NetworkDomain, recover: RecoverFn = nobleRecover): ConsensusVerifier {
   return {
-    vote: (v) => recovers(recover, () => voteDigest(domain, v), v.signature, v.validator),
+    vote: (v) =>
+      v.valueHash !== NIL_HASH && recovers(recover, () => voteDigest(domain, v), v.signature, v.validator),
     proposal: (p) =>
       recovers(
         recover,

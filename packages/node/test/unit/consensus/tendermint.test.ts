@@ -331,3 +331,35 @@ function signedProposal(c: BatchContent, round: number, validRound: number) {
   const u = { height: c.height, round, content: c, validRound, proposer }
   return { ...u, signature: signers[j].signProposal(u) }
 }
+
+describe('one canonical encoding of a nil vote (issue 24)', () => {
+  it('a nil vote re-encoded as a vote for the zero hash is refused, and nobody is called an equivocator', async () => {
+    const { ConsensusDriver } = await import('../../../src/consensus/driver.js')
+    const nil: Vote = {
+      type: 'prevote',
+      height: 1n,
+      round: 0,
+      valueHash: null,
+      validator: signers[1].address,
+      signature: signers[1].signVote({
+        type: 'prevote',
+        height: 1n,
+        round: 0,
+        valueHash: null,
+        validator: signers[1].address,
+      }),
+    }
+    const reencoded: Vote = { ...nil, valueHash: `0x${'00'.repeat(32)}` }
+    expect(verifier.vote(nil)).toBe(true)
+    expect(verifier.vote(reencoded)).toBe(false)
+    const driver = new ConsensusDriver(initialState(config(0), 1n, GENESIS), {
+      verifier,
+      judge: () => ({ valid: true, acceptable: true }),
+    })
+    driver.start(0)
+    driver.receive({ type: 'vote', vote: nil }, 1)
+    driver.receive({ type: 'vote', vote: reencoded }, 2)
+    expect(driver.stats.equivocations).toBe(0)
+    expect(driver.stats.badSignatures).toBe(1)
+  })
+})
