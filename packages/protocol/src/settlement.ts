@@ -228,6 +228,14 @@ export function resultHashOf(r: ClearingResult): Hex {
 
 export const BPS = 10_000n
 
+/**
+ * The largest amount an order may name. The settlement contract checks limits as
+ * `sellAmount · price · 10⁴` in 256 bits with prices kept below 2^100 by the solver, so amounts stay
+ * below 2^112 (about 5·10³³: a billion billion whole 18-decimal tokens) and no check can overflow.
+ * Intake, the batch pipeline and the client refuse larger ones (`ORDER_BAD_AMOUNT`).
+ */
+export const MAX_ORDER_AMOUNT = (1n << 112n) - 1n
+
 /** The protocol fee on a fill, charged in the sell asset on top of `sold`: ceil(sold · feeBps / 10⁴). */
 export function feeOf(sold: bigint, feeBps: bigint): bigint {
   return (sold * feeBps + BPS - 1n) / BPS

@@ -18,6 +18,7 @@ import {
   type Hex,
   isAllotError,
   LIMITS,
+  MAX_ORDER_AMOUNT,
   type NetworkDomain,
   type NodeInfo,
   type Order,
@@ -486,13 +487,16 @@ export function buildOrder(info: NodeInfo, spec: OrderSpec, trader: Address): Or
   const sell = assetOf(info, spec.sell)
   const buy = assetOf(info, spec.buy)
   if (sell.assetId === buy.assetId) throw new AllotError('ORDER_BAD_ASSET', 'sell and buy are the same asset')
-  const max = (1n << 256n) - 1n
+  const max = MAX_ORDER_AMOUNT
   for (const [name, v] of [
     ['sell', spec.sellAmount],
     ['buy', spec.buyAmount],
   ] as const) {
     if (typeof v !== 'bigint' || v <= 0n || v > max)
-      throw new AllotError('ORDER_BAD_AMOUNT', `${name} amount must be a positive integer`)
+      throw new AllotError(
+        'ORDER_BAD_AMOUNT',
+        `${name} amount must be a positive integer of at most ${MAX_ORDER_AMOUNT} (2¹¹² − 1)`,
+      )
   }
   const firstBatch = spec.batch ?? info.openBatch
   if (firstBatch < info.openBatch)

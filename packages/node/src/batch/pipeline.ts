@@ -272,23 +272,48 @@ export class BatchPipeline {
         signature: e.signature,
       })
     }
-    for (const o of opened) {
-      const err = innerOrderError(o, h, this.o.domain, this.assets)
-      if (err) rejected.push({ id: o.id, trader: o.envelope.trader, ...err })
-      else
-        solverOrders.push({ ...this.solverOrder(o.id, o.signed, 0n, 0n, 0n), evidence: evidence.get(o.id) })
-    }
-    // 3. Resting remainders of earlier batches, still valid at h.
+    // 3. Resting remainders of earlier batches, still valid at h, then this batch's orders. One signed order
+    // fills at most once per batch (the contract's DuplicateOrder) and has one remainder: an order sealed
+    // again in another envelope, or while it rests, is refused as a duplicate — the first one is kept.
     const restingIds: Hex[] = []
+    const digests = new Map<Hex, Hex>() // order id → EIP-712 digest of its signed order
+    const firstByDigest = new Map<Hex, Hex>()
+    const take = (id: Hex, signed: SignedOrder): Hex | undefined => {
+      const d = toHex(orderDigest(this.o.domain, signed.order))
+      const first = firstByDigest.get(d)
+      if (first !== undefined) return first
+      firstByDigest.set(d, id)
+      digests.set(id, d)
+      return undefined
+    }
     for await (const [id, r] of this.resting.entries()) {
       if (r.order.order.lastBatch < h) continue
+      if (take(id, r.order) !== undefined) continue
       restingIds.push(id)
       solverOrders.push(this.solverOrder(id, r.order, r.sold, r.bought, r.fee))
+    }
+    for (const o of opened) {
+      const err = innerOrderError(o, h, this.o.domain, this.assets)
+      if (err) {
+        rejected.push({ id: o.id, trader: o.envelope.trader, ...err })
+        continue
+      }
+      const first = take(o.id, o.signed)
+      if (first !== undefined) {
+        rejected.push({
+          id: o.id,
+          trader: o.envelope.trader,
+          code: 'ORDER_DUPLICATE',
+          message: `the same signed order as ${first}`,
+        })
+        continue
+      }
+      solverOrders.push({ ...this.solverOrder(o.id, o.signed, 0n, 0n, 0n), evidence: evidence.get(o.id) })
     }
 
     // 4. Orders their traders invalidated on chain by chainRef are left out (the contract refuses their
     // fills); then the balance view at chainRef, plus the effects of certified batches not settled there.
-    const invalidated = await this.invalidatedOrders(solverOrders, content.chainRef)
+    const invalidated = await this.invalidatedOrders(solverOrders, digests, content.chainRef)
     if (invalidated.size > 0) solverOrders = solverOrders.filter((o) => !invalidated.has(o.id as Hex))
     const balances = await this.balanceView(solverOrders, content.chainRef, h)
 
@@ -379,6 +404,10 @@ export class BatchPipeline {
       } else {
         buyAmount = o.buyAmount - bought
         sellAmount = (o.sellAmount * buyAmount) / o.buyAmount
+        // The contract caps Σ(sold + fee) at the signed sellAmount too: what earlier fills spent (their
+        // rounding and fees) may leave less than the ratio says.
+        const budget = o.sellAmount - sold - fee
+        if (budget < sellAmount) sellAmount = budget > 0n ? budget : 0n
       }
     }
     return {
@@ -395,7 +424,11 @@ export class BatchPipeline {
   }
 
   /** Orders (of `orders`) whose trader invalidated them on chain at or before `chainRef`. */
-  private async invalidatedOrders(orders: SolverOrder[], chainRef: bigint): Promise<Set<Hex>> {
+  private async invalidatedOrders(
+    orders: SolverOrder[],
+    digests: Map<Hex, Hex>,
+    chainRef: bigint,
+  ): Promise<Set<Hex>> {
     const out = new Set<Hex>()
     const read = this.o.chain.invalidatedAt
     // The contract honours invalidation for orders valid in several batches (a one-shot order is cancelled
@@ -407,7 +440,7 @@ export class BatchPipeline {
     const at = await read(
       signed.map((o) => ({
         trader: o.signed!.order.trader,
-        digest: toHex(orderDigest(this.o.domain, o.signed!.order)),
+        digest: digests.get(o.id as Hex) ?? toHex(orderDigest(this.o.domain, o.signed!.order)),
       })),
       chainRef,
     )

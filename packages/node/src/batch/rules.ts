@@ -1,12 +1,14 @@
-import { type AssetId, type Hex, type NetworkDomain, type Order, recoverOrderSigner } from '@allot/protocol'
+import {
+  type AssetId,
+  type Hex,
+  MAX_ORDER_AMOUNT,
+  type NetworkDomain,
+  type Order,
+  recoverOrderSigner,
+} from '@allot/protocol'
 import type { OpenedOrder } from './unseal.js'
 
-/**
- * The largest amount an order may name. The settlement contract checks limits as
- * `sellAmount · price · 10⁴` in 256 bits with prices kept below 2^100 by the solver, so amounts stay
- * below 2^112 (about 5·10³³: a billion billion whole 18-decimal tokens) and no check can overflow.
- */
-export const MAX_ORDER_AMOUNT = (1n << 112n) - 1n
+export { MAX_ORDER_AMOUNT }
 
 /**
  * What only the plaintext can show (DESIGN.md "A batch, step by step", step 1): checked by every node
@@ -35,6 +37,9 @@ export function innerOrderError(
     return { code: 'ORDER_BAD_BATCH', message: 'lastBatch before firstBatch' }
   if (order.sellAmount <= 0n || order.buyAmount <= 0n)
     return { code: 'ORDER_BAD_AMOUNT', message: 'amounts must be > 0' }
+  // Past it the contract's limit arithmetic overflows (a Panic): the certified batch would not settle.
+  if (order.sellAmount > MAX_ORDER_AMOUNT || order.buyAmount > MAX_ORDER_AMOUNT)
+    return { code: 'ORDER_BAD_AMOUNT', message: `amounts must be at most ${MAX_ORDER_AMOUNT} (2¹¹² − 1)` }
   if (order.sellAsset === order.buyAsset)
     return { code: 'ORDER_BAD_ASSET', message: 'sells and buys the same asset' }
   if (!assets.has(order.sellAsset) || !assets.has(order.buyAsset)) {
@@ -52,24 +57,25 @@ export function innerOrderError(
   return null
 }
 
-/** What is left of an order after cumulative fills (sell kind: sold + fee counts against sellAmount). */
+/**
+ * What is left of an order after cumulative fills: sold + fee always counts against sellAmount (the
+ * contract caps both kinds there), and for buy kind bought counts against buyAmount too.
+ */
 export function remainderOf(
   order: Order,
   sold: bigint,
   bought: bigint,
   fee: bigint,
 ): { sell: bigint; buy: bigint } {
-  if (order.kind === 'sell') {
-    const left = order.sellAmount - sold - fee
-    return { sell: left > 0n ? left : 0n, buy: 0n }
-  }
-  const left = order.buyAmount - bought
-  return { sell: 0n, buy: left > 0n ? left : 0n }
+  const sell = order.sellAmount - sold - fee
+  if (order.kind === 'sell') return { sell: sell > 0n ? sell : 0n, buy: 0n }
+  const buy = order.buyAmount - bought
+  return { sell: sell > 0n ? sell : 0n, buy: buy > 0n ? buy : 0n }
 }
 
 export function isExhausted(order: Order, sold: bigint, bought: bigint, fee: bigint): boolean {
   const r = remainderOf(order, sold, bought, fee)
-  return order.kind === 'sell' ? r.sell === 0n : r.buy === 0n
+  return order.kind === 'sell' ? r.sell === 0n : r.buy === 0n || r.sell === 0n
 }
 
 export type { Hex }

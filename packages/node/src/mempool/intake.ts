@@ -8,6 +8,7 @@ import {
   type Hex,
   keccak256Into,
   LIMITS,
+  MAX_ORDER_AMOUNT,
   type NetworkDomain,
   type OrderCancel,
   orderDigest,
@@ -270,6 +271,8 @@ export class OrderIntake {
         throw new AllotError('ORDER_BAD_BATCH', 'lastBatch is before firstBatch')
       if (inner.sellAmount === 0n || inner.buyAmount === 0n)
         throw new AllotError('ORDER_BAD_AMOUNT', 'amounts must be > 0')
+      if (inner.sellAmount > MAX_ORDER_AMOUNT || inner.buyAmount > MAX_ORDER_AMOUNT)
+        throw new AllotError('ORDER_BAD_AMOUNT', `amounts must be at most ${MAX_ORDER_AMOUNT} (2¹¹² − 1)`)
       if (inner.sellAsset === inner.buyAsset)
         throw new AllotError('ORDER_BAD_ASSET', 'sells and buys the same asset')
       for (const a of [inner.sellAsset, inner.buyAsset]) {
