@@ -1,18 +1,14 @@
 /**
- * Real batches: the seven Gnosis Protocol v1 mainnet batches (../shared/testdata/gp-v1): time of
+ * Real batches: the seven Gnosis Protocol v1 mainnet batches (packages/solver/testdata/gp-v1): time of
  * clearBatch (payload and hash included) and objective for each, every result checked by
  * verifyResult. Goal: the largest in ≤ 1 s. Ceiling beside it: sorting as many Float64 keys.
  */
 import '@allot/protocol/polyfill'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { clearBatch, parseBatchFile, verifyResult } from '../src/index.js'
 
-const dir = join(import.meta.dirname, '..', '..', '..', '..', 'shared', 'testdata', 'gp-v1')
-if (!existsSync(dir)) {
-  console.log(`gp-v1 batches not found at ${dir}: skipped`)
-  process.exit(0)
-}
+const dir = join(import.meta.dirname, '..', 'testdata', 'gp-v1')
 const files = readdirSync(dir)
   .filter((f) => f.endsWith('.json'))
   .map((f) => ({ f, input: parseBatchFile(readFileSync(join(dir, f), 'utf8')) }))

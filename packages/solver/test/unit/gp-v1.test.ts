@@ -1,15 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { clearBatch, parseBatchFile, verifyResult } from '../../src/index.js'
 
-// CI keeps ../shared beside the clone: <repo>/../shared/testdata/gp-v1.
-const repoRoot = join(import.meta.dirname, '..', '..', '..', '..')
-const dir = join(repoRoot, '..', 'shared', 'testdata', 'gp-v1')
-const present = existsSync(dir)
-if (!present) console.warn(`gp-v1 batches not found at ${dir}: skipping the real-batch tests`)
+// The batches live in the repository (packages/solver/testdata/gp-v1, with their README and licence).
+const dir = join(import.meta.dirname, '..', '..', 'testdata', 'gp-v1')
 
-describe.skipIf(!present)('real batches (Gnosis Protocol v1)', () => {
+describe('real batches (Gnosis Protocol v1)', () => {
   for (const file of ['batch-d.json', 'batch-5342282.json', 'batch-c.json', 'batch-a.json', 'batch-b.json']) {
     it(`${file} clears and passes verifyResult`, () => {
       const input = parseBatchFile(readFileSync(join(dir, file), 'utf8'))
