@@ -1,14 +1,18 @@
-// Issue 24, "One Byzantine validator": a proposer that names a chainRef far beyond the chain (2⁶³) must not
-// get it decided — every later balance read would fail and the contract would refuse the batch
-// (ChainRefOutOfRange), stopping clearing and settlement for good. Four validators on loopback (real
-// libp2p, gossipsub, level); validator 3 proposes chainRef 2⁶³, the others' chain view is at block 100.
+// Issue 24, "One Byzantine validator", on four validators on loopback (real libp2p, gossipsub, level);
+// validator 3 is the Byzantine one:
+// - it proposes chainRef 2⁶³ (the others' chain view is at block 100): decided, every later balance read
+//   would fail and the contract would refuse the batch (ChainRefOutOfRange) — it must not be decided;
+// - after each decision it gossips a validly signed attestation for a height a billion ahead: opening a
+//   book there used to delete every book below it, the ones in progress included (our own attestation
+//   too), so the heights being certified never were — every decided height must still certify.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { addressOf, type PrivateKey } from '@allot/protocol'
+import { addressOf, encode, keccak256Hex, type PrivateKey } from '@allot/protocol'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ConsensusService } from '../packages/node/src/consensus/index.js'
+import { attestationCodec, ConsensusService, keySigner } from '../packages/node/src/consensus/index.js'
 import { type AllotNode, createNode, type Genesis, parseGenesis } from '../packages/node/src/index.js'
+import { topicOf } from '../packages/node/src/network/index.js'
 import { waitFor } from './node-fixtures.js'
 
 const keys: PrivateKey[] = [1, 2, 3, 4].map((i) => new Uint8Array(32).fill(0x60 + i))
@@ -49,12 +53,13 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 
-describe('a Byzantine proposer', () => {
+const decided: bigint[][] = keys.map(() => [])
+
+describe('a Byzantine validator', () => {
   it('cannot get a chainRef beyond the honest validators’ chain view decided; batches go on', {
     timeout: 90_000,
   }, async () => {
     const g = genesis()
-    const decided: bigint[][] = keys.map(() => [])
     for (let i = 0; i < keys.length; i++) {
       const dataDir = mkdtempSync(join(tmpdir(), 'allot-byz-'))
       dirs.push(dataDir)
@@ -63,7 +68,19 @@ describe('a Byzantine proposer', () => {
       const service = new ConsensusService(node, {
         validatorKey: keys[i],
         chainRef: () => (i === BYZANTINE ? 2n ** 63n : HONEST_VIEW),
-        onDecided: (d) => decided[i].push(d.content.chainRef),
+        onDecided: (d) => {
+          decided[i].push(d.content.chainRef)
+          // Every validator's "solver" agrees: the certificate needs any three of them.
+          void service.attest(d.height, keccak256Hex(new TextEncoder().encode(d.valueHash)))
+          if (i === BYZANTINE) {
+            const far = { height: d.height + 1_000_000_000n, resultHash: d.valueHash }
+            const signer = keySigner({ chainId: g.chainId, verifyingContract: g.settlement }, keys[i])
+            const a = { result: far, validator: signer.address, signature: signer.signResult(far) }
+            void node.gossip
+              .publish(topicOf(g.networkId, 'results'), encode(attestationCodec, a))
+              .catch(() => {})
+          }
+        },
       })
       running.push({ node, service })
     }
@@ -74,5 +91,18 @@ describe('a Byzantine proposer', () => {
     // Twelve heights: the Byzantine validator's turn to propose comes up three times at least.
     await waitFor(() => decided.slice(0, 3).every((d) => d.length >= 12), 60_000, '12 decided heights')
     for (let i = 0; i < 3; i++) for (const c of decided[i]) expect(c).toBeLessThanOrEqual(HONEST_VIEW)
+  })
+
+  it('cannot wipe the attestation books with far-future attestations: every decided height certifies', {
+    timeout: 60_000,
+  }, async () => {
+    const upTo = BigInt(Math.min(...decided.slice(0, 3).map((d) => d.length))) - 1n
+    const certified = async (n: AllotNode) => {
+      for (let h = 2n; h <= upTo; h++) if (!(await n.storage.certificates.get(h))) return false
+      return true
+    }
+    const honest = running.slice(0, 3).map((v) => v.node)
+    const all = async () => (await Promise.all(honest.map(certified))).every(Boolean)
+    await waitFor(all, 20_000, `certificates for heights 2..${upTo} at every honest validator`)
   })
 })

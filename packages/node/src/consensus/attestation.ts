@@ -31,6 +31,20 @@ export type AttestationOutcome =
   | { kind: 'equivocation'; validator: Address; first: Attestation; second: Attestation }
   | { kind: 'added'; certificate: BatchCertificate | null; mismatch: boolean }
 
+/** Attestation books kept around the consensus height: this many below it and this many above it. */
+export const ATTESTATION_WINDOW = 64n
+
+/**
+ * Whether an attestation for `height` may open or touch a book while consensus works on `current`: results
+ * come for decided heights (below `current`), or a little ahead when we lag. Outside the window it is
+ * ignored — it can neither evict the books in progress nor grow the map without bound.
+ */
+export function attestationWindow(height: bigint, current: bigint): 'ok' | 'old' | 'future' {
+  if (height + ATTESTATION_WINDOW < current) return 'old'
+  if (height > current + ATTESTATION_WINDOW) return 'future'
+  return 'ok'
+}
+
 export function newAttestationBook(height: bigint, validators: readonly Address[]): AttestationBook {
   return {
     height,

@@ -26,6 +26,7 @@ import {
   type Attestation,
   type AttestationBook,
   addAttestation,
+  attestationWindow,
   localMismatch,
   newAttestationBook,
   setLocalResult,
@@ -230,6 +231,11 @@ export class ConsensusService {
       maxBytes: 1024,
       validate: async (data) => {
         const a = decode(attestationCodec, data, 1024)
+        const where = attestationWindow(a.result.height, this.driver.height)
+        if (where === 'future')
+          throw new AllotError('CONSENSUS_FUTURE_HEIGHT', `attestation for ${a.result.height}, far ahead`)
+        if (where === 'old')
+          throw new AllotError('CONSENSUS_UNKNOWN_HEIGHT', `attestation for ${a.result.height}, long decided`)
         if (!this.config.validators.includes(a.validator)) {
           throw new AllotError('CONSENSUS_UNKNOWN_VALIDATOR', `${a.validator} is not a validator`)
         }
@@ -377,8 +383,10 @@ export class ConsensusService {
     if (!b) {
       b = newAttestationBook(height, this.config.validators)
       this.books.set(height, b)
-      // Keep the books of the last heights only.
-      for (const h of this.books.keys()) if (h + 64n < height) this.books.delete(h)
+      // Keep the books within the window around our consensus height only: what a peer sends (a validly
+      // signed attestation for a far height) is refused before it gets here, so it cannot evict them.
+      const current = this.driver?.height ?? height
+      for (const h of this.books.keys()) if (attestationWindow(h, current) === 'old') this.books.delete(h)
     }
     return b
   }

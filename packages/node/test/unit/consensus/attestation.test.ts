@@ -92,3 +92,15 @@ describe('native signing', () => {
     }
   })
 })
+
+describe('the attestation window (issue 24)', () => {
+  it('takes heights within ATTESTATION_WINDOW of the consensus height, and nothing further', async () => {
+    const { ATTESTATION_WINDOW: w, attestationWindow } = await import('../../../src/consensus/index.js')
+    expect(attestationWindow(100n, 100n)).toBe('ok')
+    expect(attestationWindow(100n - w, 100n)).toBe('ok')
+    expect(attestationWindow(100n - w - 1n, 100n)).toBe('old')
+    expect(attestationWindow(100n + w, 100n)).toBe('ok')
+    expect(attestationWindow(100n + w + 1n, 100n)).toBe('future')
+    expect(attestationWindow(10n ** 18n, 100n)).toBe('future')
+  })
+})
