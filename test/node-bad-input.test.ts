@@ -262,6 +262,25 @@ describe('bad input at the API and on gossip', () => {
     }
   })
 
+  it('a client writing an over-long frame gets WIRE_TOO_LARGE and is not left hanging in its write', async () => {
+    // 2 MiB: well past yamux's receive window, so the write can only end if the server resets the stream
+    // (before, it hung until the connection closed).
+    const big = new Uint8Array(2 * 1024 * 1024)
+    big[0] = SUBMIT_MANY_TAG
+    const stream = await client.host.dialProtocol(client.target, API_PROTOCOL)
+    const write = stream.sink([frame(big)]).then(
+      () => 'written',
+      () => 'reset',
+    )
+    const f = await firstFrame(stream.source)
+    expect(f && decodeApiResponse(f)).toMatchObject({ kind: 'error', code: 'WIRE_TOO_LARGE' })
+    // yamux ends a write cut by a reset quietly or with an error: either way it ends.
+    const settled = await Promise.race([write, new Promise((r) => setTimeout(() => r('hanging'), 10_000))])
+    expect(settled).not.toBe('hanging')
+    // the node still answers on a fresh stream
+    expect((await client.info()).peerId).toBe(cluster.nodes[0].peerId)
+  })
+
   it('bounds submitMany: an over-long list or frame is WIRE_TOO_LARGE', async () => {
     const n = API_LIMITS.maxSubmitManyOrders + 1
     const body = new Uint8Array(5 + 5 * n)

@@ -163,6 +163,8 @@ export async function handleProtocol(
       return slot
     }
 
+    /** Set when reading stopped on a framing error: the peer may still be writing what we no longer read. */
+    let framingLost = false
     async function* responses(): AsyncGenerator<Uint8Array> {
       const frames = lp.decode(stream.source, { maxDataLength: o.maxRequestBytes })
       const queue: Slot[] = []
@@ -203,6 +205,7 @@ export async function handleProtocol(
             failure = o.errorFrame(err.code, err.message.replace(`${err.code}: `, ''))
             outcome(err.code, Date.now())
           }
+          framingLost = err.code !== 'API_TIMEOUT'
         } finally {
           ended = true
           sig.wake?.()
@@ -240,6 +243,10 @@ export async function handleProtocol(
           }
         }
         if (failure) yield lengthPrefixed([failure])
+        // After a framing error we read no more: a peer still writing (an over-long frame past the muxer's
+        // window) would hang in its write for good. The refusal is written; reset the stream (while our
+        // side is still open, so the reset goes out) so that its write ends at once.
+        if (framingLost) stream.abort(new Error('framing lost: stream reset after the refusal'))
       } finally {
         ctl.abort()
         void reader
