@@ -8,6 +8,7 @@ import {
   encode,
   type Hex,
   isAllotError,
+  keccak256Hex,
   SYNC_PROTOCOL,
   type SyncRequest,
   type SyncResponse,
@@ -169,6 +170,23 @@ export async function fetchCertificate(
     : undefined
 }
 
+/**
+ * The envelopes among `envelopes` whose id (keccak256 of the bytes) was asked for, each once. A peer's
+ * answer carrying anything else is not taken: fetched orders skip the intake cut-off (`referenced`), so
+ * a peer could otherwise plant orders in some mempools only.
+ */
+export function onlyAsked(asked: ReadonlySet<string>, envelopes: Uint8Array[]): Uint8Array[] {
+  const seen = new Set<string>()
+  const out: Uint8Array[] = []
+  for (const e of envelopes) {
+    const id = keccak256Hex(e)
+    if (!asked.has(id) || seen.has(id)) continue
+    seen.add(id)
+    out.push(e)
+  }
+  return out
+}
+
 /** Fetches the named orders from a peer and feeds them through intake (signatures checked as ever). */
 export async function fetchOrders(
   host: Libp2p,
@@ -186,8 +204,12 @@ export async function fetchOrders(
       o.deadlineMs ?? 10_000,
     )
     if (res.kind !== 'orders') throw new AllotError('WIRE_MALFORMED', 'unexpected sync answer')
+    const asked = new Set(ids.slice(i, i + API_LIMITS.maxSyncIds).map((id) => id.toLowerCase()))
     const results = await intake.submitMany(
-      res.orders.map((h) => Buffer.from(h.slice(2), 'hex')),
+      onlyAsked(
+        asked,
+        res.orders.map((h) => Buffer.from(h.slice(2), 'hex')),
+      ),
       false,
       { referenced: o.referenced },
     )

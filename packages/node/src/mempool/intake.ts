@@ -17,6 +17,14 @@ import {
   toHex,
 } from '@allot/protocol'
 import type { BondReader } from './bonds.js'
+
+/**
+ * How far past the consensus height an order fetched because a proposal names it (`referenced`, which
+ * skips the cut-off) may target: proposals name orders of the height being decided, a little ahead when
+ * we lag; nothing a peer sends this way may fill mempools with far batches.
+ */
+const REFERENCED_AHEAD = 64n
+
 import { type EnvelopeFields, envelopeDigester, rawSignatureFault, readSealedEnvelope } from './envelope.js'
 import type { Mempool, MempoolEntry } from './mempool.js'
 import type { BatchSchedule } from './schedule.js'
@@ -296,6 +304,11 @@ export class OrderIntake {
     if (!referenced) schedule.checkOpen(batch, now)
     else if (batch < schedule.currentHeight(now))
       throw new AllotError('ORDER_TARGET_CLOSED', `batch ${batch} is behind consensus`)
+    else if (batch > schedule.currentHeight(now) + REFERENCED_AHEAD)
+      throw new AllotError(
+        'ORDER_BAD_BATCH',
+        `batch ${batch} is more than ${REFERENCED_AHEAD} ahead of consensus`,
+      )
     // rate: per trader per batch (genesis perTraderMaxOrdersPerBatch)
     if (
       mempool.countFor(trader, batch) + this.inflightByTrader.count(trader, batch) >=

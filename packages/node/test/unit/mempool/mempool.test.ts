@@ -177,6 +177,15 @@ describe('mempool and intake', () => {
     })
   })
 
+  it('a referenced order may not target a batch far past consensus (issue 24)', async () => {
+    const { intake } = await setup(100, undefined, NOW + 950)
+    // Consensus works on height 1: 64 ahead is still a proposal of a lagging peer, 66 is a planted order.
+    await expect(intake.submit(sealed(key(2), 65n, 1n), false, { referenced: true })).resolves.toBeDefined()
+    await expect(intake.submit(sealed(key(3), 66n, 1n), false, { referenced: true })).rejects.toMatchObject({
+      code: 'ORDER_BAD_BATCH',
+    })
+  })
+
   it('evicts the furthest-expiring foreign orders first, never local ones', async () => {
     const { mempool, storage } = await setup(3)
     const add = (k: number, batch: bigint, local: boolean) => {
