@@ -10,9 +10,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { addressOf, encode, keccak256Hex, type PrivateKey } from '@allot/protocol'
 import { afterAll, describe, expect, it } from 'vitest'
-import { attestationCodec, ConsensusService, keySigner } from '../packages/node/src/consensus/index.js'
+import {
+  attestationCodec,
+  ConsensusService,
+  encodeConsensusMessage,
+  keySigner,
+} from '../packages/node/src/consensus/index.js'
 import { type AllotNode, createNode, type Genesis, parseGenesis } from '../packages/node/src/index.js'
-import { topicOf } from '../packages/node/src/network/index.js'
+import { messageId, topicOf } from '../packages/node/src/network/index.js'
 import { waitFor } from './node-fixtures.js'
 
 const keys: PrivateKey[] = [1, 2, 3, 4].map((i) => new Uint8Array(32).fill(0x60 + i))
@@ -104,5 +109,54 @@ describe('a Byzantine validator', () => {
     const honest = running.slice(0, 3).map((v) => v.node)
     const all = async () => (await Promise.all(honest.map(certified))).every(Boolean)
     await waitFor(all, 20_000, `certificates for heights 2..${upTo} at every honest validator`)
+  })
+
+  it('a peer’s forged consensus messages are refused where they land: not forwarded, its score falls', {
+    timeout: 60_000,
+  }, async () => {
+    const g = running[0].node.genesis
+    const dataDir = mkdtempSync(join(tmpdir(), 'allot-byz-peer-'))
+    dirs.push(dataDir)
+    // Any peer: a plain node, linked to validator 0 only.
+    const peer = await createNode({ genesis: g, dataDir, verifier: { threads: 1 } })
+    await peer.start()
+    running.push({ node: peer, service: { stop: async () => {} } as unknown as ConsensusService })
+    await peer.host.dial(running[0].node.host.getMultiaddrs()[0])
+    const topic = topicOf(g.networkId, 'consensus')
+    await waitFor(() => peer.gossip.peersOn(topic) >= 1, 10_000, 'the peer to see validator 0 on the topic')
+    const seen = running.slice(1, 3).map(() => new Set<string>())
+    running.slice(1, 3).forEach((v, i) =>
+      v.node.host.services.pubsub.addEventListener('gossipsub:message', (ev) => {
+        const d = (ev as CustomEvent).detail as { msg: { topic: string; data: Uint8Array } }
+        if (d.msg.topic === topic) seen[i].add(Buffer.from(messageId(d.msg.data)).toString('hex'))
+      }),
+    )
+    const forged: string[] = []
+    const height = running[0].service.height
+    const stranger = keySigner(
+      { chainId: g.chainId, verifyingContract: g.settlement },
+      new Uint8Array(32).fill(0x7f),
+    )
+    for (let k = 0; k < 20; k++) {
+      const unsigned = {
+        type: 'prevote' as const,
+        height,
+        round: k,
+        valueHash: `0x${k.toString(16).padStart(64, '0')}` as const,
+        // In a validator's name (a forged signature), or a stranger's own vote.
+        validator: k % 2 === 0 ? addressOf(keys[1]) : stranger.address,
+      }
+      const data = encodeConsensusMessage({
+        type: 'vote',
+        vote: { ...unsigned, signature: stranger.signVote(unsigned) },
+      })
+      forged.push(Buffer.from(messageId(data)).toString('hex'))
+      await peer.gossip.publish(topic, data).catch(() => {})
+    }
+    const v0 = running[0].node.host.services.pubsub
+    await waitFor(() => v0.getScore(peer.peerId) < 0, 10_000, 'the forger’s score to fall')
+    // Give a forward time to happen (heartbeats, IHAVE), then check it did not.
+    await new Promise((r) => setTimeout(r, 2_000))
+    for (const s of seen) for (const id of forged) expect(s.has(id)).toBe(false)
   })
 })

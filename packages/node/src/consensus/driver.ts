@@ -75,33 +75,61 @@ export class ConsensusDriver {
   }
 
   /** A consensus message from gossip or a sync answer. */
-  receive(msg: ConsensusMessage, now: number): DriverOutput {
+  /**
+   * What makes a consensus message worth taking and forwarding, checked by the gossip topic's validator
+   * before it is accepted (so forged or foreign messages cost their sender and go no further): a height
+   * we work on or the next one, a signer of the validator set (the round's proposer for a proposal), and
+   * its signature. Null when admissible; else the code to refuse it with (`ignore` codes for heights).
+   */
+  admit(msg: ConsensusMessage): { code: string; message: string } | null {
+    const h = msg.type === 'proposal' ? msg.proposal.height : msg.vote.height
+    if (h < this.state.height) return { code: 'CONSENSUS_UNKNOWN_HEIGHT', message: `height ${h} is decided` }
+    if (h > this.state.height + 1n)
+      return { code: 'CONSENSUS_FUTURE_HEIGHT', message: `height ${h} is far ahead` }
+    const validators = this.state.config.validators
+    if (msg.type === 'vote') {
+      const v = msg.vote
+      if (!validators.includes(v.validator))
+        return { code: 'CONSENSUS_UNKNOWN_VALIDATOR', message: `${v.validator} is not a validator` }
+      if (!this.opts.verifier.vote(v)) {
+        this.stats.badSignatures++
+        return {
+          code: 'CONSENSUS_BAD_SIGNATURE',
+          message: 'vote signature does not recover to its validator',
+        }
+      }
+      return null
+    }
+    const p = msg.proposal
+    if (!Number.isInteger(p.round) || p.round < 0 || p.proposer !== proposerOf(validators, p.height, p.round))
+      return {
+        code: 'CONSENSUS_NOT_PROPOSER',
+        message: `${p.proposer} is not the proposer of round ${p.round}`,
+      }
+    if (!this.opts.verifier.proposal(p)) {
+      this.stats.badSignatures++
+      return {
+        code: 'CONSENSUS_BAD_SIGNATURE',
+        message: 'proposal signature does not recover to its proposer',
+      }
+    }
+    return null
+  }
+
+  /** A message for the state machine; `admitted`: `admit` already passed it (the gossip validator did). */
+  receive(msg: ConsensusMessage, now: number, admitted = false): DriverOutput {
     const h = msg.type === 'proposal' ? msg.proposal.height : msg.vote.height
     if (h < this.state.height) return emptyOutput(this.state)
+    if (!admitted && this.admit(msg) !== null) return emptyOutput(this.state)
     if (h > this.state.height) {
-      // Only the next height is worth keeping: further ahead, catch-up by decided batches is the way.
+      // Only the next height is worth keeping (admitted, so signed by a validator): further ahead,
+      // catch-up by decided batches is the way.
       if (h === this.state.height + 1n && this.future.length < (this.opts.maxBuffered ?? 4096))
         this.future.push(msg)
       return emptyOutput(this.state)
     }
-    if (msg.type === 'vote') {
-      if (!this.checkVote(msg.vote)) return emptyOutput(this.state)
-      return this.apply({ type: 'vote', now, vote: msg.vote })
-    }
-    const p = msg.proposal
-    const validators = this.state.config.validators
-    if (
-      !Number.isInteger(p.round) ||
-      p.round < 0 ||
-      p.proposer !== proposerOf(validators, p.height, p.round)
-    ) {
-      return emptyOutput(this.state)
-    }
-    if (!this.opts.verifier.proposal(p)) {
-      this.stats.badSignatures++
-      return emptyOutput(this.state)
-    }
-    return this.judgeAndApply(p, now)
+    if (msg.type === 'vote') return this.apply({ type: 'vote', now, vote: msg.vote })
+    return this.judgeAndApply(msg.proposal, now)
   }
 
   /** Judges again the proposals that waited for orders (after a sync fetch brought them, or gave up). */

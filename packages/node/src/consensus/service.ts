@@ -224,8 +224,14 @@ export class ConsensusService {
     this.running = true
     this.node.gossip.subscribe(this.topic, {
       maxBytes: 4 * 1024 * 1024,
-      validate: async (data) => decodeConsensusMessage(data),
-      handle: (msg) => this.apply((now) => this.driver.receive(msg, now)),
+      // Checked before it is accepted (and forwarded): height window, membership, signature.
+      validate: async (data) => {
+        const msg = decodeConsensusMessage(data)
+        const refused = this.driver.admit(msg)
+        if (refused) throw new AllotError(refused.code, refused.message)
+        return msg
+      },
+      handle: (msg) => this.apply((now) => this.driver.receive(msg, now, true)),
     })
     this.node.gossip.subscribe(this.resultsTopic, {
       maxBytes: 1024,
