@@ -136,7 +136,14 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
       validate: async (data) => {
         const ks = decode(keyShareCodec, data, MAX_KEY_SHARE_BYTES)
         const v = s.onShare(ks)
-        if (!v.accepted) throw new AllotError(v.code, v.message)
+        // Lacking the share's epoch (restarted mid-DKG, a late joiner, a non-validator) is ours, not the
+        // sender's: ignored, so honest peers are not graylisted for it; a share that fails its checks rejects.
+        if (!v.accepted)
+          throw new AllotError(
+            v.code,
+            v.message,
+            v.code === 'SEAL_NO_BATCH_KEY' ? { gossip: 'ignore' } : undefined,
+          )
         return ks
       },
     })

@@ -17,6 +17,9 @@ const IGNORE_CODE =
 export function verdictOf(e: unknown): GossipVerdict {
   if (e === undefined || e === null) return 'accept'
   if (!(e instanceof AllotError)) return 'ignore'
+  // An error may say its own action (`details.gossip`): the same code can be the sender's fault or ours.
+  const own = e.details?.gossip
+  if (own === 'ignore' || own === 'reject') return own
   return IGNORE_CODE.test(e.code) ? 'ignore' : 'reject'
 }
 

@@ -30,6 +30,9 @@ describe('gossip verdicts (one place)', () => {
     // our own failures are never the peer's fault
     expect(verdictOf(new Error('disk full'))).toBe('ignore')
     expect(verdictOf(new TypeError('bug'))).toBe('ignore')
+    // an error may carry its own action: a share of an epoch we lack is ours to miss, not the sender's fault
+    expect(verdictOf(new AllotError('SEAL_NO_BATCH_KEY', 'x'))).toBe('reject')
+    expect(verdictOf(new AllotError('SEAL_NO_BATCH_KEY', 'x', { gossip: 'ignore' }))).toBe('ignore')
   })
   it('names topics per network', () => {
     expect(topicOf('devnet', 'orders')).toBe('/allot/devnet/orders/1')
