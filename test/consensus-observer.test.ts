@@ -14,6 +14,8 @@ const g = testGenesis({
     peerId: `p${i}`,
     multiaddr: '/ip4/127.0.0.1/tcp/0',
   })),
+  // The inclusion grace must exceed the cut-off (1,000 ms here) by a gossip latency.
+  inclusionGraceMs: 1_100,
 })
 const signers = keys.map((k) => keySigner(domainOf(g), k))
 const A = `0x${'aa'.repeat(32)}` as Hex

@@ -134,6 +134,9 @@ function addr(v: unknown, what: string): Address {
 }
 
 /** Validates a parsed genesis document; every problem is a `GENESIS_INVALID` AllotError naming the field. */
+/** The least margin of `inclusionGraceMs` over `intakeCutoffMs`: a gossip latency on a busy network (ms). */
+export const MIN_INCLUSION_MARGIN_MS = 100
+
 export function parseGenesis(json: unknown): Genesis {
   const g = obj(json, 'genesis')
   const t = obj(g.timeouts ?? {}, 'timeouts')
@@ -180,7 +183,12 @@ export function parseGenesis(json: unknown): Genesis {
     }),
     batchIntervalMs: int(g.batchIntervalMs, 'batchIntervalMs', 100),
     intakeCutoffMs: int(g.intakeCutoffMs, 'intakeCutoffMs'),
-    inclusionGraceMs: int(g.inclusionGraceMs ?? 0, 'inclusionGraceMs'),
+    inclusionGraceMs: int(
+      g.inclusionGraceMs ??
+        Number(g.intakeCutoffMs) +
+          Math.max(MIN_INCLUSION_MARGIN_MS, Math.floor(Number(g.batchIntervalMs) / 5)),
+      'inclusionGraceMs',
+    ),
     timeouts: {
       proposeMs: int(t.proposeMs ?? 1000, 'timeouts.proposeMs', 1),
       prevoteMs: int(t.prevoteMs ?? 500, 'timeouts.prevoteMs', 1),
@@ -202,6 +210,14 @@ export function parseGenesis(json: unknown): Genesis {
     sealing: sealingParams(g.sealing),
   }
   if (genesis.intakeCutoffMs >= genesis.batchIntervalMs) bad('intakeCutoffMs must be below batchIntervalMs')
+  // The inclusion rule may demand only orders every honest proposer has had time to receive: those held
+  // since before the cut-off by more than a gossip latency. A shorter grace lets validators refuse honest
+  // proposals round after round (CENSORS_ORDER) over an order that was still in flight.
+  if (
+    genesis.validators.length > 0 &&
+    genesis.inclusionGraceMs < genesis.intakeCutoffMs + MIN_INCLUSION_MARGIN_MS
+  )
+    bad(`inclusionGraceMs must be at least intakeCutoffMs + ${MIN_INCLUSION_MARGIN_MS} (a gossip latency)`)
   const seen = new Set<string>()
   for (const v of genesis.validators) {
     if (seen.has(v.address)) bad(`validator ${v.address} appears twice`)

@@ -352,7 +352,7 @@ export async function provisionNetwork(o: ProvisionOptions): Promise<Provisioned
     validators: validators.map((address, i) => ({ address, peerId: peerIds[i], multiaddr: multiaddr(i) })),
     batchIntervalMs: o.batchMs,
     intakeCutoffMs: Math.max(50, Math.floor(o.batchMs / 5)),
-    inclusionGraceMs: Math.max(100, Math.floor(o.batchMs / 2)),
+    inclusionGraceMs: Math.max(Math.max(50, Math.floor(o.batchMs / 5)) + 100, Math.floor(o.batchMs / 2)),
     timeouts: { proposeMs: o.batchMs, prevoteMs: 500, precommitMs: 500, deltaMs: 250, capMs: 10_000 },
     bond: { token: 'TKA', minBond: E18.toString(), invalidOrderFee: (E18 / 10n).toString() },
     feeBps: 0,

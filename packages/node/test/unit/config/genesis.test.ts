@@ -45,6 +45,7 @@ describe('genesis', () => {
     expect(g.bond.allowance).toBe(100n)
     expect(g.sealing.enabled).toBe(false)
     expect(g.timeouts.capMs).toBe(10_000)
+    expect(g.inclusionGraceMs).toBe(200 + 200) // cut-off + max(100, interval / 5)
     expect(findAsset(g, 'cpu.vcore-hour')?.symbol).toBe('CPU')
     expect(findAsset(g, 'tka')?.symbol).toBe('TKA')
     expect(parseGenesis(JSON.parse(JSON.stringify(genesisToJson(g))))).toEqual(g)
@@ -62,6 +63,8 @@ describe('genesis', () => {
     ['appears twice', { assets: [base.assets[0], base.assets[0]] }],
     ['chainId', { chainId: -1 }],
     ['validators', { validators: {} }],
+    // With validators, the inclusion grace must exceed the cut-off by a gossip latency (issue 24).
+    ['inclusionGraceMs', { inclusionGraceMs: 250 }],
   ])('refuses a bad %s with GENESIS_INVALID', (what, over) => {
     const c = codeOf(() => parseGenesis({ ...base, ...over }))
     expect(c).toMatch(/^GENESIS_INVALID:/)
