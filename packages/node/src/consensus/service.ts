@@ -294,9 +294,13 @@ export class ConsensusService {
   }
 
   private async process(out: DriverOutput): Promise<void> {
-    // Crash safety: what we signed is on disk before any of it is sent.
+    // Crash safety: what we signed is on stable storage (synced: a power loss too, not only a killed
+    // process) before any of it is sent, so a restart never signs twice.
     if (out.persist.length > 0) {
-      await this.node.storage.write(out.persist.map((r) => this.wal.putOp(walKey(r), r)))
+      await this.node.storage.write(
+        out.persist.map((r) => this.wal.putOp(walKey(r), r)),
+        { sync: true },
+      )
     }
     for (const d of out.decisions) await this.onDecision(d)
     for (const e of out.evidence) {

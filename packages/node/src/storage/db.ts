@@ -160,11 +160,14 @@ export class NodeStorage extends EventEmitter<NodeStorageEvents> {
     return this.statusIds.mayContain(id)
   }
 
-  /** Applies several repository operations atomically. */
-  async write(ops: BatchOp[]): Promise<void> {
+  /**
+   * Applies several repository operations atomically. `sync`: flushed to stable storage (fsync) before
+   * it resolves, so it survives a power loss, not only a crash of the process (CometBFT's `WriteSync`).
+   */
+  async write(ops: BatchOp[], o: { sync?: boolean } = {}): Promise<void> {
     if (ops.length === 0) return
     // biome-ignore lint/suspicious/noExplicitAny: abstract-level's batch op typing does not model sublevels of another encoding
-    await this.db.batch(ops as any)
+    await this.db.batch(ops as any, { sync: o.sync === true })
   }
 
   /** Consensus calls this once a batch is decided, solved and certified; API watchers are told. */
