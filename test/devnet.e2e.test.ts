@@ -181,6 +181,18 @@ describe('devnet end to end', () => {
     }>(['devnet', 'status', '--dir', dir])
     expect(status.nodes.every((n) => n.up)).toBe(true)
     expect(status.nodes.every((n) => n.finalized >= 1)).toBe(true)
+    // Every validator signs the results (issue 20: an operator sees a node that silently fell out).
+    const quorum = async () =>
+      (
+        await allotJson<{ nodes: { inResultQuorum: boolean }[] }>(['devnet', 'status', '--dir', dir])
+      ).nodes.filter((n) => n.inResultQuorum).length
+    const deadline = Date.now() + 30_000
+    let inQuorum = await quorum()
+    while (inQuorum < 4 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000))
+      inQuorum = await quorum()
+    }
+    expect(inQuorum).toBe(4)
   })
 
   it('two crossing sealed orders to different nodes fill at one uniform price and settle on chain', async () => {

@@ -487,6 +487,11 @@ export interface NodeStatus {
   height: number
   finalized: number
   settled: number
+  /**
+   * Whether this validator signed the network's latest certificate (the highest finalized batch any node
+   * reports): a node that silently fell out of the result quorum (its results differ) shows `false`.
+   */
+  inResultQuorum: boolean
 }
 
 /** Asks every validator of the devnet for its state (CLI.md `devnet status --json`). */
@@ -494,7 +499,15 @@ export async function devnetStatus(dir: string): Promise<{ nodes: NodeStatus[] }
   const d = readDevnet(dir)
   const nodes = await Promise.all(
     d.nodes.map(async (n): Promise<NodeStatus> => {
-      const down = { index: n.index, up: false, peers: 0, height: 0, finalized: 0, settled: 0 }
+      const down = {
+        index: n.index,
+        up: false,
+        peers: 0,
+        height: 0,
+        finalized: 0,
+        settled: 0,
+        inResultQuorum: false,
+      }
       if (!isAlive(n.pid)) return down
       let client: AllotClient | undefined
       try {
@@ -507,6 +520,7 @@ export async function devnetStatus(dir: string): Promise<{ nodes: NodeStatus[] }
           height: Number(info.height),
           finalized: Number(info.finalized),
           settled: Number(info.settled),
+          inResultQuorum: false,
         }
       } catch {
         return down
@@ -515,6 +529,25 @@ export async function devnetStatus(dir: string): Promise<{ nodes: NodeStatus[] }
       }
     }),
   )
+  // The latest certificate, from the node that has finalized furthest: who signed it.
+  const best = nodes.filter((s) => s.up).sort((a, b) => b.finalized - a.finalized)[0]
+  if (best && best.finalized > 0) {
+    const at = d.nodes.find((n) => n.index === best.index)
+    let client: AllotClient | undefined
+    try {
+      client = await AllotClient.connect(at!.api, { timeoutMs: 3000 })
+      const view = await client.batch(BigInt(best.finalized))
+      const signers = new Set(view.signers.map((a) => a.toLowerCase()))
+      for (const s of nodes) {
+        const v = d.nodes.find((n) => n.index === s.index)?.validator
+        s.inResultQuorum = s.up && v !== undefined && signers.has(v.toLowerCase())
+      }
+    } catch {
+      // No certificate to read now: nobody is reported in the quorum.
+    } finally {
+      await client?.close().catch(() => {})
+    }
+  }
   return { nodes }
 }
 

@@ -118,14 +118,16 @@ export const registerDevnetCommands: RegisterCommands = (program: Command) => {
 
   devnet
     .command('status')
-    .description('each validator: up, peers, height, last finalized and settled batch')
+    .description(
+      'each validator: up, peers, height, last finalized and settled batch, and whether it signed the latest certificate',
+    )
     .option('--dir <dir>', 'devnet directory', '.devnet')
     .option('--json', 'JSON output')
     .action(async (o) => {
       const s = await devnetStatus(o.dir)
       const rows = s.nodes.map(
         (n) =>
-          `node ${n.index}  ${n.up ? 'up  ' : 'down'}  peers ${n.peers}  height ${n.height}  finalized ${n.finalized}  settled ${n.settled}`,
+          `node ${n.index}  ${n.up ? 'up  ' : 'down'}  peers ${n.peers}  height ${n.height}  finalized ${n.finalized}  settled ${n.settled}  ${n.inResultQuorum ? 'in result quorum' : 'NOT in result quorum'}`,
       )
       out(o.json === true, s, rows.join('\n'))
     })
