@@ -809,6 +809,19 @@ describe('devnet end to end', () => {
       if (Date.now() > deadline) throw new Error(`node 3 did not catch up: ${JSON.stringify(s)}`)
       await new Promise((res) => setTimeout(res, 1000))
     }
+    // Back in the result quorum (issue 20): within 30 s it signs the certificates again.
+    const back = Date.now() + 30_000
+    for (;;) {
+      const s = await allotJson<{ nodes: { finalized: number; inResultQuorum: boolean }[] }>([
+        'devnet',
+        'status',
+        '--dir',
+        dir,
+      ])
+      if (s.nodes[3].inResultQuorum) break
+      if (Date.now() > back) throw new Error(`node 3 is not back in the result quorum: ${JSON.stringify(s)}`)
+      await new Promise((res) => setTimeout(res, 1000))
+    }
     // Nothing acknowledged was lost: the restarted validator learns how the drill's orders ended. It may
     // have decided their batch (`included`) while it still fetches the unseal shares it missed, so wait
     // for the final status (`order watch`) instead of reading the status once.
