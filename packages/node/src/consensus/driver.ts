@@ -12,6 +12,10 @@ import {
 } from './tendermint.js'
 import type { ProposalVerdict } from './validate.js'
 
+/** Proposals parked while their orders are fetched, at most; and how many rounds past ours may park. */
+const MAX_PARKED = 16
+const PARK_ROUNDS_AHEAD = 4
+
 /**
  * The I/O-free glue between the pure state machine and a transport: checks signatures and membership, judges
  * proposal content, parks proposals whose orders must first be fetched, buffers the next height's messages
@@ -155,12 +159,30 @@ export class ConsensusDriver {
     return true
   }
 
+  /**
+   * Parks a proposal whose orders are being fetched. Only rounds near ours count (a proposer may sign
+   * proposals for any of its far rounds); when full, a nearer round evicts the farthest, so a Byzantine
+   * proposer's far-round proposals cannot crowd out the proposal of the round at work.
+   */
+  private park(p: BatchProposal): boolean {
+    if (p.round > this.state.round + PARK_ROUNDS_AHEAD) return false
+    const key = `0x${p.round.toString(16)}` as Hex
+    if (!this.pending.has(key) && this.pending.size >= MAX_PARKED) {
+      let far: BatchProposal | undefined
+      for (const q of this.pending.values()) if (!far || q.round > far.round) far = q
+      if (!far || far.round <= p.round) return false
+      this.pending.delete(`0x${far.round.toString(16)}` as Hex)
+    }
+    this.pending.set(key, p)
+    return true
+  }
+
   private judgeAndApply(p: BatchProposal, now: number): DriverOutput {
     const verdict = this.opts.judge(p.content, this.state, now)
     if (verdict.missing && verdict.missing.length > 0) {
-      if (this.pending.size < 16) this.pending.set(`0x${p.round.toString(16)}` as Hex, p)
       const out = emptyOutput(this.state)
-      out.missing = verdict.missing
+      // Its orders are fetched only if it is worth waiting for (parked): not for a far round.
+      if (this.park(p)) out.missing = verdict.missing
       return out
     }
     const out = this.apply({

@@ -363,3 +363,43 @@ describe('one canonical encoding of a nil vote (issue 24)', () => {
     expect(driver.stats.badSignatures).toBe(1)
   })
 })
+
+describe('parked proposals (issue 24)', () => {
+  it("a proposer's far-round proposals cannot crowd out the proposal of the round at work", async () => {
+    const { ConsensusDriver } = await import('../../../src/consensus/driver.js')
+    const judged: number[] = []
+    // Every proposal names an order we lack: each waits (parked) while it is fetched.
+    const driver = new ConsensusDriver(initialState(config(0), 1n, GENESIS), {
+      verifier,
+      judge: (c, s) => {
+        judged.push(Number(c.timestamp))
+        void s
+        return { valid: false, acceptable: false, missing: [`0x${'ab'.repeat(32)}`] }
+      },
+    })
+    driver.start(0)
+    const propose = (round: number) => {
+      const proposer = proposerOf(validators, 1n, round)
+      const signer = signers.find((x) => x.address === proposer)!
+      // The round rides in the timestamp, so the judge's calls say which proposals were judged.
+      const unsigned = {
+        height: 1n,
+        round,
+        content: content(1n, GENESIS.hash, [], 1000n + BigInt(round)),
+        validRound: -1,
+        proposer,
+      }
+      return driver.receive(
+        { type: 'proposal', proposal: { ...unsigned, signature: signer.signProposal(unsigned) } },
+        1,
+      )
+    }
+    // Thirty far rounds first: none is worth fetching for.
+    for (let r = 100; r < 130; r++) expect(propose(r).missing).toEqual([])
+    // The round at work is parked and its orders asked for.
+    expect(propose(0).missing).toHaveLength(1)
+    judged.length = 0
+    driver.retryPending(2)
+    expect(judged).toEqual([1000])
+  })
+})
