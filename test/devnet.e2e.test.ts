@@ -181,7 +181,7 @@ describe('devnet end to end', () => {
     }>(['devnet', 'status', '--dir', dir])
     expect(status.nodes.every((n) => n.up)).toBe(true)
     expect(status.nodes.every((n) => n.finalized >= 1)).toBe(true)
-    // Every validator signs the results (issue 20: an operator sees a node that silently fell out).
+    // Every validator's results agree with the quorum's (issue 20: an operator sees a node that fell out).
     const quorum = async () =>
       (
         await allotJson<{ nodes: { inResultQuorum: boolean }[] }>(['devnet', 'status', '--dir', dir])
@@ -809,7 +809,7 @@ describe('devnet end to end', () => {
       if (Date.now() > deadline) throw new Error(`node 3 did not catch up: ${JSON.stringify(s)}`)
       await new Promise((res) => setTimeout(res, 1000))
     }
-    // Back in the result quorum (issue 20): within 30 s it signs the certificates again.
+    // Back in the result quorum (issue 20): within 30 s it certifies the batches again.
     const back = Date.now() + 30_000
     for (;;) {
       const s = await allotJson<{ nodes: { finalized: number; inResultQuorum: boolean }[] }>([

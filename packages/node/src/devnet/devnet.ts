@@ -488,11 +488,17 @@ export interface NodeStatus {
   finalized: number
   settled: number
   /**
-   * Whether this validator signed the network's latest certificate (the highest finalized batch any node
-   * reports): a node that silently fell out of the result quorum (its results differ) shows `false`.
+   * Whether this validator's results agree with the quorum's: it has certified — recorded as finalized,
+   * which a validator does only when its own result matches the certificate — a batch within
+   * `RESULT_QUORUM_LAG` heights of the furthest node. A validator whose results differ keeps deciding
+   * heights but stops certifying: it shows `false`. (Not "signed the latest certificate": a certificate
+   * holds the first 2f+1 matching signatures, so an agreeing but slower validator is often left out.)
    */
   inResultQuorum: boolean
 }
+
+/** How many heights behind the furthest node a validator may have certified and still count as agreeing. */
+export const RESULT_QUORUM_LAG = 3
 
 /** Asks every validator of the devnet for its state (CLI.md `devnet status --json`). */
 export async function devnetStatus(dir: string): Promise<{ nodes: NodeStatus[] }> {
@@ -529,25 +535,8 @@ export async function devnetStatus(dir: string): Promise<{ nodes: NodeStatus[] }
       }
     }),
   )
-  // The latest certificate, from the node that has finalized furthest: who signed it.
-  const best = nodes.filter((s) => s.up).sort((a, b) => b.finalized - a.finalized)[0]
-  if (best && best.finalized > 0) {
-    const at = d.nodes.find((n) => n.index === best.index)
-    let client: AllotClient | undefined
-    try {
-      client = await AllotClient.connect(at!.api, { timeoutMs: 3000 })
-      const view = await client.batch(BigInt(best.finalized))
-      const signers = new Set(view.signers.map((a) => a.toLowerCase()))
-      for (const s of nodes) {
-        const v = d.nodes.find((n) => n.index === s.index)?.validator
-        s.inResultQuorum = s.up && v !== undefined && signers.has(v.toLowerCase())
-      }
-    } catch {
-      // No certificate to read now: nobody is reported in the quorum.
-    } finally {
-      await client?.close().catch(() => {})
-    }
-  }
+  const best = Math.max(0, ...nodes.filter((s) => s.up).map((s) => s.finalized))
+  for (const s of nodes) s.inResultQuorum = s.up && best > 0 && s.finalized + RESULT_QUORUM_LAG >= best
   return { nodes }
 }
 

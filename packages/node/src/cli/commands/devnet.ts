@@ -119,7 +119,7 @@ export const registerDevnetCommands: RegisterCommands = (program: Command) => {
   devnet
     .command('status')
     .description(
-      'each validator: up, peers, height, last finalized and settled batch, and whether it signed the latest certificate',
+      'each validator: up, peers, height, last finalized and settled batch, and whether its results agree with the quorum',
     )
     .option('--dir <dir>', 'devnet directory', '.devnet')
     .option('--json', 'JSON output')
