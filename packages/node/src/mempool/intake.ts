@@ -175,7 +175,8 @@ export class OrderIntake {
         })
         live = live.filter((c) => !c.refused)
       }
-      live = await this.checkBonds(live, refuse)
+      // signatures first, then bonds: a bond is a chain read, and a stranger's junk must not buy one
+      // (issue 24: a bundle of 64 unsigned strangers cost ~128 RPC calls and no penalty)
       // signatures: the envelope (its digest and signature straight from the bytes), and a plain
       // payload's inner order; shape errors are the order's own
       const jobs: RecoveryJob[] = []
@@ -199,8 +200,7 @@ export class OrderIntake {
         }
       }
       const signers = jobs.length > 0 ? await this.d.verifier.recover(jobs) : []
-      const entries: MempoolEntry[] = []
-      const stored: Candidate[] = []
+      const signed: Candidate[] = []
       live.forEach((c, k) => {
         if (c.refused) return
         const j = first[k]
@@ -208,6 +208,12 @@ export class OrderIntake {
           refuse(c, new AllotError('ORDER_BAD_SIGNATURE', 'signature is not the trader’s on this network'))
           return
         }
+        signed.push(c)
+      })
+      const bonded = await this.checkBonds(signed, refuse)
+      const entries: MempoolEntry[] = []
+      const stored: Candidate[] = []
+      for (const c of bonded) {
         entries.push({
           id: c.orderId,
           trader: c.trader,
@@ -219,7 +225,7 @@ export class OrderIntake {
           bytes: c.bytes,
         })
         stored.push(c)
-      })
+      }
       const refusals = entries.length > 0 ? await this.d.mempool.addMany(entries) : []
       stored.forEach((c, k) => {
         const r = refusals[k]

@@ -52,6 +52,13 @@ export interface ChainBalanceReaderOptions {
   tokens?: Address[]
   /** Entries kept in the per-block cache. */
   cacheSize?: number
+  /**
+   * How long the chain head (chainRef) read for intake's bond checks and the API is reused, in ms
+   * (default 250): one read serves every order of a burst instead of one RPC call per order.
+   */
+  headCacheMs?: number
+  /** Clock (ms), for tests. */
+  now?: () => number
 }
 
 /**
@@ -67,10 +74,29 @@ export class ChainBalanceReader implements BalanceReader {
     this.cacheSize = opts.cacheSize ?? 10_000
   }
 
+  /** The newest confirmed block: head − confirmations, read afresh. */
   async chainRef(): Promise<bigint> {
     const head = await this.opts.clients.publicClient.getBlockNumber({ cacheTime: 0 })
     const ref = head - BigInt(this.opts.confirmations)
     return ref < 0n ? 0n : ref
+  }
+
+  private recentRef: { at: number; ref: Promise<bigint> } | undefined
+
+  /**
+   * `chainRef()` reused for `headCacheMs` (one read in flight at a time): what intake's bond checks and
+   * the API read. Gossip from strangers drove one uncached head read per order before (issue 24).
+   */
+  recentChainRef(): Promise<bigint> {
+    const now = (this.opts.now ?? Date.now)()
+    const r = this.recentRef
+    if (r && now - r.at < (this.opts.headCacheMs ?? 250)) return r.ref
+    const ref = this.chainRef()
+    this.recentRef = { at: now, ref }
+    ref.catch(() => {
+      if (this.recentRef?.ref === ref) this.recentRef = undefined
+    })
+    return ref
   }
 
   private position(trader: Address, token: Address, chainRef: bigint) {
@@ -119,14 +145,14 @@ export class ChainBalanceReader implements BalanceReader {
 
   /** Available bond-token balance at the current chainRef (the mempool's `BondReader`). */
   async bondOf(trader: Address): Promise<bigint> {
-    return this.bondAt(trader, await this.chainRef())
+    return this.bondAt(trader, await this.recentChainRef())
   }
 
   /** Escrow, available and pending withdrawal of every configured token at the current chainRef. */
   async balancesOf(
     trader: Address,
   ): Promise<{ asset: `0x${string}`; escrow: bigint; available: bigint; pendingWithdrawal: bigint }[]> {
-    const ref = await this.chainRef()
+    const ref = await this.recentChainRef()
     const tokens = this.opts.tokens ?? [this.opts.bondToken]
     return Promise.all(
       tokens.map(async (token) => {

@@ -177,6 +177,31 @@ describe('mempool and intake', () => {
     })
   })
 
+  it('checks signatures before bonds: a stranger’s forged orders buy no chain read (issue 24)', async () => {
+    const { intake } = await setup()
+    const reads: string[] = []
+    const bonds = (intake as unknown as { d: { bonds: { bondOf: (t: string) => bigint } } }).d.bonds
+    const bondOf = bonds.bondOf.bind(bonds)
+    bonds.bondOf = (t) => {
+      reads.push(t)
+      return bondOf(t)
+    }
+    // 8 orders each signed by another key than its trader's: refused for the signature, no bond read.
+    const forged = Array.from({ length: 8 }, (_, i) => {
+      const o = sealed(key(20 + i), 1n, 1n)
+      const other = sealed(key(40 + i), 1n, 1n)
+      return { ...o, signature: other.signature }
+    })
+    const out = await intake.submitMany(forged, false)
+    expect(out.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'ok'))).toEqual(
+      Array(8).fill('ORDER_BAD_SIGNATURE'),
+    )
+    expect(reads).toEqual([])
+    // A good one is read once.
+    await intake.submit(sealed(key(30), 1n, 1n), false)
+    expect(reads).toEqual([addressOf(key(30))])
+  })
+
   it('a referenced order may not target a batch far past consensus (issue 24)', async () => {
     const { intake } = await setup(100, undefined, NOW + 950)
     // Consensus works on height 1: 64 ahead is still a proposal of a lagging peer, 66 is a planted order.
