@@ -130,6 +130,25 @@ async function submitByCli(node: string, args: string[]): Promise<{ orderId: str
   }
 }
 
+/**
+ * An honest crossing pair for batch `target`: alice sells TKA for TKB through node 0, bob the reverse through
+ * node 1, each `amount` for at least `limit` (partially fillable).
+ */
+function crossingPair(target: bigint, amount = 10n * E18, limit = 9n * E18) {
+  const [alice, bob] = devnet.accounts
+  const side = (node: string, sell: string, buy: string, who: { privateKey: string }) =>
+    withClient(node, (c) =>
+      c.submitOrder(
+        { sell, sellAmount: amount, buy, buyAmount: limit, partiallyFillable: true, batch: target },
+        key(who),
+      ),
+    )
+  return Promise.all([
+    side(devnet.nodes[0].api, 'TKA', 'TKB', alice),
+    side(devnet.nodes[1].api, 'TKB', 'TKA', bob),
+  ])
+}
+
 function key(a: { privateKey: string }) {
   return privateKeyFromHex(a.privateKey)
 }
@@ -601,8 +620,8 @@ describe('devnet end to end', () => {
   }, 60_000)
 
   it('a trader with two unfundable orders and a garbage envelope in a batch cannot jam it; it pays each once (issue 19)', async () => {
-    const [alice, bob, , dave] = devnet.accounts
-    const [n0, n1, n2] = devnet.nodes
+    const dave = devnet.accounts[3]
+    const [n0, , n2] = devnet.nodes
     const daveKey = key(dave)
     const client = await AllotClient.connect(n2.api, { timeoutMs: 30_000 })
     const chain = await connectChain({ rpcUrl: devnet.rpcUrl })
@@ -661,34 +680,7 @@ describe('devnet end to end', () => {
       )
       const garbage = await client.submit({ ...sealed, payload, signature })
       // An honest crossing pair in the same batch.
-      const pair = await Promise.all([
-        withClient(n0.api, (c) =>
-          c.submitOrder(
-            {
-              sell: 'TKA',
-              sellAmount: 10n * E18,
-              buy: 'TKB',
-              buyAmount: 9n * E18,
-              partiallyFillable: true,
-              batch: target,
-            },
-            key(alice),
-          ),
-        ),
-        withClient(n1.api, (c) =>
-          c.submitOrder(
-            {
-              sell: 'TKB',
-              sellAmount: 10n * E18,
-              buy: 'TKA',
-              buyAmount: 9n * E18,
-              partiallyFillable: true,
-              batch: target,
-            },
-            key(bob),
-          ),
-        ),
-      ])
+      const pair = await crossingPair(target, 10n * E18, 9n * E18)
       for (const o of pair) {
         const s = await waitSettled(o.orderId, n0.api)
         expect(['filled', 'partially_filled']).toContain(s.status)
@@ -715,34 +707,7 @@ describe('devnet end to end', () => {
       expect(await escrowTka()).toBe(before - 3n * (E18 / 10n))
       // Later batches keep settling: another crossing pair fills and settles.
       const later = await openBatchAhead(n0.api, 4)
-      const next = await Promise.all([
-        withClient(n0.api, (c) =>
-          c.submitOrder(
-            {
-              sell: 'TKA',
-              sellAmount: E18,
-              buy: 'TKB',
-              buyAmount: E18 / 2n,
-              partiallyFillable: true,
-              batch: later,
-            },
-            key(alice),
-          ),
-        ),
-        withClient(n1.api, (c) =>
-          c.submitOrder(
-            {
-              sell: 'TKB',
-              sellAmount: E18,
-              buy: 'TKA',
-              buyAmount: E18 / 2n,
-              partiallyFillable: true,
-              batch: later,
-            },
-            key(bob),
-          ),
-        ),
-      ])
+      const next = await crossingPair(later, E18, E18 / 2n)
       for (const o of next) expect((await waitSettled(o.orderId, n0.api)).settlement?.txHash).toMatch(/^0x/)
     } finally {
       await client.close()
@@ -763,36 +728,8 @@ describe('devnet end to end', () => {
     expect(s0.nodes[3].up).toBe(false)
     const f0 = Math.max(...s0.nodes.filter((n) => n.up).map((n) => n.finalized))
     // Orders keep filling with one validator down: a crossing pair, to two of the three left.
-    const [alice, bob] = devnet.accounts
     const target = await openBatchAhead(devnet.nodes[0].api, 4)
-    const pair = await Promise.all([
-      withClient(devnet.nodes[0].api, (c) =>
-        c.submitOrder(
-          {
-            sell: 'TKA',
-            sellAmount: 10n * E18,
-            buy: 'TKB',
-            buyAmount: 9n * E18,
-            partiallyFillable: true,
-            batch: target,
-          },
-          key(alice),
-        ),
-      ),
-      withClient(devnet.nodes[1].api, (c) =>
-        c.submitOrder(
-          {
-            sell: 'TKB',
-            sellAmount: 10n * E18,
-            buy: 'TKA',
-            buyAmount: 9n * E18,
-            partiallyFillable: true,
-            batch: target,
-          },
-          key(bob),
-        ),
-      ),
-    ])
+    const pair = await crossingPair(target)
     for (const [i, o] of pair.entries()) {
       const st = await watchFinal(o.orderId, devnet.nodes[i].api)
       expect(['filled', 'partially_filled']).toContain(st.status)
