@@ -125,12 +125,12 @@ describe('a Byzantine validator', () => {
     const topic = topicOf(g.networkId, 'consensus')
     await waitFor(() => peer.gossip.peersOn(topic) >= 1, 10_000, 'the peer to see validator 0 on the topic')
     const seen = running.slice(1, 3).map(() => new Set<string>())
-    running.slice(1, 3).forEach((v, i) =>
+    for (const [i, v] of running.slice(1, 3).entries()) {
       v.node.host.services.pubsub.addEventListener('gossipsub:message', (ev) => {
         const d = (ev as CustomEvent).detail as { msg: { topic: string; data: Uint8Array } }
         if (d.msg.topic === topic) seen[i].add(Buffer.from(messageId(d.msg.data)).toString('hex'))
-      }),
-    )
+      })
+    }
     const forged: string[] = []
     const height = running[0].service.height
     const stranger = keySigner(
