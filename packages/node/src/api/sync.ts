@@ -52,13 +52,23 @@ export function createSyncHandler(mempool: Mempool, storage: NodeStorage, o: Syn
   const buckets = new Map<string, { tokens: number; bytes: number; at: number }>()
   return async (bytes: Uint8Array, ctx: { peer: string }): Promise<Uint8Array> => {
     const now = clock()
-    const b = buckets.get(ctx.peer) ?? { tokens: rate, bytes: byteCap, at: now }
+    let b = buckets.get(ctx.peer)
+    if (!b) {
+      // A peer we keep no bucket for starts full. Past 4,096 peers only buckets that have refilled are
+      // forgotten (forgetting one loses nothing); if none has, the newcomer waits. A flood of fresh peer
+      // ids used to clear every bucket, a greedy peer's spent budget included.
+      if (buckets.size >= 4096) {
+        const full = Math.max(byteCap / byteRate, 1) * 1000
+        for (const [k, x] of buckets) if (now - x.at >= full) buckets.delete(k)
+        if (buckets.size >= 4096) return syncErrorFrame('API_RATE_LIMITED', 'too many sync peers at once')
+      }
+      b = { tokens: rate, bytes: byteCap, at: now }
+    }
     const dt = (now - b.at) / 1000
     b.tokens = Math.min(rate, b.tokens + dt * rate)
     b.bytes = Math.min(byteCap, b.bytes + dt * byteRate)
     b.at = now
     buckets.set(ctx.peer, b)
-    if (buckets.size > 4096) buckets.clear()
     if (b.tokens < 1) return syncErrorFrame('API_RATE_LIMITED', 'too many sync requests')
     if (b.bytes <= 0) return syncErrorFrame('API_RATE_LIMITED', 'too many sync bytes asked')
     b.tokens -= 1

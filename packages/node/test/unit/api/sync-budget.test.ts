@@ -84,6 +84,12 @@ describe('sync answers per peer', () => {
     expect(await ask('greedy')).toBe('API_RATE_LIMITED')
     // Another peer is not affected.
     expect(await ask('polite')).toBe('orders')
+    // A flood of fresh peer ids does not reset the greedy peer's spent budget.
+    for (let i = 0; i < 5000; i++)
+      await handler(encode(syncRequestCodec, { kind: 'orderIds', after: null, limit: 1 }), {
+        peer: `sybil-${i}`,
+      })
+    expect(await ask('greedy')).toBe('API_RATE_LIMITED')
     // Two seconds later the greedy peer has 16 KiB more: about 16 KiB of answers, no more.
     now += 2000
     const again = await drain('greedy')
