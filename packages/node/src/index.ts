@@ -8,4 +8,4 @@ export {
   type SignatureVerifier,
 } from './mempool/index.js'
 export { createNodeMetrics, createRegistry, type NodeMetrics } from './metrics/index.js'
-export { AllotNode, createNode, NODE_VERSION, type NodeOptions } from './node.js'
+export { AllotNode, createNode, loopbackOnly, NODE_VERSION, type NodeOptions } from './node.js'

@@ -84,7 +84,11 @@ export interface NodeOptions {
   retainBatches?: number
   metrics?: NodeMetrics
   logger?: Logger
-  /** Do not penalise peers sharing an IP (tests, devnets). Default true. */
+  /**
+   * Do not penalise peers sharing an IP. Default: true only when the node listens on loopback alone (tests,
+   * devnets on one machine); a node reachable from elsewhere scores co-location (gossipsub P6), so one
+   * host's many peer ids cannot crowd its mesh.
+   */
   allowColocation?: boolean
   apiDeadlineMs?: number
   /** Pull missed orders from each peer that connects (restart / late join). Default true. */
@@ -197,12 +201,13 @@ export class AllotNode {
     })
 
     const privateKey = this.o.peerKey ?? (await loadOrCreatePeerKey(this.o.dataDir))
+    const listen = this.o.listen ?? ['/ip4/127.0.0.1/tcp/0']
     this.host = await createHost({
       privateKey,
-      listen: this.o.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+      listen,
       bootstrap: this.o.bootstrap,
       topics: allTopics(g.networkId),
-      allowColocation: this.o.allowColocation ?? true,
+      allowColocation: this.o.allowColocation ?? loopbackOnly(listen),
       gossipToMeshPeers: this.o.gossipRepair,
     })
     this.gossip = new Gossip(this.host.services.pubsub, {
@@ -448,6 +453,14 @@ export class AllotNode {
     await this.storage.close()
     this.logger.info('node stopped')
   }
+}
+
+/** Whether every listen multiaddr is on a loopback address (127.0.0.0/8 or ::1). */
+export function loopbackOnly(listen: readonly string[]): boolean {
+  return (
+    listen.length > 0 &&
+    listen.every((a) => /^\/ip4\/127\.\d{1,3}\.\d{1,3}\.\d{1,3}\//.test(a) || /^\/ip6\/::1\//.test(a))
+  )
 }
 
 export async function createNode(o: NodeOptions): Promise<AllotNode> {
