@@ -16,35 +16,17 @@ import {
   encodeConsensusMessage,
   keySigner,
 } from '../packages/node/src/consensus/index.js'
-import { type AllotNode, createNode, type Genesis, parseGenesis } from '../packages/node/src/index.js'
+import { type AllotNode, createNode, type Genesis } from '../packages/node/src/index.js'
 import { messageId, topicOf } from '../packages/node/src/network/index.js'
-import { waitFor } from './node-fixtures.js'
+import { validatorGenesis, waitFor } from './node-fixtures.js'
 
 const keys: PrivateKey[] = [1, 2, 3, 4].map((i) => new Uint8Array(32).fill(0x60 + i))
 const HONEST_VIEW = 100n
 const BYZANTINE = 3
 
 function genesis(): Genesis {
-  return parseGenesis({
-    networkId: 'byzantine-chainref',
-    chainId: '31337',
-    settlement: '0x5e77000000000000000000000000000000000001',
-    genesisTime: Date.now(),
-    validators: keys.map((k, i) => ({
-      address: addressOf(k),
-      peerId: `peer-${i}`,
-      multiaddr: '/ip4/127.0.0.1/tcp/0',
-    })),
-    batchIntervalMs: 300,
-    intakeCutoffMs: 100,
-    inclusionGraceMs: 500,
-    timeouts: { proposeMs: 600, prevoteMs: 300, precommitMs: 300, deltaMs: 200, capMs: 2000 },
-    bond: { token: 'TKA', minBond: '100', invalidOrderFee: '1', allowance: '1000' },
-    maxOrdersPerBatch: 1000,
-    maxFillsPerBatch: 1000,
-    perTraderMaxOrdersPerBatch: 100,
-    assets: [{ symbol: 'TKA', kind: 'token', address: `0x${'aa'.repeat(20)}`, decimals: 18 }],
-  })
+  // The multi-node tests' validator network (500 ms batches, short timeouts), without sealing.
+  return validatorGenesis('byzantine-chainref', keys, { enabled: false })
 }
 
 const running: { node: AllotNode; service: ConsensusService }[] = []

@@ -423,10 +423,13 @@ export class BatchPipeline {
     }
   }
 
-  /** Orders (of `orders`) whose trader invalidated them on chain at or before `chainRef`. */
+  /**
+   * Orders (of `orders`) whose trader invalidated them on chain at or before `chainRef`; `digests` holds
+   * every order's EIP-712 digest (computed once per batch, for the duplicate check).
+   */
   private async invalidatedOrders(
     orders: SolverOrder[],
-    digests: Map<Hex, Hex>,
+    digests: ReadonlyMap<Hex, Hex>,
     chainRef: bigint,
   ): Promise<Set<Hex>> {
     const out = new Set<Hex>()
@@ -440,7 +443,7 @@ export class BatchPipeline {
     const at = await read(
       signed.map((o) => ({
         trader: o.signed!.order.trader,
-        digest: digests.get(o.id as Hex) ?? toHex(orderDigest(this.o.domain, o.signed!.order)),
+        digest: digests.get(o.id as Hex) as Hex,
       })),
       chainRef,
     )

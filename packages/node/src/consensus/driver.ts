@@ -78,7 +78,6 @@ export class ConsensusDriver {
     return this.apply({ type: 'commit', now, content, precommits: checked })
   }
 
-  /** A consensus message from gossip or a sync answer. */
   /**
    * What makes a consensus message worth taking and forwarding, checked by the gossip topic's validator
    * before it is accepted (so forged or foreign messages cost their sender and go no further): a height
@@ -90,20 +89,8 @@ export class ConsensusDriver {
     if (h < this.state.height) return { code: 'CONSENSUS_UNKNOWN_HEIGHT', message: `height ${h} is decided` }
     if (h > this.state.height + 1n)
       return { code: 'CONSENSUS_FUTURE_HEIGHT', message: `height ${h} is far ahead` }
+    if (msg.type === 'vote') return this.voteFault(msg.vote)
     const validators = this.state.config.validators
-    if (msg.type === 'vote') {
-      const v = msg.vote
-      if (!validators.includes(v.validator))
-        return { code: 'CONSENSUS_UNKNOWN_VALIDATOR', message: `${v.validator} is not a validator` }
-      if (!this.opts.verifier.vote(v)) {
-        this.stats.badSignatures++
-        return {
-          code: 'CONSENSUS_BAD_SIGNATURE',
-          message: 'vote signature does not recover to its validator',
-        }
-      }
-      return null
-    }
     const p = msg.proposal
     if (!Number.isInteger(p.round) || p.round < 0 || p.proposer !== proposerOf(validators, p.height, p.round))
       return {
@@ -120,7 +107,7 @@ export class ConsensusDriver {
     return null
   }
 
-  /** A message for the state machine; `admitted`: `admit` already passed it (the gossip validator did). */
+  /** A consensus message from gossip or a sync answer; `admitted`: `admit` already passed it (gossip's validator). */
   receive(msg: ConsensusMessage, now: number, admitted = false): DriverOutput {
     const h = msg.type === 'proposal' ? msg.proposal.height : msg.vote.height
     if (h < this.state.height) return emptyOutput(this.state)
@@ -151,12 +138,18 @@ export class ConsensusDriver {
   }
 
   private checkVote(v: Vote): boolean {
-    if (!this.state.config.validators.includes(v.validator)) return false
+    return this.voteFault(v) === null
+  }
+
+  /** A vote's signer is a validator and its signature recovers to it (counted when it does not). */
+  private voteFault(v: Vote): { code: string; message: string } | null {
+    if (!this.state.config.validators.includes(v.validator))
+      return { code: 'CONSENSUS_UNKNOWN_VALIDATOR', message: `${v.validator} is not a validator` }
     if (!this.opts.verifier.vote(v)) {
       this.stats.badSignatures++
-      return false
+      return { code: 'CONSENSUS_BAD_SIGNATURE', message: 'vote signature does not recover to its validator' }
     }
-    return true
+    return null
   }
 
   /**

@@ -18,22 +18,17 @@ import {
   type ChainClients,
   certifiedBatchArg,
   claimWithdrawal,
-  connectChain,
-  deploySettlement,
-  deployTestToken,
-  depositToEscrow,
   escapeWithdraw,
   loadArtifact,
-  mintTestToken,
   readEscrow,
   readProgress,
   readTokenBalance,
   requestWithdrawal,
   revertName,
   settlementAbi,
-  startAnvil,
 } from '../../src/settlement/index.js'
 import { certify, fillAt, fixedKey, makeOrder, penaltyOf, result, signed } from './fixtures.js'
+import { startSettlementChain } from './harness.js'
 
 const FEE_BPS = 10n
 const ESCAPE_BLOCKS = 30
@@ -165,41 +160,18 @@ function pOf(id: Hex): bigint {
 }
 
 beforeAll(async () => {
-  loadArtifact('AllotSettlement')
-  anvil = await startAnvil()
-  deployer = await connectChain({
-    rpcUrl: anvil.rpcUrl,
-    privateKey: ANVIL_DEFAULT_KEYS[0],
-    pollingIntervalMs: 20,
-  })
-  traderKeys = [1, 2, 3].map((i) => privateKeyFromHex(ANVIL_DEFAULT_KEYS[i]))
-  traders = await Promise.all(
-    [1, 2, 3].map((i) =>
-      connectChain({ rpcUrl: anvil.rpcUrl, privateKey: ANVIL_DEFAULT_KEYS[i], pollingIntervalMs: 20 }),
-    ),
-  )
-  tokenA = await deployTestToken(deployer, { name: 'Token A', symbol: 'TKA' })
-  tokenB = await deployTestToken(deployer, { name: 'Token B', symbol: 'TKB' })
-  settlement = await deploySettlement(deployer, {
-    validators: validatorKeys.map(addressOf),
-    quorum: 3,
-    feeBps: Number(FEE_BPS),
+  // The shared chain of the anvil tier (harness.ts): 3 traders with 5,000,000 of each token in escrow.
+  const chain = await startSettlementChain({
+    feeBps: FEE_BPS,
     escapeBlocks: ESCAPE_BLOCKS,
-    bondToken: tokenA,
     invalidOrderFee: INVALID_ORDER_FEE,
-    feeAccount,
+    deposit: 5_000_000n,
   })
-  domain = { chainId: BigInt(anvil.chainId), verifyingContract: settlement }
+  ;({ anvil, deployer, traders, traderKeys, settlement, tokenA, tokenB, domain } = chain)
   const aId = tokenAssetId(tokenA)
   const bId = tokenAssetId(tokenB)
   assets = aId < bId ? [aId, bId] : [bId, aId]
   prices = aId < bId ? [P_A, P_B] : [P_B, P_A]
-  for (const t of traders) {
-    for (const token of [tokenA, tokenB]) {
-      await mintTestToken(deployer, token, t.account!.address, 10_000_000n)
-      await depositToEscrow(t, settlement, token, 5_000_000n)
-    }
-  }
 }, 60_000)
 
 afterAll(async () => {

@@ -93,26 +93,6 @@ describe('point 1: a penalty needs the trader’s own signed envelope of that he
     await c.settle([await batch(p, [], [real, real])])
     expect(await c.escrow(addr, c.tokenA)).toBe(before - c.invalidOrderFee)
   })
-
-  it('an envelope already charged is never charged again, and repeating it does not jam the batch', async () => {
-    const addr = c.traderAddrs[2]
-    const p = priced(1n, 1n)
-    const h = await nextHeight()
-    const pen = penaltyOf(c.domain, c.traderKeys[2], h, 7)
-    await c.settle([await batch(p, [], [pen])])
-    const before = await c.escrow(addr, c.tokenA)
-    // The same signed envelope can only name height h, which has settled: a replay is a WrongHeight.
-    const replay = result({
-      height: h,
-      prevHeight: h - 1n,
-      chainRef: await c.chainRefNow(),
-      ...p,
-      fills: [],
-      penalties: [pen],
-    })
-    expect(await c.trySettle([replay])).toBe('WrongHeight')
-    expect(await c.escrow(addr, c.tokenA)).toBe(before)
-  })
 })
 
 describe('point 8: bad orders of one trader cannot jam settlement', () => {
