@@ -220,6 +220,10 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
         },
       },
       verifyCertificate: (cert) => verifyCertificate(cert, validators, certVerifier.result).ok,
+      proposerOf: async (h) => {
+        const round = await svc?.decidedRound(h)
+        return round === undefined ? undefined : proposerOf(validators, h, round)
+      },
     })
     await pipeline.start()
     const bp = pipeline
@@ -246,6 +250,10 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
       onCertified: (cert) => void p.certified(cert).catch(() => {}),
     })
     await consensus.start()
+    // Heights decided before a restart but not processed, and results not yet certified, resume now.
+    void p
+      .resume()
+      .catch((e) => node.logger.error({ err: (e as Error).message }, 'batch pipeline resume failed'))
     const c = consensus
     node.setHeightSource(() => c.height)
     if (schedule instanceof ConsensusSchedule) {

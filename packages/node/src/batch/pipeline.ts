@@ -22,14 +22,16 @@ import {
   signedOrderCodec,
   struct,
   toHex,
+  u64,
   u256,
 } from '@allot/protocol'
-import { type ClearBatchOutput, clearBatch, type SolverOrder } from '@allot/solver'
+import { clearBatch, type SolverOrder } from '@allot/solver'
 import type { Logger } from 'pino'
 import type { Genesis } from '../config/index.js'
 import type { Mempool } from '../mempool/index.js'
 import { maxPenaltiesFor } from '../settlement/limits.js'
-import { heightKey, hexKey, type NodeStorage, Repository } from '../storage/index.js'
+import { type BatchOp, heightKey, hexKey, type NodeStorage, Repository } from '../storage/index.js'
+import { type ProcessedBatch, processedBatchCodec } from './record.js'
 import { innerOrderError, isExhausted } from './rules.js'
 import { type BatchOpener, type InvalidOrder, plainOpener } from './unseal.js'
 
@@ -95,6 +97,13 @@ export interface BatchPipelineOptions {
   }
   /** Checks a certificate's signatures (consensus `verifyCertificate` with the network's domain). */
   verifyCertificate?: (cert: BatchCertificate) => boolean
+  /**
+   * The proposer of a decided height (from its stored commit), for heights processed from storage
+   * (decided before a restart, processed after): it submits the batch first.
+   */
+  proposerOf?: (height: bigint) => Promise<Address | undefined>
+  /** First wait before a height whose processing failed is tried again (doubling, at most 30 s). */
+  retryMs?: number
 }
 
 /** A resting remainder: public since its first batch, it may fill until its lastBatch. */
@@ -103,66 +112,84 @@ const restingCodec = struct('RestingOrder', {
   sold: u256,
   bought: u256,
   fee: u256,
+  /** The last height it traded in (its status names it). */
+  lastFill: u64,
 })
-type Resting = { order: SignedOrder; sold: bigint; bought: bigint; fee: bigint }
+type Resting = { order: SignedOrder; sold: bigint; bought: bigint; fee: bigint; lastFill: bigint }
+
+/** Processed batches kept in memory: the balance view of a batch reads those not yet settled at its chainRef. */
+const RECENT = 1024n
+/** Processed records this far below the last height seen settled on chain are deleted. */
+const KEEP_SETTLED = 4096n
+const NO_PROPOSER: Address = '0x0000000000000000000000000000000000000000'
 
 /**
  * The life of a decided batch (DESIGN.md steps 3–6): open its orders, clear it with the solver on the
  * deterministic balance view, sign the result, gather a quorum of matching signatures into the
- * certificate, record fills and statuses, and hand the certified batch to settlement. Heights are
- * processed strictly in order, because a batch's balance view depends on every batch before it.
+ * certificate, record fills and statuses, and hand the certified batch to settlement.
+ *
+ * A batch's result is a pure function of decided data (docs/batch.md "What a batch's result depends
+ * on"): its decided content, the records of the heights before it, and the chain at its chainRef. Heights
+ * are processed strictly in order, none skipped — a height that fails (an envelope or shares not yet
+ * fetched, a chain read) is tried again until it succeeds — and each height's record and the resting
+ * remainders it changes land in one atomic write. Certificates only finalize (statuses, the batch view,
+ * settlement); they never feed a later result, so when they arrive does not matter.
  */
 export class BatchPipeline {
   /** Certificates that arrived before our own result for their height. */
   private readonly early = new Map<bigint, BatchCertificate>()
-  private readonly results = new Map<
+  /** Records of the last RECENT processed heights (all of them are on disk). */
+  private readonly recent = new Map<bigint, ProcessedBatch>()
+  /** Decided heights not processed yet, with the envelopes the mempool held at the decision. */
+  private readonly inbox = new Map<
     bigint,
-    {
-      result: ClearingResult
-      out: ClearBatchOutput
-      proposer: Address
-      signed: Map<Hex, SignedOrder>
-      /** Sent to the contract: it moves something, or it serves a pending withdrawal. */
-      settle: boolean
-      /** Orders left out because their trader invalidated them on chain by the batch's chainRef. */
-      invalidated: Hex[]
-    }
+    { content: BatchContent; proposer: Address; envelopes: Map<Hex, Uint8Array> }
   >()
-  private queue: Promise<void> = Promise.resolve()
+  /** Callers of `decided` waiting for their height. */
+  private readonly waiters = new Map<bigint, { resolve: () => void; reject: (e: unknown) => void }[]>()
+  private target = 0n
+  private finalizing: Promise<void> = Promise.resolve()
+  private running: Promise<void> | undefined
   private readonly resting: Repository<Hex, Resting>
   private readonly decidedOrders: Repository<Hex, Hex>
-  /** Heights settled although nothing moved in them: they served a withdrawal (restart keeps `prevHeight`). */
-  private readonly settleOnly: Repository<bigint, Hex>
+  private readonly processed: Repository<bigint, ProcessedBatch>
   private readonly assets: Set<AssetId>
   private readonly resources: Set<string>
   private settledPoll: NodeJS.Timeout | undefined
-  /** Certificate look-ups pending (awaitCertificate): cleared on stop, so none runs on a closed store. */
+  /** Certificate look-ups and retry pauses pending: cleared on stop, so none runs on a closed store. */
   private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly wakers = new Set<() => void>()
   private stopped = false
+  /** The last height processed (its record written). */
+  lastProcessed = 0n
   lastCertified = 0n
   lastSettled = 0n
+  /** The last processed height that is sent to the contract: the next result's `prevHeight`. */
   private lastSettlementNeeded = 0n
 
   constructor(private readonly o: BatchPipelineOptions) {
     const sub = (name: string) => o.storage.db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' })
     this.resting = new Repository(sub('resting'), hexKey, restingCodec)
     this.decidedOrders = new Repository(sub('decided-orders'), hexKey, bytes(8192))
-    this.settleOnly = new Repository(sub('settle-only'), heightKey, bytes(32))
+    this.processed = new Repository(sub('processed'), heightKey, processedBatchCodec)
     this.assets = new Set(o.genesis.assets.map((a) => a.id))
     this.resources = new Set(o.genesis.assets.filter((a) => a.kind === 'resource').map((a) => a.id as string))
   }
 
   async start(): Promise<void> {
-    const last = await this.o.storage.certificates.last()
-    if (last) this.lastCertified = last[0]
+    for await (const [h, rec] of this.processed.entries({ reverse: true, limit: Number(RECENT) }))
+      this.recent.set(h, rec)
+    const last = await this.processed.last()
+    if (last) {
+      this.lastProcessed = last[0]
+      this.target = last[0]
+      this.lastSettlementNeeded = last[1].settle ? last[0] : last[1].result.prevHeight
+    }
+    const finalized = await this.o.storage.results.last()
+    if (finalized) this.lastCertified = finalized[0]
     for await (const [h, view] of this.o.storage.results.entries({ reverse: true, limit: 64 })) {
       if (view.settlement && h > this.lastSettled) this.lastSettled = h
-      if ((view.fills.length > 0 || view.settlement) && h > this.lastSettlementNeeded)
-        this.lastSettlementNeeded = h
     }
-    const lastSettleOnly = await this.settleOnly.last()
-    if (lastSettleOnly && lastSettleOnly[0] > this.lastSettlementNeeded)
-      this.lastSettlementNeeded = lastSettleOnly[0]
     if (this.o.settler) {
       this.settledPoll = setInterval(
         () => void this.pollSettled(),
@@ -172,49 +199,172 @@ export class BatchPipeline {
     }
   }
 
+  /**
+   * After a restart, once consensus runs: processes the heights consensus decided (and stored) that we
+   * had not processed, and finishes the ones processed but not finalized — the certificate we hold is
+   * applied, or our result is attested again and the certificate awaited.
+   */
+  async resume(): Promise<void> {
+    for (const [h, rec] of [...this.recent.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      if (this.stopped) return
+      if (await this.o.storage.results.get(h)) continue
+      const cert = this.early.get(h) ?? (await this.o.storage.certificates.get(h))
+      if (cert) await this.certified(cert)
+      else {
+        await this.o.attest?.(h, rec.resultHash).catch(() => {})
+        this.awaitCertificate(h)
+      }
+    }
+    const decided = await this.o.storage.batches.last()
+    if (decided) this.kick(decided[0])
+  }
+
   stop(): void {
     this.stopped = true
     clearInterval(this.settledPoll)
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
+    for (const wake of this.wakers) wake()
+    this.wakers.clear()
+    const stopped = new AllotError('NODE_STOPPING', 'the batch pipeline stopped')
+    for (const ws of this.waiters.values()) for (const w of ws) w.reject(stopped)
+    this.waiters.clear()
   }
 
   /**
-   * Consensus decided `content` at its height, proposed by `proposer`. The decided envelopes are taken
-   * from the mempool now, synchronously (the orders leave it once decided); the rest is queued, in height order.
+   * Consensus decided (and stored) `content` at its height, proposed by `proposer`. The decided envelopes
+   * are taken from the mempool now, synchronously (the orders leave it once decided). Resolves once the
+   * height is processed; rejects if an attempt at it (or at a height before it) fails — the pipeline
+   * itself keeps trying.
    */
   decided(content: BatchContent, proposer: Address): Promise<void> {
+    const h = content.height
+    if (h <= this.lastProcessed) return Promise.resolve()
+    if (this.stopped) return Promise.reject(new AllotError('NODE_STOPPING', 'the batch pipeline stopped'))
     const envelopes = new Map<Hex, Uint8Array>()
     for (const id of content.orderIds) {
       const e = this.o.mempool.get(id)
       if (e) envelopes.set(id, e.bytes)
     }
-    const run = this.queue.then(async () => {
-      const missing = content.orderIds.filter((id) => !envelopes.has(id))
-      if (missing.length > 0) await this.fetchEnvelopes(missing, envelopes)
-      const absent = content.orderIds.find((id) => !envelopes.has(id))
-      if (absent)
-        throw new AllotError('BATCH_MISSING_ORDER', `decided order ${absent} is held by no peer we asked`)
-      await this.process(
-        content,
-        proposer,
-        content.orderIds.map((id) => envelopes.get(id) as Uint8Array),
-      )
-      this.awaitCertificate(content.height)
+    this.inbox.set(h, { content, proposer, envelopes })
+    const done = new Promise<void>((resolve, reject) => {
+      const ws = this.waiters.get(h) ?? []
+      ws.push({ resolve, reject })
+      this.waiters.set(h, ws)
     })
-    this.queue = run.catch((e) =>
-      this.o.logger.error(
-        { height: content.height.toString(), err: (e as Error).message },
-        'batch processing failed',
-      ),
-    )
-    return run
+    this.kick(h)
+    return done
+  }
+
+  /** Resolves once every decided height told so far is processed and every certificate applied (tests). */
+  async idle(): Promise<void> {
+    while (this.running || this.target > this.lastProcessed) {
+      if (this.stopped) return
+      await (this.running ?? this.pause(1))
+    }
+    let f: Promise<void> | undefined
+    while (f !== this.finalizing) {
+      f = this.finalizing
+      await f
+    }
   }
 
   /** The envelope of an order decided into a batch here (served to peers catching up). */
   async decidedOrder(id: Hex): Promise<Uint8Array | undefined> {
     const raw = await this.decidedOrders.get(id)
     return raw === undefined ? undefined : fromHex(raw)
+  }
+
+  /** Our result at a processed height (what we attested), or undefined. */
+  async resultAt(h: bigint): Promise<{ result: ClearingResult; resultHash: Hex } | undefined> {
+    const rec = await this.recordAt(h)
+    return rec && { result: rec.result, resultHash: rec.resultHash }
+  }
+
+  private async recordAt(h: bigint): Promise<ProcessedBatch | undefined> {
+    return this.recent.get(h) ?? (h <= this.lastProcessed ? await this.processed.get(h) : undefined)
+  }
+
+  /** Processes every decided height up to `upTo`, in order (one runner at a time). */
+  private kick(upTo: bigint): void {
+    if (upTo > this.target) this.target = upTo
+    if (this.running || this.stopped) return
+    this.running = this.drain().finally(() => {
+      this.running = undefined
+      if (!this.stopped && this.target > this.lastProcessed) this.kick(this.target)
+    })
+  }
+
+  private async drain(): Promise<void> {
+    let failures = 0
+    while (!this.stopped && this.lastProcessed < this.target) {
+      const h = this.lastProcessed + 1n
+      try {
+        await this.processHeight(h)
+        failures = 0
+        for (const [k, ws] of this.waiters) {
+          if (k > h) continue
+          for (const w of ws) w.resolve()
+          this.waiters.delete(k)
+        }
+      } catch (e) {
+        if (this.stopped) return
+        failures++
+        this.o.logger.error(
+          { height: h.toString(), attempt: failures, err: (e as Error).message },
+          'batch processing failed; trying again',
+        )
+        for (const ws of this.waiters.values()) for (const w of ws) w.reject(e)
+        this.waiters.clear()
+        await this.pause(Math.min(30_000, (this.o.retryMs ?? 500) * 2 ** Math.min(failures - 1, 16)))
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(t)
+        this.timers.delete(t)
+        this.wakers.delete(wake)
+        resolve()
+      }
+      const t = setTimeout(wake, ms)
+      this.timers.add(t)
+      this.wakers.add(wake)
+    })
+  }
+
+  /** One decided height, from the inbox (told by consensus) or from storage (decided before a restart). */
+  private async processHeight(h: bigint): Promise<void> {
+    let entry = this.inbox.get(h)
+    if (!entry) {
+      const content = await this.o.storage.batches.get(h)
+      if (!content) throw new AllotError('BATCH_NOT_DECIDED', `height ${h} is not decided here yet`)
+      const proposer = (await this.o.proposerOf?.(h).catch(() => undefined)) ?? NO_PROPOSER
+      const envelopes = new Map<Hex, Uint8Array>()
+      for (const id of content.orderIds) {
+        const e = this.o.mempool.get(id)
+        const raw = e ? undefined : await this.decidedOrders.get(id)
+        if (e) envelopes.set(id, e.bytes)
+        else if (raw !== undefined) envelopes.set(id, fromHex(raw))
+      }
+      entry = { content, proposer, envelopes }
+      this.inbox.set(h, entry)
+    }
+    const { content, proposer, envelopes } = entry
+    const missing = content.orderIds.filter((id) => !envelopes.has(id))
+    if (missing.length > 0) await this.fetchEnvelopes(missing, envelopes)
+    const absent = content.orderIds.find((id) => !envelopes.has(id))
+    if (absent)
+      throw new AllotError('BATCH_MISSING_ORDER', `decided order ${absent} is held by no peer we asked`)
+    await this.process(
+      content,
+      proposer,
+      content.orderIds.map((id) => envelopes.get(id) as Uint8Array),
+    )
+    this.inbox.delete(h)
+    this.awaitCertificate(h)
   }
 
   private async fetchEnvelopes(ids: Hex[], into: Map<Hex, Uint8Array>): Promise<void> {
@@ -240,11 +390,11 @@ export class BatchPipeline {
     const t = setTimeout(async () => {
       this.timers.delete(t)
       if (this.stopped) return
-      if (h <= this.lastCertified && (await this.o.storage.results.get(h))) return
+      if (await this.o.storage.results.get(h).catch(() => undefined)) return
       const cert = await this.o.peers?.certificate(h).catch(() => undefined)
       if (cert && cert.height === h && this.o.verifyCertificate?.(cert))
         await this.certified(cert).catch(() => {})
-      else if (this.results.has(h)) this.awaitCertificate(h)
+      else if (!this.stopped) this.awaitCertificate(h)
     }, grace)
     t.unref()
     this.timers.add(t)
@@ -253,9 +403,12 @@ export class BatchPipeline {
   private async process(content: BatchContent, proposer: Address, bytes: Uint8Array[]): Promise<void> {
     const h = content.height
     const log = this.o.logger.child({ height: h.toString() })
+    // Nothing in memory changes until the one write below lands: a failed attempt is retried from scratch.
+    const ops: BatchOp[] = []
     // 1. The decided envelopes (consensus stored the content), kept by id for peers catching up.
     const envelopes = content.orderIds.map((id, i) => ({ id, envelope: decodeSealedOrder(bytes[i]) }))
-    await this.o.storage.write(content.orderIds.map((id, i) => this.decidedOrders.putOp(id, toHex(bytes[i]))))
+    for (let i = 0; i < bytes.length; i++)
+      ops.push(this.decidedOrders.putOp(content.orderIds[i], toHex(bytes[i])))
 
     // 2. Open them (unsealing), and check what only the plaintext shows.
     const { opened, invalid } = await (this.o.opener ?? plainOpener).open(h, envelopes)
@@ -276,6 +429,7 @@ export class BatchPipeline {
     // fills at most once per batch (the contract's DuplicateOrder) and has one remainder: an order sealed
     // again in another envelope, or while it rests, is refused as a duplicate — the first one is kept.
     const restingIds: Hex[] = []
+    const rested = new Map<Hex, Resting>()
     const digests = new Map<Hex, Hex>() // order id → EIP-712 digest of its signed order
     const firstByDigest = new Map<Hex, Hex>()
     const take = (id: Hex, signed: SignedOrder): Hex | undefined => {
@@ -286,10 +440,15 @@ export class BatchPipeline {
       digests.set(id, d)
       return undefined
     }
+    const expired: Hex[] = [] // remainders whose window closed before h: they leave the store
     for await (const [id, r] of this.resting.entries()) {
-      if (r.order.order.lastBatch < h) continue
+      if (r.order.order.lastBatch < h) {
+        expired.push(id)
+        continue
+      }
       if (take(id, r.order) !== undefined) continue
       restingIds.push(id)
+      rested.set(id, r)
       solverOrders.push(this.solverOrder(id, r.order, r.sold, r.bought, r.fee))
     }
     for (const o of opened) {
@@ -312,7 +471,7 @@ export class BatchPipeline {
     }
 
     // 4. Orders their traders invalidated on chain by chainRef are left out (the contract refuses their
-    // fills); then the balance view at chainRef, plus the effects of certified batches not settled there.
+    // fills); then the balance view at chainRef, plus the effects of earlier batches not settled there.
     const invalidated = await this.invalidatedOrders(solverOrders, digests, content.chainRef)
     if (invalidated.size > 0) solverOrders = solverOrders.filter((o) => !invalidated.has(o.id as Hex))
     const balances = await this.balanceView(solverOrders, content.chainRef, h)
@@ -350,29 +509,104 @@ export class BatchPipeline {
     const resultHash = resultHashOf(result)
     const moves = result.fills.length > 0 || result.penalties.length > 0
     const settle = moves || (await this.servesWithdrawal(content.chainRef, h))
-    if (settle) this.lastSettlementNeeded = h
-    if (settle && !moves) await this.settleOnly.put(h, '0x')
-    const signed = new Map<Hex, SignedOrder>()
-    for (const o of solverOrders) if (o.signed) signed.set(o.id as Hex, o.signed)
-    this.results.set(h, { result, out, proposer, signed, settle, invalidated: [...invalidated].sort() })
-    for (const r of rejected) {
-      await this.o.storage.orderStatus.put(
-        r.id,
-        statusOf(r.id, 'rejected', h, { error: { code: r.code, message: r.message } }),
+
+    // 6. What the result does to each order once certified, and the remainders the next height reads.
+    const statuses: OrderStatus[] = []
+    const restingOps = new Map<Hex, BatchOp>()
+    const signedById = new Map<Hex, SignedOrder>()
+    for (const o of solverOrders) if (o.signed) signedById.set(o.id as Hex, o.signed)
+    for (const f of out.fills) {
+      const id = f.id as Hex
+      const prev = rested.get(id)
+      const signed = prev?.order ?? signedById.get(id)
+      if (!signed) continue
+      const sold = (prev?.sold ?? 0n) + f.sold
+      const bought = (prev?.bought ?? 0n) + f.bought
+      const fee = (prev?.fee ?? 0n) + f.fee
+      const exhausted = isExhausted(signed.order, sold, bought, fee)
+      const more = signed.order.lastBatch > h
+      const moved = f.sold > 0n || f.bought > 0n
+      const lastFill = moved ? h : (prev?.lastFill ?? h)
+      let status: OrderStatus['status']
+      if (exhausted) status = 'filled'
+      else if (more) status = 'resting'
+      else status = sold > 0n || bought > 0n ? 'partially_filled' : 'unfilled'
+      if (!exhausted && more) {
+        // A remainder that did not trade in this batch keeps its record and its status.
+        if (!moved && prev) continue
+        restingOps.set(id, this.resting.putOp(id, { order: signed, sold, bought, fee, lastFill }))
+      } else if (prev) restingOps.set(id, this.resting.delOp(id))
+      statuses.push(
+        statusOf(id, status, lastFill, { filled: sold > 0n || bought > 0n ? { sold, bought } : null }),
       )
     }
+    for (const d of out.dropped) {
+      statuses.push(
+        statusOf(d.id as Hex, 'rejected', h, {
+          error: { code: `ORDER_${d.reason}`, message: `dropped: ${d.reason}` },
+        }),
+      )
+      if (rested.has(d.id as Hex)) restingOps.set(d.id as Hex, this.resting.delOp(d.id as Hex))
+    }
+    for (const id of [...invalidated].sort()) {
+      statuses.push(
+        statusOf(id, 'cancelled', h, {
+          error: { code: 'ORDER_INVALIDATED', message: 'its trader invalidated it on chain' },
+        }),
+      )
+      if (rested.has(id)) restingOps.set(id, this.resting.delOp(id))
+    }
+    for (const id of expired) restingOps.set(id, this.resting.delOp(id))
+    ops.push(...restingOps.values())
+    // Rejected envelopes say so at once: no result can take them back.
+    for (const r of rejected)
+      ops.push(
+        this.o.storage.orderStatus.putOp(
+          r.id,
+          statusOf(r.id, 'rejected', h, { error: { code: r.code, message: r.message } }),
+        ),
+      )
+
+    const record: ProcessedBatch = {
+      result,
+      resultHash,
+      proposer,
+      settle,
+      orderCount: content.orderIds.length,
+      fills: out.fills
+        .filter((f) => f.sold > 0n || f.bought > 0n)
+        .map((f) => ({
+          orderId: f.id as Hex,
+          trader: f.trader,
+          sellAsset: f.sellAsset as Hex,
+          buyAsset: f.buyAsset as Hex,
+          sold: f.sold,
+          bought: f.bought,
+          fee: f.fee,
+        })),
+      statuses,
+    }
+    ops.push(this.processed.putOp(h, record))
+    const old = this.lastSettled - KEEP_SETTLED
+    if (old > 0n && old < h) ops.push(this.processed.delOp(old))
+    if (this.stopped) throw new AllotError('NODE_STOPPING', 'the batch pipeline stopped')
+    await this.o.storage.write(ops)
+
+    // Written: from here on, h is processed.
+    this.lastProcessed = h
+    if (settle) this.lastSettlementNeeded = h
+    this.recent.set(h, record)
+    this.recent.delete(h - RECENT)
     log.info(
       { orders: content.orderIds.length, resting: restingIds.length, fills: result.fills.length, resultHash },
       'batch cleared',
     )
 
-    // 6. Attest: our result is signed and gossiped; the certificate may even have formed already.
+    // 7. Attest: our result is signed and gossiped; the certificate may even have formed already.
     await this.o.attest?.(h, resultHash)
-    const early = this.early.get(h)
-    if (early) {
-      this.early.delete(h)
-      await this.certified(early)
-    }
+    const early = this.early.get(h) ?? (await this.o.storage.certificates.get(h))
+    this.early.delete(h)
+    if (early) await this.certified(early)
   }
 
   /**
@@ -386,7 +620,7 @@ export class BatchPipeline {
     if (request === undefined || request === null) return false
     const settled = await this.o.chain.settledHeightAt(chainRef)
     for (let k = settled + 1n; k < h; k++) {
-      const r = this.results.get(k)
+      const r = await this.recordAt(k)
       if (r?.settle && r.result.chainRef >= request) return false
     }
     return true
@@ -463,10 +697,14 @@ export class BatchPipeline {
     const g = this.o.genesis
     const bondAsset = g.assets.find((a) => a.symbol === g.bond.token)?.id
     for (let k = settled + 1n; k < h; k++) {
-      const r = this.results.get(k)
-      if (!r) continue
-      for (const c of r.out.balanceChanges)
-        pending.push({ trader: c.account.toLowerCase(), asset: c.asset, delta: c.delta })
+      const r = await this.recordAt(k)
+      if (!r?.settle) continue
+      for (const f of r.fills) {
+        const trader = f.trader.toLowerCase()
+        if (!this.resources.has(f.sellAsset))
+          pending.push({ trader, asset: f.sellAsset, delta: -(f.sold + f.fee) })
+        if (!this.resources.has(f.buyAsset)) pending.push({ trader, asset: f.buyAsset, delta: f.bought })
+      }
       // Its penalties too: each takes up to invalidOrderFee of the bond (counted whole: the view may only
       // be too low, never too high, or batch h would spend a bond h−1's penalty took and not settle).
       if (bondAsset !== undefined && g.bond.invalidOrderFee > 0n)
@@ -495,96 +733,67 @@ export class BatchPipeline {
     return out
   }
 
-  /** A quorum certified a result at a height (the consensus service tells us; it has stored the certificate). */
-  async certified(cert: BatchCertificate): Promise<void> {
+  /**
+   * A quorum certified a result at a height (the consensus service tells us; it has stored the
+   * certificate). If it is ours, the height is finalized: statuses, the batch view, settlement.
+   */
+  certified(cert: BatchCertificate): Promise<void> {
+    // One at a time: each reads the statuses the one before it wrote.
+    const run = this.finalizing.then(() => this.finalize(cert))
+    this.finalizing = run.catch(() => {})
+    return run
+  }
+
+  private async finalize(cert: BatchCertificate): Promise<void> {
     const h = cert.height
-    const mine = this.results.get(h)
+    const mine = await this.recordAt(h)
     if (!mine) {
-      if (h > this.lastCertified) this.early.set(h, cert)
+      if (h > this.lastProcessed) this.early.set(h, cert)
       return
     }
     if ((await this.o.storage.results.get(h))?.resultHash === cert.resultHash) return
-    if (cert.resultHash !== resultHashOf(mine.result)) {
+    if (cert.resultHash !== mine.resultHash) {
       this.o.logger.error({ height: h.toString() }, 'certificate for a result we did not compute')
       this.o.onAlarm?.('result-mismatch', h)
       return
     }
-    if (!(await this.o.storage.certificates.get(h))) await this.o.storage.certificates.put(h, cert)
-    if (h > this.lastCertified) this.lastCertified = h
-    const { result, out, proposer, signed: signedById, settle, invalidated } = mine
-    const content = await this.o.storage.batches.get(h)
-
-    // Fills, remainders and statuses.
-    const statuses: OrderStatus[] = []
-    for (const f of out.fills) {
-      const id = f.id as Hex
-      const prev = await this.resting.get(id)
-      const signed = prev?.order ?? signedById.get(id)
-      if (!signed) continue
-      const sold = (prev?.sold ?? 0n) + f.sold
-      const bought = (prev?.bought ?? 0n) + f.bought
-      const fee = (prev?.fee ?? 0n) + f.fee
-      const exhausted = isExhausted(signed.order, sold, bought, fee)
-      const more = signed.order.lastBatch > h
-      let status: OrderStatus['status']
-      if (exhausted) status = 'filled'
-      else if (more) status = 'resting'
-      else status = sold > 0n || bought > 0n ? 'partially_filled' : 'unfilled'
-      const moved = f.sold > 0n || f.bought > 0n
-      if (!exhausted && more) {
-        // A remainder that did not trade in this batch keeps its status (and the batch of its last fill).
-        if (!moved && prev) continue
-        await this.resting.put(id, { order: signed, sold, bought, fee })
-      } else if (prev) await this.resting.del(id)
-      const lastFill = moved ? h : ((await this.o.storage.orderStatus.get(id))?.batch ?? h)
-      statuses.push(
-        statusOf(id, status, lastFill, { filled: sold > 0n || bought > 0n ? { sold, bought } : null }),
+    const s = this.o.storage
+    const ops: BatchOp[] = []
+    if (!(await s.certificates.get(h))) ops.push(s.certificates.putOp(h, cert))
+    // Certificates may arrive out of height order: a status a later height wrote already stays (an order's
+    // end comes after all its resting states; among those, the later fill).
+    const current = await s.orderStatus.getMany(mine.statuses.map((x) => x.orderId))
+    mine.statuses.forEach((status, i) => {
+      const now = current[i]
+      if (now && status.status === 'resting' && now.status !== 'resting' && now.status !== 'pending') return
+      if (
+        now?.status === 'resting' &&
+        status.status === 'resting' &&
+        (now.batch ?? 0n) > (status.batch ?? 0n)
       )
-    }
-    for (const d of out.dropped) {
-      statuses.push(
-        statusOf(d.id as Hex, 'rejected', h, {
-          error: { code: `ORDER_${d.reason}`, message: `dropped: ${d.reason}` },
-        }),
-      )
-      await this.resting.del(d.id as Hex)
-    }
-    for (const id of invalidated) {
-      statuses.push(
-        statusOf(id, 'cancelled', h, {
-          error: { code: 'ORDER_INVALIDATED', message: 'its trader invalidated it on chain' },
-        }),
-      )
-      await this.resting.del(id)
-    }
-    for (const s of statuses) await this.o.storage.orderStatus.put(s.orderId, s)
-
+        return
+      ops.push(s.orderStatus.putOp(status.orderId, status))
+    })
     const view: BatchView = {
       height: h,
-      orderCount: content?.orderIds.length ?? 0,
-      prices: result.assets.map((asset, i) => ({ asset, price: result.prices[i] })),
-      fills: out.fills
-        .filter((f) => f.sold > 0n || f.bought > 0n)
-        .map((f) => ({
-          orderId: f.id as Hex,
-          trader: f.trader,
-          sellAsset: f.sellAsset as Hex,
-          buyAsset: f.buyAsset as Hex,
-          sold: f.sold,
-          bought: f.bought,
-        })),
+      orderCount: mine.orderCount,
+      prices: mine.result.assets.map((asset, i) => ({ asset, price: mine.result.prices[i] })),
+      fills: mine.fills.map(({ fee: _fee, ...f }) => f),
       resultHash: cert.resultHash,
-      signers: cert.signatures.map((s) => s.validator),
+      signers: cert.signatures.map((x) => x.validator),
       settlement: null,
     }
-    await this.o.storage.recordFinalized(view)
+    ops.push(s.results.putOp(h, view))
+    await s.write(ops)
+    s.emit('finalized', view)
+    if (h > this.lastCertified) this.lastCertified = h
     this.o.logger.info({ height: h.toString(), fills: view.fills.length }, 'batch certified')
-    this.prune(h)
+    for (const k of this.early.keys()) if (k <= this.lastProcessed) this.early.delete(k)
 
     // Settlement: only batches that move something, or serve a withdrawal, are sent (each names the previous one).
-    if (this.o.settler && settle) {
+    if (this.o.settler && mine.settle) {
       void this.o.settler
-        .settle(result, cert, proposer)
+        .settle(mine.result, cert, mine.proposer)
         .then((r) => (r ? this.markSettled(h, r.txHash) : undefined))
         .catch((e) =>
           this.o.logger.warn({ height: h.toString(), err: (e as Error).message }, 'settlement failed'),
@@ -614,11 +823,6 @@ export class BatchPipeline {
       if (s && !s.txHash) await this.o.storage.orderStatus.put(f.orderId, { ...s, txHash })
     }
     this.o.logger.info({ height: h.toString(), txHash }, 'batch settled')
-  }
-
-  private prune(h: bigint): void {
-    for (const k of this.early.keys()) if (k <= h) this.early.delete(k)
-    for (const k of this.results.keys()) if (k < h - 256n) this.results.delete(k)
   }
 }
 

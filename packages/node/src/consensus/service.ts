@@ -176,6 +176,11 @@ export class ConsensusService {
     return this.driver.height
   }
 
+  /** The round a stored decided height was decided in (its proposer is the round's), or undefined. */
+  async decidedRound(height: bigint): Promise<number | undefined> {
+    return (await this.commits.get(height))?.round
+  }
+
   private now(): number {
     return this.o.now?.() ?? Date.now()
   }

@@ -144,7 +144,7 @@ async function startNode(o: { deposit?: bigint } = {}): Promise<Node> {
         },
         addressOf(c.validatorKeys[0]),
       )
-      const r = (pipeline as unknown as { results: Map<bigint, { result: ClearingResult }> }).results.get(h)
+      const r = await pipeline.resultAt(h)
       if (!r) throw new Error(`no result at ${h}`)
       return r.result
     },

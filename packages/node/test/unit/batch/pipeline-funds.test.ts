@@ -98,7 +98,7 @@ async function decide(h: bigint, ids: Hex[]): Promise<ClearingResult> {
     addressOf(key(99)),
   )
   // The result each validator computed and signed (kept in memory until certified).
-  const r = (pipeline as unknown as { results: Map<bigint, { result: ClearingResult }> }).results.get(h)
+  const r = await pipeline.resultAt(h)
   if (!r) throw new Error(`no result at ${h}`)
   return r.result
 }
