@@ -44,6 +44,16 @@ export function contractChainView(
       return p
     },
     invalidatedAt: (orders, chainRef) => readInvalidatedAt(clients, settlement, orders, chainRef),
+    async voidedBetween(from, to) {
+      // Blocks at or below the confirmed head do not change; each batch asks for a new range once.
+      const logs = await clients.publicClient.getLogs({
+        address: settlement,
+        event: BATCH_VOIDED,
+        fromBlock: from,
+        toBlock: to,
+      })
+      return logs.flatMap((l) => (l.args.height === undefined ? [] : [l.args.height]))
+    },
     settledHeightAt(chainRef) {
       // State at a block at or below the confirmed head does not change: cache it.
       let p = settledAt.get(chainRef)
@@ -59,6 +69,9 @@ export function contractChainView(
 }
 
 const BATCH_SETTLED = parseAbiItem('event BatchSettled(uint256 indexed height, bytes32 resultHash)')
+const BATCH_VOIDED = parseAbiItem(
+  'event BatchVoided(uint256 indexed height, bytes32 resultHash, uint64 chainRef)',
+)
 const WITHDRAWAL_REQUESTED = parseAbiItem(
   'event WithdrawalRequested(address indexed account, address indexed token, uint256 amount, uint64 requestBlock)',
 )
@@ -77,16 +90,20 @@ export function contractSettler(
     },
     async settledSince() {
       const head = await clients.publicClient.getBlockNumber({ cacheTime: 0 })
-      const out = new Map<bigint, Hex>()
+      const out = new Map<bigint, { txHash: Hex; status: 'settled' | 'voided' }>()
       if (head < fromBlock) return out
-      const logs = await clients.publicClient.getLogs({
-        address: settlement,
-        event: BATCH_SETTLED,
-        fromBlock,
-        toBlock: head,
-      })
-      for (const l of logs)
-        if (l.args.height !== undefined && l.transactionHash) out.set(l.args.height, l.transactionHash)
+      const [settled, voided] = await Promise.all(
+        [BATCH_SETTLED, BATCH_VOIDED].map((event) =>
+          clients.publicClient.getLogs({ address: settlement, event, fromBlock, toBlock: head }),
+        ),
+      )
+      for (const [logs, status] of [
+        [settled, 'settled'],
+        [voided, 'voided'],
+      ] as const)
+        for (const l of logs)
+          if (l.args.height !== undefined && l.transactionHash)
+            out.set(l.args.height, { txHash: l.transactionHash, status })
       fromBlock = head + 1n
       return out
     },

@@ -56,6 +56,11 @@ export interface ChainView {
    * (0n: not invalidated). An order invalidated at or before a batch's chainRef is left out of it.
    */
   invalidatedAt?(orders: { trader: Address; digest: Hex }[], chainRef: bigint): Promise<bigint[]>
+  /**
+   * Heights the contract voided (`BatchVoided`: certified against a block before the last escape) in
+   * blocks `from`…`to`, both included. Their fills never happened: remainders get them back.
+   */
+  voidedBetween?(from: bigint, to: bigint): Promise<bigint[]>
 }
 
 /** Submits certified batches on chain; absent on nodes that do not settle. */
@@ -65,8 +70,8 @@ export interface Settler {
     certificate: BatchCertificate,
     proposer: Address,
   ): Promise<{ txHash: Hex } | null>
-  /** Height → settlement tx of batches settled on chain (by anyone) since the last call. */
-  settledSince(): Promise<Map<bigint, Hex>>
+  /** Height → the tx that settled or voided it on chain (by anyone), since the last call. */
+  settledSince(): Promise<Map<bigint, { txHash: Hex; status: 'settled' | 'voided' }>>
 }
 
 export interface BatchPipelineOptions {
@@ -104,7 +109,21 @@ export interface BatchPipelineOptions {
   proposerOf?: (height: bigint) => Promise<Address | undefined>
   /** First wait before a height whose processing failed is tried again (doubling, at most 30 s). */
   retryMs?: number
+  /**
+   * Fault injection for the crash drill (CometBFT's `libs/fail`): called before and after each of the
+   * pipeline's writes; the drill's node kills itself there (run.ts, `ALLOT_FAIL_AT`).
+   */
+  faultPoint?: (point: FaultPoint, height: bigint, orders: number) => void
 }
+
+/** Where a crash can split a batch's life: before and after each write. */
+export const FAULT_POINTS = [
+  'process:before-write',
+  'process:after-write',
+  'finalize:before-write',
+  'finalize:after-write',
+] as const
+export type FaultPoint = (typeof FAULT_POINTS)[number]
 
 /** A resting remainder: public since its first batch, it may fill until its lastBatch. */
 const restingCodec = struct('RestingOrder', {
@@ -149,10 +168,14 @@ export class BatchPipeline {
   private readonly waiters = new Map<bigint, { resolve: () => void; reject: (e: unknown) => void }[]>()
   private target = 0n
   private finalizing: Promise<void> = Promise.resolve()
+  /** Heights seen settled or voided on chain before we finalized them. */
+  private readonly seenOnChain = new Map<bigint, { txHash: Hex; status: 'settled' | 'voided' }>()
   private running: Promise<void> | undefined
   private readonly resting: Repository<Hex, Resting>
   private readonly decidedOrders: Repository<Hex, Hex>
   private readonly processed: Repository<bigint, ProcessedBatch>
+  /** The height whose finalization last wrote an order's status (finalizations may come in any order). */
+  private readonly statusHeight: Repository<Hex, bigint>
   private readonly assets: Set<AssetId>
   private readonly resources: Set<string>
   private settledPoll: NodeJS.Timeout | undefined
@@ -172,6 +195,7 @@ export class BatchPipeline {
     this.resting = new Repository(sub('resting'), hexKey, restingCodec)
     this.decidedOrders = new Repository(sub('decided-orders'), hexKey, bytes(8192))
     this.processed = new Repository(sub('processed'), heightKey, processedBatchCodec)
+    this.statusHeight = new Repository(sub('status-height'), hexKey, u64)
     this.assets = new Set(o.genesis.assets.map((a) => a.id))
     this.resources = new Set(o.genesis.assets.filter((a) => a.kind === 'resource').map((a) => a.id as string))
   }
@@ -410,9 +434,14 @@ export class BatchPipeline {
     for (let i = 0; i < bytes.length; i++)
       ops.push(this.decidedOrders.putOp(content.orderIds[i], toHex(bytes[i])))
 
-    // 2. Open them (unsealing), and check what only the plaintext shows.
-    const { opened, invalid } = await (this.o.opener ?? plainOpener).open(h, envelopes)
-    const rejected: InvalidOrder[] = [...invalid]
+    // 2. One envelope per (trader, nonce), and at most the per-trader cap: a trader who signed two envelopes
+    // of one nonce, or split its cap across validators, may get both halves into a batch (intake takes
+    // what a proposal names, docs/consensus.md "Who can do what"). The lowest ids are kept; the rest are
+    // refused unopened and charged, each with its own signed envelope as evidence.
+    const { kept, refused } = oneEnvelopePerNonce(envelopes, this.o.genesis.perTraderMaxOrdersPerBatch)
+    // 3. Open them (unsealing), and check what only the plaintext shows.
+    const { opened, invalid } = await (this.o.opener ?? plainOpener).open(h, kept)
+    const rejected: InvalidOrder[] = [...refused, ...invalid]
     let solverOrders: SolverOrder[] = []
     // The trader's signed envelope of this batch is what a penalty carries to the contract as evidence.
     const evidence = new Map<Hex, PenaltyEvidence>()
@@ -425,7 +454,7 @@ export class BatchPipeline {
         signature: e.signature,
       })
     }
-    // 3. Resting remainders of earlier batches, still valid at h, then this batch's orders. One signed order
+    // 4. Resting remainders of earlier batches, still valid at h, then this batch's orders. One signed order
     // fills at most once per batch (the contract's DuplicateOrder) and has one remainder: an order sealed
     // again in another envelope, or while it rests, is refused as a duplicate — the first one is kept.
     const restingIds: Hex[] = []
@@ -440,12 +469,33 @@ export class BatchPipeline {
       digests.set(id, d)
       return undefined
     }
+    // Heights the chain shows voided since the previous batch's chainRef: what they filled is given back to
+    // the remainders that are still open (a remainder closed since stays closed: never more than signed).
+    const voided = await this.voidedFills(h, content.chainRef)
+    const statuses: OrderStatus[] = []
+    const restingOps = new Map<Hex, BatchOp>()
     const expired: Hex[] = [] // remainders whose window closed before h: they leave the store
-    for await (const [id, r] of this.resting.entries()) {
-      if (r.order.order.lastBatch < h) {
+    for await (const [id, stored] of this.resting.entries()) {
+      if (stored.order.order.lastBatch < h) {
         expired.push(id)
         continue
       }
+      let r = stored
+      for (const v of voided.get(id) ?? []) {
+        const less = (a: bigint, b: bigint) => (a > b ? a - b : 0n)
+        r = { ...r, sold: less(r.sold, v.sold), bought: less(r.bought, v.bought), fee: less(r.fee, v.fee) }
+        statuses.push(
+          statusOf(id, 'resting', r.lastFill, {
+            filled: r.sold > 0n || r.bought > 0n ? { sold: r.sold, bought: r.bought } : null,
+            error: {
+              code: 'BATCH_VOIDED',
+              message: `batch ${v.height} was voided on chain: its fill did not happen`,
+            },
+          }),
+        )
+        restingOps.set(id, this.resting.putOp(id, r))
+      }
+      voided.delete(id)
       if (take(id, r.order) !== undefined) continue
       restingIds.push(id)
       rested.set(id, r)
@@ -470,13 +520,13 @@ export class BatchPipeline {
       solverOrders.push({ ...this.solverOrder(o.id, o.signed, 0n, 0n, 0n), evidence: evidence.get(o.id) })
     }
 
-    // 4. Orders their traders invalidated on chain by chainRef are left out (the contract refuses their
+    // 5. Orders their traders invalidated on chain by chainRef are left out (the contract refuses their
     // fills); then the balance view at chainRef, plus the effects of earlier batches not settled there.
     const invalidated = await this.invalidatedOrders(solverOrders, digests, content.chainRef)
     if (invalidated.size > 0) solverOrders = solverOrders.filter((o) => !invalidated.has(o.id as Hex))
     const balances = await this.balanceView(solverOrders, content.chainRef, h)
 
-    // 5. Clear.
+    // 6. Clear.
     const numeraire =
       this.o.genesis.assets.find((a) => a.symbol === this.o.genesis.bond.token)?.id ??
       this.o.genesis.assets[0].id
@@ -510,9 +560,20 @@ export class BatchPipeline {
     const moves = result.fills.length > 0 || result.penalties.length > 0
     const settle = moves || (await this.servesWithdrawal(content.chainRef, h))
 
-    // 6. What the result does to each order once certified, and the remainders the next height reads.
-    const statuses: OrderStatus[] = []
-    const restingOps = new Map<Hex, BatchOp>()
+    // Orders filled in a voided batch that no longer rest: their status says the fill did not happen.
+    for (const [id, fills] of [...voided.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      const v = fills[fills.length - 1]
+      statuses.push(
+        statusOf(id, 'unfilled', v.height, {
+          error: {
+            code: 'BATCH_VOIDED',
+            message: `batch ${v.height} was voided on chain: its fill did not happen`,
+          },
+        }),
+      )
+    }
+
+    // 7. What the result does to each order once certified, and the remainders the next height reads.
     const signedById = new Map<Hex, SignedOrder>()
     for (const o of solverOrders) if (o.signed) signedById.set(o.id as Hex, o.signed)
     for (const f of out.fills) {
@@ -590,7 +651,9 @@ export class BatchPipeline {
     const old = this.lastSettled - KEEP_SETTLED
     if (old > 0n && old < h) ops.push(this.processed.delOp(old))
     if (this.stopped) throw new AllotError('NODE_STOPPING', 'the batch pipeline stopped')
+    this.o.faultPoint?.('process:before-write', h, content.orderIds.length)
     await this.o.storage.write(ops)
+    this.o.faultPoint?.('process:after-write', h, content.orderIds.length)
 
     // Written: from here on, h is processed.
     this.lastProcessed = h
@@ -602,11 +665,36 @@ export class BatchPipeline {
       'batch cleared',
     )
 
-    // 7. Attest: our result is signed and gossiped; the certificate may even have formed already.
+    // 8. Attest: our result is signed and gossiped; the certificate may even have formed already.
     await this.o.attest?.(h, resultHash)
     const early = this.early.get(h) ?? (await this.o.storage.certificates.get(h))
     this.early.delete(h)
     if (early) await this.certified(early)
+  }
+
+  /**
+   * The fills of processed heights voided on chain in blocks (previous batch's chainRef, chainRef], by order id.
+   * Every input is the chain at a decided block and our own records, so every validator gets the same.
+   */
+  private async voidedFills(
+    h: bigint,
+    chainRef: bigint,
+  ): Promise<Map<Hex, { height: bigint; sold: bigint; bought: bigint; fee: bigint }[]>> {
+    const out = new Map<Hex, { height: bigint; sold: bigint; bought: bigint; fee: bigint }[]>()
+    const read = this.o.chain.voidedBetween
+    const prev = h > 1n ? await this.recordAt(h - 1n) : undefined
+    const from = (prev?.result.chainRef ?? 0n) + 1n
+    if (!read || chainRef < from) return out
+    for (const v of [...new Set(await read(from, chainRef))].sort((a, b) => (a < b ? -1 : 1))) {
+      if (v >= h) continue
+      const rec = await this.recordAt(v)
+      for (const f of rec?.fills ?? []) {
+        const list = out.get(f.orderId) ?? []
+        list.push({ height: v, sold: f.sold, bought: f.bought, fee: f.fee })
+        out.set(f.orderId, list)
+      }
+    }
+    return out
   }
 
   /**
@@ -760,19 +848,12 @@ export class BatchPipeline {
     const s = this.o.storage
     const ops: BatchOp[] = []
     if (!(await s.certificates.get(h))) ops.push(s.certificates.putOp(h, cert))
-    // Certificates may arrive out of height order: a status a later height wrote already stays (an order's
-    // end comes after all its resting states; among those, the later fill).
-    const current = await s.orderStatus.getMany(mine.statuses.map((x) => x.orderId))
+    // Certificates may arrive out of height order: a status that a later height's finalization wrote stays.
+    const ids = mine.statuses.map((x) => x.orderId)
+    const writtenAt = await this.statusHeight.getMany(ids)
     mine.statuses.forEach((status, i) => {
-      const now = current[i]
-      if (now && status.status === 'resting' && now.status !== 'resting' && now.status !== 'pending') return
-      if (
-        now?.status === 'resting' &&
-        status.status === 'resting' &&
-        (now.batch ?? 0n) > (status.batch ?? 0n)
-      )
-        return
-      ops.push(s.orderStatus.putOp(status.orderId, status))
+      if ((writtenAt[i] ?? 0n) > h) return
+      ops.push(s.orderStatus.putOp(status.orderId, status), this.statusHeight.putOp(status.orderId, h))
     })
     const view: BatchView = {
       height: h,
@@ -784,10 +865,17 @@ export class BatchPipeline {
       settlement: null,
     }
     ops.push(s.results.putOp(h, view))
+    this.o.faultPoint?.('finalize:before-write', h, mine.orderCount)
     await s.write(ops)
+    this.o.faultPoint?.('finalize:after-write', h, mine.orderCount)
     s.emit('finalized', view)
     if (h > this.lastCertified) this.lastCertified = h
     this.o.logger.info({ height: h.toString(), fills: view.fills.length }, 'batch certified')
+    const onChain = this.seenOnChain.get(h)
+    if (onChain) {
+      this.seenOnChain.delete(h)
+      await this.markSettled(h, onChain.txHash, onChain.status)
+    }
     for (const k of this.early.keys()) if (k <= this.lastProcessed) this.early.delete(k)
 
     // Settlement: only batches that move something, or serve a withdrawal, are sent (each names the previous one).
@@ -804,26 +892,81 @@ export class BatchPipeline {
   private async pollSettled(): Promise<void> {
     try {
       const settled = await this.o.settler!.settledSince()
-      for (const [h, tx] of [...settled.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
-        await this.markSettled(h, tx)
+      for (const [h, { txHash, status }] of [...settled.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+        await this.markSettled(h, txHash, status)
     } catch (e) {
       this.o.logger.debug({ err: (e as Error).message }, 'settlement poll failed')
     }
   }
 
-  private async markSettled(h: bigint, txHash: Hex): Promise<void> {
+  private async markSettled(h: bigint, txHash: Hex, status: 'settled' | 'voided' = 'settled'): Promise<void> {
     const view = await this.o.storage.results.get(h)
-    if (!view || view.settlement) return
-    view.settlement = { txHash, status: 'settled' }
+    if (!view) {
+      // Settled by others before we finalized it (we were down, or late): applied once we do.
+      if (this.seenOnChain.size >= 4096)
+        this.seenOnChain.delete(this.seenOnChain.keys().next().value as bigint)
+      this.seenOnChain.set(h, { txHash, status })
+      return
+    }
+    if (view.settlement) return
+    view.settlement = { txHash, status }
     await this.o.storage.results.put(h, view)
     if (h > this.lastSettled) this.lastSettled = h
     this.o.onSettled?.(h)
-    for (const f of view.fills) {
-      const s = await this.o.storage.orderStatus.get(f.orderId)
-      if (s && !s.txHash) await this.o.storage.orderStatus.put(f.orderId, { ...s, txHash })
-    }
-    this.o.logger.info({ height: h.toString(), txHash }, 'batch settled')
+    // A voided batch moved nothing: its orders' statuses say so from the next batch on (BATCH_VOIDED).
+    if (status === 'settled')
+      for (const f of view.fills) {
+        const s = await this.o.storage.orderStatus.get(f.orderId)
+        if (s && !s.txHash) await this.o.storage.orderStatus.put(f.orderId, { ...s, txHash })
+      }
+    this.o.logger.info(
+      { height: h.toString(), txHash },
+      status === 'settled' ? 'batch settled' : 'batch voided',
+    )
   }
+}
+
+/**
+ * The batch rule for a trader's equivocation and cap split: by ascending id, the first envelope of each
+ * (trader, nonce) and the first `cap` envelopes of each trader are kept; every other one is refused
+ * (`ORDER_NONCE_REUSED`, `ORDER_RATE_LIMITED`). Every validator applies it to the same decided ids alike.
+ */
+export function oneEnvelopePerNonce<T extends { id: Hex; envelope: { trader: Address; nonce: bigint } }>(
+  envelopes: readonly T[],
+  cap: number,
+): { kept: T[]; refused: InvalidOrder[] } {
+  const kept: T[] = []
+  const refused: InvalidOrder[] = []
+  const firstOfNonce = new Map<string, Hex>()
+  const perTrader = new Map<string, number>()
+  for (const x of [...envelopes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+    const trader = x.envelope.trader.toLowerCase()
+    const key = `${trader} ${x.envelope.nonce}`
+    const first = firstOfNonce.get(key)
+    if (first !== undefined) {
+      refused.push({
+        id: x.id,
+        trader: x.envelope.trader,
+        code: 'ORDER_NONCE_REUSED',
+        message: `its trader signed another envelope of nonce ${x.envelope.nonce} for this batch: ${first}`,
+      })
+      continue
+    }
+    firstOfNonce.set(key, x.id)
+    const n = (perTrader.get(trader) ?? 0) + 1
+    if (n > cap) {
+      refused.push({
+        id: x.id,
+        trader: x.envelope.trader,
+        code: 'ORDER_RATE_LIMITED',
+        message: `its trader has more than ${cap} envelopes in this batch`,
+      })
+      continue
+    }
+    perTrader.set(trader, n)
+    kept.push(x)
+  }
+  return { kept, refused }
 }
 
 function statusOf(

@@ -65,6 +65,8 @@ let pipeline: BatchPipeline
 let available: Map<string, bigint>
 /** On-chain invalidations: `trader digest` → block. */
 let invalidations: Map<string, bigint>
+/** Voided heights → the block of their BatchVoided. */
+let voids: Map<bigint, bigint>
 /** Envelopes peers hold, by id: the pipeline fetches decided orders it lacks from them. */
 const held = new Map<Hex, Uint8Array>()
 let nonce = 1n
@@ -92,9 +94,9 @@ function envelope(k: PrivateKey, h: bigint, o: Partial<Order>): Hex {
   return id
 }
 
-async function decide(h: bigint, ids: Hex[]): Promise<ClearingResult> {
+async function decide(h: bigint, ids: Hex[], chainRef = 1n): Promise<ClearingResult> {
   await pipeline.decided(
-    { height: h, parentHash: `0x${'00'.repeat(32)}`, timestamp: 0n, chainRef: 1n, orderIds: [...ids].sort() },
+    { height: h, parentHash: `0x${'00'.repeat(32)}`, timestamp: 0n, chainRef, orderIds: [...ids].sort() },
     addressOf(key(99)),
   )
   // The result each validator computed and signed (kept in memory until certified).
@@ -108,6 +110,7 @@ beforeEach(async () => {
   storage = await NodeStorage.open(join(dir, 'db'))
   available = new Map()
   invalidations = new Map()
+  voids = new Map()
   held.clear()
   pipeline = new BatchPipeline({
     genesis,
@@ -116,7 +119,9 @@ beforeEach(async () => {
     mempool: new Mempool(storage),
     chain: {
       available: async (trader, asset) => available.get(`${trader.toLowerCase()} ${asset}`) ?? 0n,
-      settledHeightAt: async () => 0n,
+      // Nothing settles in these tests; a void consumes its height (the contract's lastHeight moves).
+      settledHeightAt: async (c) => [...voids].reduce((m, [h, block]) => (block <= c && h > m ? h : m), 0n),
+      voidedBetween: async (from, to) => [...voids].filter(([, b]) => b >= from && b <= to).map(([h]) => h),
       invalidatedAt: async (orders) =>
         orders.map((o) => invalidations.get(`${o.trader.toLowerCase()} ${o.digest}`) ?? 0n),
     },
@@ -195,6 +200,78 @@ describe('point 5: on-chain cancel', () => {
     await pipeline.certified({ height: 1n, resultHash: resultHashOf(r), signatures: [] })
     expect((await storage.orderStatus.get(cancelled))?.status).toBe('cancelled')
     expect((await storage.orderStatus.get(cancelled))?.error?.code).toBe('ORDER_INVALIDATED')
+  })
+})
+
+describe('a batch voided on chain (issue 19, issue 20)', () => {
+  it('gives its fills back to the remainders still open, and says so in the statuses', async () => {
+    const t = key(6)
+    const u = key(7)
+    const v = key(8)
+    fund(t, A, 1000n)
+    fund(u, B, 1000n)
+    fund(v, B, 1000n)
+    // Batch 1: t's resting order (300 A, until batch 10) fills 100 against u's one-shot order.
+    const resting = envelope(t, 1n, { sellAmount: 300n, buyAmount: 300n, lastBatch: 10n })
+    const oneShot = envelope(u, 1n, { sellAsset: B, buyAsset: A, sellAmount: 100n, buyAmount: 100n })
+    const r1 = await decide(1n, [resting, oneShot])
+    expect(r1.fills.map((f) => f.sold)).toEqual([100n, 100n])
+    await pipeline.certified({ height: 1n, resultHash: resultHashOf(r1), signatures: [] })
+    // The contract voids batch 1 at block 5 (certified against a block before an escape): nothing moved.
+    voids.set(1n, 5n)
+    // Batch 2 sees the void (chainRef 5): t's order has all 300 again, and fills 300 against v.
+    const r2 = await decide(
+      2n,
+      [envelope(v, 2n, { sellAsset: B, buyAsset: A, sellAmount: 300n, buyAmount: 300n })],
+      5n,
+    )
+    const ofT = r2.fills.find((f) => f.order.order.trader.toLowerCase() === addressOf(t).toLowerCase())
+    expect(ofT?.sold).toBe(300n)
+    expect(r2.prevHeight).toBe(1n) // the voided height stays the one the next batch names
+    await pipeline.certified({ height: 2n, resultHash: resultHashOf(r2), signatures: [] })
+    expect((await storage.orderStatus.get(resting))?.status).toBe('filled')
+    const u1 = await storage.orderStatus.get(oneShot)
+    expect(u1?.status).toBe('unfilled')
+    expect(u1?.error?.code).toBe('BATCH_VOIDED')
+  })
+})
+
+describe('a trader who equivocates or splits its cap (issue 24)', () => {
+  it('two envelopes of one nonce in a batch: the lower id is kept, the other refused and charged', async () => {
+    const t = key(9)
+    const u = key(10)
+    fund(t, A, 1000n)
+    fund(u, B, 1000n)
+    const e1 = envelope(t, 1n, { sellAmount: 100n, buyAmount: 100n, nonce: 777n })
+    const e2 = envelope(t, 1n, { sellAmount: 200n, buyAmount: 100n, nonce: 777n })
+    const counter = envelope(u, 1n, { sellAsset: B, buyAsset: A, sellAmount: 300n, buyAmount: 100n })
+    const [keep, drop] = [e1, e2].sort()
+    const r = await decide(1n, [e1, e2, counter])
+    const ofT = r.fills.filter((f) => f.order.order.trader.toLowerCase() === addressOf(t).toLowerCase())
+    expect(ofT.map((f) => f.orderId)).toEqual([keep])
+    expect(r.penalties.map((p) => p.orderId)).toEqual([drop])
+    const digest = sealedOrderDigest(domain, { trader: r.penalties[0].trader, ...r.penalties[0].evidence })
+    expect(recoverAddress(digest, r.penalties[0].evidence.signature)).toBe(addressOf(t).toLowerCase())
+    expect((await storage.orderStatus.get(drop))?.error?.code).toBe('ORDER_NONCE_REUSED')
+  })
+
+  it('past the per-trader cap, the lowest ids are kept; the rest are refused, by the same rule everywhere', async () => {
+    const { oneEnvelopePerNonce } = await import('../../../src/batch/pipeline.js')
+    const mk = (id: number, trader: string, nonce: bigint) => ({
+      id: `0x${id.toString(16).padStart(64, '0')}` as Hex,
+      envelope: { trader: trader as Address, nonce },
+    })
+    const x = '0x00000000000000000000000000000000000000a1'
+    const y = '0x00000000000000000000000000000000000000b2'
+    const all = [mk(5, x, 1n), mk(1, x, 2n), mk(3, x, 3n), mk(2, y, 1n), mk(4, x, 2n), mk(6, y, 2n)]
+    for (const order of [all, [...all].reverse()]) {
+      const { kept, refused } = oneEnvelopePerNonce(order, 2)
+      expect(kept.map((k) => Number(k.id))).toEqual([1, 2, 3, 6])
+      expect(refused.map((r) => [Number(r.id), r.code])).toEqual([
+        [4, 'ORDER_NONCE_REUSED'],
+        [5, 'ORDER_RATE_LIMITED'],
+      ])
+    }
   })
 })
 

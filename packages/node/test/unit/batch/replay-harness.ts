@@ -2,6 +2,7 @@
 // timing — certificates early, late and shuffled, shares (the opener) and envelopes not there at the first
 // attempt, crashes at random points with a restart from the same store — and every pipeline must attest the
 // same result at every height, finalize the same batches and end with the same remainders and statuses.
+// The chain voids some batches, so remainders also get fills back.
 // No socket and no chain: a chain view that is a pure function of chainRef, level in a temporary folder.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -73,6 +74,16 @@ function available(trader: Address, asset: Hex, chainRef: bigint): bigint {
 }
 /** The contract settles in steps, a few blocks behind: always below the height whose chainRef this is. */
 const settledHeightAt = (c: bigint): bigint => (c < 20n ? 0n : ((c - 14n) / 6n) * 6n)
+/** Every 23rd height is voided on chain (an escape happened before its chainRef), 4 blocks after its own. */
+const voidBlock = (h: bigint): bigint | undefined => (h % 23n === 0n ? h + CHAIN_LAG + 4n : undefined)
+function voidedBetween(from: bigint, to: bigint): bigint[] {
+  const out: bigint[] = []
+  for (let h = from - CHAIN_LAG - 4n; h <= to - CHAIN_LAG - 4n; h++) {
+    const b = h > 0n ? voidBlock(h) : undefined
+    if (b !== undefined && b >= from && b <= to) out.push(h)
+  }
+  return out
+}
 const WITHDRAWALS = [40n, 95n, 150n, 230n]
 function withdrawalAwaitingSettlement(c: bigint): bigint | null {
   const r = [...WITHDRAWALS].reverse().find((w) => w <= c)
@@ -250,6 +261,7 @@ export async function runPipeline(
         available: async (t, a, c) => available(t, a, c),
         settledHeightAt: async (c) => settledHeightAt(c),
         withdrawalAwaitingSettlement: async (c) => withdrawalAwaitingSettlement(c),
+        voidedBetween: async (from, to) => voidedBetween(from, to),
         invalidatedAt: async (orders, c) =>
           orders.map((o) => {
             const at = chain.invalidations.get(o.digest) ?? 0n

@@ -26,6 +26,7 @@ describe('differential replay: every pipeline computes the same result at every 
       expect(ref.statuses, code).toContain(` ${code} `)
     expect(ref.statuses).toContain('ORDER_INSUFFICIENT_BALANCE')
     expect(ref.statuses).toContain('ORDER_BAD_BATCH')
+    expect(ref.statuses).toContain('BATCH_VOIDED')
     expect(run.crashes).toBeGreaterThan(0)
   })
 
