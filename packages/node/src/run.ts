@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs'
 import {
   type Address,
   AllotError,
@@ -16,6 +17,8 @@ import {
   type ChainView,
   contractChainView,
   contractSettler,
+  FAULT_POINTS,
+  type FaultPoint,
   type BatchPipeline as Pipeline,
 } from './batch/index.js'
 import { domainOf } from './config/index.js'
@@ -220,6 +223,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
         },
       },
       verifyCertificate: (cert) => verifyCertificate(cert, validators, certVerifier.result).ok,
+      faultPoint: failAt(),
       proposerOf: async (h) => {
         const round = await svc?.decidedRound(h)
         return round === undefined ? undefined : proposerOf(validators, h, round)
@@ -279,5 +283,25 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
       pipeline?.stop()
       await node.stop()
     },
+  }
+}
+
+/**
+ * The crash drill's fault injection (test/devnet.e2e.test.ts; CometBFT's `libs/fail` does the same with
+ * `FAIL_TEST_INDEX`): with `ALLOT_FAIL_AT=<point>` (one of FAULT_POINTS) the node kills itself with
+ * SIGKILL the first time its batch pipeline reaches that point for a batch holding orders — no clean-up,
+ * as a power cut or the OOM killer would. Unset, nothing is ever called.
+ */
+function failAt(): ((p: FaultPoint, h: bigint, orders: number) => void) | undefined {
+  const at = process.env.ALLOT_FAIL_AT
+  if (!at) return undefined
+  if (!(FAULT_POINTS as readonly string[]).includes(at))
+    throw new AllotError('CONFIG_INVALID', `ALLOT_FAIL_AT must be one of ${FAULT_POINTS.join(', ')}`)
+  return (point, h, orders) => {
+    if (point !== at || orders === 0) return
+    // Written synchronously: the logger's buffered lines die with the process.
+    const line = { level: 50, point, height: String(h), msg: 'ALLOT_FAIL_AT: killing this process' }
+    writeSync(2, `${JSON.stringify(line)}\n`)
+    process.kill(process.pid, 'SIGKILL')
   }
 }

@@ -1,4 +1,11 @@
 export { contractChainView, contractSettler } from './chain.js'
-export { BatchPipeline, type BatchPipelineOptions, type ChainView, type Settler } from './pipeline.js'
+export {
+  BatchPipeline,
+  type BatchPipelineOptions,
+  type ChainView,
+  FAULT_POINTS,
+  type FaultPoint,
+  type Settler,
+} from './pipeline.js'
 export { innerOrderError, isExhausted, MAX_ORDER_AMOUNT, remainderOf } from './rules.js'
 export { type BatchOpener, type InvalidOrder, type OpenedOrder, plainOpener } from './unseal.js'
