@@ -234,7 +234,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
         // pipeline, whose opener waits for t+1 shares): never a share of an undecided batch.
         if (sealing)
           void sealing
-            .onDecided(d.height)
+            .onDecided(d.height, d.content.dkgRefs)
             .catch((e) =>
               node.logger.error(
                 { height: String(d.height), err: (e as Error).message },
@@ -244,6 +244,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
         void p.decided(d.content, proposerOf(validators, d.height, d.round)).catch(() => {})
       },
       onCertified: (cert) => void p.certified(cert).catch(() => {}),
+      dkg,
     })
     await consensus.start()
     const c = consensus
@@ -267,6 +268,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
     }),
     async stop() {
       clearInterval(chainRefTimer)
+      dkg?.stop()
       await consensus?.stop()
       pipeline?.stop()
       await node.stop()
