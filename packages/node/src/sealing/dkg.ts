@@ -66,9 +66,15 @@ const ATTEMPTS = 4
 const DKG_EPOCH_MS = 3_600_000
 const DKG_EPOCH_MAX = 3_600
 
-/** The genesis's schedule, defaults from the batch interval: one-hour epochs, 20 s phase windows, room for 4 attempts. */
-export function dkgScheduleOf(g: Pick<Genesis, 'batchIntervalMs' | 'sealing'>): DkgSchedule {
-  const phaseHeights = g.sealing.dkgPhaseHeights ?? Math.max(3, Math.ceil(PHASE_MS / g.batchIntervalMs))
+/**
+ * The genesis's schedule, defaults from the batch interval: one-hour epochs, windows of 20 s and at
+ * least f+1 heights (proposers rotate by height: such a window has an honest round-0 proposer to
+ * reference what a Byzantine one leaves out), room for 4 attempts.
+ */
+export function dkgScheduleOf(g: Pick<Genesis, 'batchIntervalMs' | 'sealing' | 'validators'>): DkgSchedule {
+  const f = Math.floor((g.validators.length - 1) / 3)
+  const phaseHeights =
+    g.sealing.dkgPhaseHeights ?? Math.max(3, f + 1, Math.ceil(PHASE_MS / g.batchIntervalMs))
   return {
     epochLength:
       g.sealing.epochLength ??
