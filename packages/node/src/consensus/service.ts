@@ -386,20 +386,20 @@ export class ConsensusService {
   }
 
   private async fetchMissing(ids: Hex[]): Promise<void> {
-    // Missing ids are orders or DKG refs: each fetcher takes what peers answer for it.
-    await this.o.dkg?.fetchRefs(ids).catch(() => {})
-    ids = ids.filter((id) => this.o.dkg?.refStatus(id) !== 'valid')
+    // Missing ids are orders or DKG refs: both fetchers run at once, each takes what peers answer for it.
+    const refs = this.o.dkg?.fetchRefs(ids).catch(() => {})
     const intake = this.node.intake
-    if (intake && ids.length > 0) {
+    if (intake) {
       for (const peer of this.node.host.getPeers()) {
         try {
           await fetchOrders(this.node.host, peer, ids, intake, { referenced: true })
         } catch {
           // try the next peer
         }
-        if (ids.every((id) => this.node.mempool.has(id))) break
+        if (ids.every((id) => this.node.mempool.has(id) || this.o.dkg?.refStatus(id) === 'valid')) break
       }
     }
+    await refs
     this.apply((now) => this.driver.retryPending(now))
   }
 

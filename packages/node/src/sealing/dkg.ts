@@ -126,6 +126,8 @@ interface Session {
   /** Dealers whose deal we heard of (gossip or decided): their private shares are fetched. */
   deals: Set<number>
   fetching: boolean
+  /** Some decided ref could not be fetched while the session was open: no epoch from it. */
+  incomplete?: boolean
 }
 
 /** A valid signed broadcast this node holds, by ref. */
@@ -150,6 +152,8 @@ export interface EpochDkgOptions {
 const keyOf = (s: DkgSession) => `${s.startHeight}/${s.attempt}`
 /** Broadcasts held at most (a session of n validators needs n deals, ≤ n² complaints, answers, accusations). */
 const MAX_HELD = 16_384
+/** Rounds of 250 ms spent fetching a decided height's refs before giving up on them (a minute). */
+const HOLD_TRIES = 240
 
 function u64Bytes(v: bigint): Uint8Array {
   const b = new Uint8Array(8)
@@ -264,7 +268,11 @@ export class EpochDkg {
     if (h <= this.height) return
     this.firstHeight ??= h
     this.height = h
-    if (refs && refs.length > 0) await this.hold(refs)
+    if (refs && refs.length > 0 && !(await this.hold(refs))) {
+      // Refs no peer served: our view of this height's broadcasts is incomplete, so no open session
+      // may give us an epoch (the others' QUAL could differ from ours).
+      for (const s of this.sessions.values()) s.incomplete = true
+    }
     // The attempt due at h opens first, so that refs decided at its first height count.
     const start = this.targetStart(h)
     if (start !== undefined) {
@@ -276,6 +284,12 @@ export class EpochDkg {
     const fed: Held[] = []
     for (const [r, m] of refs ? refs.map((r) => [r, this.held.get(r)] as const) : [...this.held]) {
       if (!m || this.decidedRefs.has(r)) continue
+      if (!refs) {
+        // On our own clock (no decided refs): a broadcast counts at the first height of its window we
+        // reach, so one that arrives early (peers' heights differ) waits for it.
+        const s = this.sessions.get(keyOf(m.session))
+        if (!s || this.windowAt(s.begin, h) < PHASE_OF[m.message.type]) continue
+      }
       this.decidedRefs.add(r)
       fed.push(m)
     }
@@ -290,7 +304,7 @@ export class EpochDkg {
       // Deal while a proposer of a later height of the deal window can still reference it.
       if (
         this.myIndex !== null &&
-        s.dealt.size === 0 &&
+        !s.tr.hasDealt &&
         s.tr.currentStage === 'deal' &&
         h + 1n < s.begin + this.P &&
         (this.firstHeight ?? h) <= s.begin
@@ -377,12 +391,24 @@ export class EpochDkg {
   private async finish(s: Session): Promise<void> {
     this.sessions.delete(s.key)
     this.finished.add(s.key)
-    for (const [r, m] of this.held) if (keyOf(m.session) === s.key) this.held.delete(r)
+    // The broadcasts of the sessions finished before this one go; this one's stay until the next
+    // finishes, for validators still catching up on its heights.
+    for (const [r, m] of this.held) {
+      const k = keyOf(m.session)
+      if (k !== s.key && this.finished.has(k)) {
+        this.held.delete(r)
+        this.decidedRefs.delete(r)
+      }
+    }
     const base = { startHeight: s.s.startHeight, attempt: s.s.attempt }
     if ((this.firstHeight ?? 0n) > s.begin) {
       // We did not see every decided height of its windows (started or restarted mid-way): our view
       // of QUAL could differ from the others', so no epoch is taken from it.
       this.outcomes.push({ ...base, ok: false, error: 'joined after the session began' })
+      return
+    }
+    if (s.incomplete) {
+      this.outcomes.push({ ...base, ok: false, error: 'decided broadcasts missing' })
       return
     }
     try {
@@ -488,16 +514,24 @@ export class EpochDkg {
     return out
   }
 
-  /** Every ref of a decided height is held before the height is processed: fetched until it is. */
-  private async hold(refs: readonly Hex[]): Promise<void> {
-    for (let tries = 1; !this.stopped; tries++) {
+  /**
+   * Every ref of a decided height is held before the height is processed: fetched until it is (f+1
+   * honest validators voted for it, so they hold it), for HOLD_TRIES rounds at most; false if some
+   * are still missing then (a validator far behind, whose peers dropped a finished session's messages).
+   */
+  private async hold(refs: readonly Hex[]): Promise<boolean> {
+    for (let tries = 1; !this.stopped && tries <= HOLD_TRIES; tries++) {
       const missing = refs.filter((r) => !this.held.has(r))
-      if (missing.length === 0) return
+      if (missing.length === 0) return true
       await this.fetchRefs(missing)
-      if (refs.every((r) => this.held.has(r))) return
+      if (refs.every((r) => this.held.has(r))) return true
       if (tries % 20 === 0) this.log('warn', { missing: missing.length }, 'DKG: decided refs not found yet')
       await new Promise((r) => setTimeout(r, 250))
     }
+    const missing = refs.filter((r) => !this.held.has(r)).length
+    if (missing > 0)
+      this.log('warn', { missing }, 'DKG: decided refs not found: no epoch from the open sessions')
+    return missing === 0
   }
 
   /** Asks peers for the DkgShares owed to us by dealers whose shares we lack (during the deal window). */

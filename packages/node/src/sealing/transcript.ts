@@ -117,6 +117,11 @@ export class DkgTranscript {
     return this.c.index === null
   }
 
+  /** This validator dealt in this session (deal() was called). */
+  get hasDealt(): boolean {
+    return this.dealt !== null
+  }
+
   get currentStage(): Stage {
     return this.stage
   }
