@@ -147,6 +147,11 @@ export interface EpochDkgOptions {
   rng?: Rng
   /** Native curve arithmetic (sealing/fast.ts `nativeDkgOps`); noble without. */
   ops?: DkgCurveOps
+  /**
+   * The DKG refs of decided height h as stored (the node's `batches` bucket), undefined when not
+   * stored: a validator (re)started in the middle of a session replays its heights from there.
+   */
+  decidedRefsAt?: (h: bigint) => Promise<readonly Hex[] | undefined>
 }
 
 const keyOf = (s: DkgSession) => `${s.startHeight}/${s.attempt}`
@@ -184,8 +189,15 @@ export class EpochDkg {
   private readonly n: number
   private readonly t: number
   private height = 0n
-  /** The first decided height this instance processed: sessions that began earlier are not ours to finish. */
-  private firstHeight: bigint | undefined
+  /** The first height this process decided live: it deals only in sessions that begin there or later. */
+  private liveFrom: bigint | undefined
+  /**
+   * The first height whose decided refs this process has seen (live, or replayed from storage): a
+   * session that began earlier gives it no epoch (its view of the windows would be partial).
+   */
+  private viewFrom: bigint | undefined
+  /** Replaying stored heights: nothing is sent. */
+  private replaying = false
   private queue: Promise<void> = Promise.resolve()
   private stopped = false
 
@@ -266,7 +278,43 @@ export class EpochDkg {
 
   private async step(h: bigint, refs: readonly Hex[] | undefined): Promise<void> {
     if (h <= this.height) return
-    this.firstHeight ??= h
+    if (this.liveFrom === undefined) {
+      this.liveFrom = h
+      this.viewFrom = h
+      if (refs) await this.replay(h)
+    }
+    await this.process(h, refs)
+  }
+
+  /**
+   * Started at decided height h: replays the stored decided heights from the first height of the
+   * epoch's DKG due at h − 1 (its attempt 0) up to h − 1, so that a restarted validator computes the
+   * same QUAL and public part as the others (it lost its polynomials and received shares: it holds
+   * no shares of that epoch). Sends nothing meanwhile.
+   */
+  private async replay(h: bigint): Promise<void> {
+    const at = this.o.decidedRefsAt
+    const start = this.targetStart(h - 1n)
+    if (!at || start === undefined) return
+    const from = start - BigInt(this.o.schedule.leadHeights)
+    if (from >= h || from < 1n) return
+    const stored: (readonly Hex[])[] = []
+    for (let k = from; k < h; k++) {
+      const r = await at(k).catch(() => undefined)
+      if (r === undefined) return
+      stored.push(r)
+    }
+    this.replaying = true
+    try {
+      this.viewFrom = from
+      for (let k = from; k < h; k++) await this.process(k, stored[Number(k - from)])
+    } finally {
+      this.replaying = false
+    }
+    this.log('info', { from: String(from), to: String(h - 1n) }, 'DKG: replayed stored heights')
+  }
+
+  private async process(h: bigint, refs: readonly Hex[] | undefined): Promise<void> {
     this.height = h
     if (refs && refs.length > 0 && !(await this.hold(refs))) {
       // Refs no peer served: our view of this height's broadcasts is incomplete, so no open session
@@ -304,13 +352,14 @@ export class EpochDkg {
       // Deal while a proposer of a later height of the deal window can still reference it.
       if (
         this.myIndex !== null &&
+        !this.replaying &&
         !s.tr.hasDealt &&
         s.tr.currentStage === 'deal' &&
         h + 1n < s.begin + this.P &&
-        (this.firstHeight ?? h) <= s.begin
+        (this.liveFrom ?? h) <= s.begin
       )
         await this.deal(s)
-      if (s.tr.currentStage === 'deal') this.fetchShares(s)
+      if (s.tr.currentStage === 'deal' && !this.replaying) this.fetchShares(s)
     }
   }
 
@@ -376,7 +425,7 @@ export class EpochDkg {
   }
 
   private async send(s: Session, msgs: DkgBroadcast[]): Promise<void> {
-    if (this.myIndex === null) return
+    if (this.myIndex === null || this.replaying) return
     for (const m of msgs) {
       const sent = this.tamper ? this.tamper(m) : m
       if (!sent || sent.type === 'shares' || (sent.type === 'answer' && !('sealed' in sent))) continue
@@ -401,7 +450,7 @@ export class EpochDkg {
       }
     }
     const base = { startHeight: s.s.startHeight, attempt: s.s.attempt }
-    if ((this.firstHeight ?? 0n) > s.begin) {
+    if ((this.viewFrom ?? 0n) > s.begin) {
       // We did not see every decided height of its windows (started or restarted mid-way): our view
       // of QUAL could differ from the others', so no epoch is taken from it.
       this.outcomes.push({ ...base, ok: false, error: 'joined after the session began' })

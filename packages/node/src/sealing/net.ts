@@ -54,6 +54,10 @@ export async function wireEpochDkg(
     service: sealing,
     ops: nativeDkgOps,
     logger: node.logger.child({ service: 'dkg' }),
+    decidedRefsAt: async (h) => {
+      const c = await node.storage.batches.get(h)
+      return c ? (c.dkgRefs ?? []) : undefined
+    },
     transport: {
       peerId: () => node.peerId,
       broadcast: async (bytes) => {

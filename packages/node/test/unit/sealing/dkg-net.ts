@@ -55,6 +55,8 @@ export interface DkgNetOptions {
   refs?: (h: bigint, proposed: Hex[], proposer: number) => Hex[]
   /** Default: `schedule`. */
   schedule?: DkgSchedule
+  /** Whether a (re)started validator finds the decided heights in its store (default: yes). */
+  storage?: boolean
 }
 
 export async function dkgNetwork(o: DkgNetOptions = {}) {
@@ -66,16 +68,8 @@ export async function dkgNetwork(o: DkgNetOptions = {}) {
   /** Refs of every decided height. */
   const decided = new Map<bigint, Hex[]>()
   let height = 0n
-  for (let i = 1; i <= 4; i++) {
-    const svc = new SealingService({
-      domain,
-      validators,
-      store: memorySealingStore(),
-      validatorKey: sortedKeys[i - 1],
-    })
-    await svc.start()
-    await svc.addEpoch({ public: first.public, shares: first.shares[i - 1] })
-    const dkg: EpochDkg = new EpochDkg({
+  const makeDkg = (i: number, svc: SealingService): EpochDkg =>
+    new EpochDkg({
       domain,
       validators,
       validatorKey: sortedKeys[i - 1],
@@ -84,6 +78,7 @@ export async function dkgNetwork(o: DkgNetOptions = {}) {
       rng: deterministicRng(`dkg-${i}`),
       // libsecp256k1 as in run.ts (equal to noble: dkg-fast.test.ts); noble when the addon is missing.
       ops: nativeDkgOps,
+      decidedRefsAt: async (h) => (o.storage === false ? undefined : decided.get(h)),
       transport: {
         peerId: () => `peer-${i}`,
         broadcast: async (bytes) => {
@@ -104,6 +99,16 @@ export async function dkgNetwork(o: DkgNetOptions = {}) {
         fetchRefs: async (refs) => members.filter((m) => m.index !== i).flatMap((m) => m.dkg.serveRefs(refs)),
       },
     })
+  for (let i = 1; i <= 4; i++) {
+    const svc = new SealingService({
+      domain,
+      validators,
+      store: memorySealingStore(),
+      validatorKey: sortedKeys[i - 1],
+    })
+    await svc.start()
+    await svc.addEpoch({ public: first.public, shares: first.shares[i - 1] })
+    const dkg = makeDkg(i, svc)
     svc.attachEpochGenerator(dkg)
     members.push({ index: i, svc, dkg })
   }
@@ -145,6 +150,14 @@ export async function dkgNetwork(o: DkgNetOptions = {}) {
       for (let k = 0; k < 5; k++) await tick()
     }
   }
+  /** Validator i restarts: a new EpochDkg over the same (persisted) sealing service; its session state is lost. */
+  const restart = (i: number) => {
+    const m = members[i - 1]
+    m.dkg.stop()
+    m.dkg = makeDkg(i, m.svc)
+    m.svc.attachEpochGenerator(m.dkg)
+    tamper(i)
+  }
   /** A validator that lagged behind consensus processes the decided heights it skipped, in order. */
   const catchUp = async (i: number, from: bigint, to: bigint) => {
     for (let h = from; h <= to; h++) {
@@ -152,7 +165,7 @@ export async function dkgNetwork(o: DkgNetOptions = {}) {
       for (let k = 0; k < 5; k++) await tick()
     }
   }
-  return { members, published, dealt, decided, decide, catchUp, tamper, deliver }
+  return { members, published, dealt, decided, decide, catchUp, tamper, deliver, restart }
 }
 
 /** The stored epoch starting at `start` of a member (what a restart reads). */

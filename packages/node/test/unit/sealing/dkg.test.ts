@@ -134,8 +134,26 @@ describe('validators DKG (EpochDkg) in memory, n = 4, t = 1', () => {
     expect(await net.members[3].svc.batchKey(12n)).toBeDefined()
   })
 
-  it('a validator restarted mid-session takes no epoch from it (its view of the windows is partial)', async () => {
+  it('a validator restarted mid-session replays the decided heights from its store: same QUAL and public part', async () => {
     const net = await dkgNetwork()
+    await net.decide(1n, 6n)
+    // Restarted in the complaint window: its polynomials and received shares are gone.
+    net.restart(4)
+    await net.decide(7n, 10n)
+    for (const m of net.members) expect(m.dkg.outcomes.at(-1)).toMatchObject({ ok: true, qual: [1, 2, 3, 4] })
+    const e = await Promise.all(net.members.map((m) => storedEpoch(m, 11n)))
+    for (const x of e) expect(x?.public).toEqual(e[0]?.public)
+    // It holds no shares of that epoch (t+1 of the others suffice), and it sent nothing while replaying.
+    expect(net.members[3].dkg.outcomes.at(-1)).toMatchObject({ keyed: false })
+    expect(net.published.filter((x) => x.from === 4 && x.m.type !== 'deal')).toEqual([])
+    // Its schedule stays with the others': the next epoch's DKG keys it again.
+    await net.decide(11n, 18n)
+    for (const m of net.members)
+      expect(m.dkg.outcomes.at(-1)).toMatchObject({ startHeight: 19n, ok: true, keyed: true })
+  })
+
+  it('a validator restarted mid-session without the decided heights takes no epoch from it', async () => {
+    const net = await dkgNetwork({ storage: false })
     await net.decide(1n, 4n, [4])
     await net.decide(5n, 10n)
     expect(net.members[3].dkg.outcomes[0]).toMatchObject({
