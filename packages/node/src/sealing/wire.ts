@@ -13,6 +13,7 @@ import {
   keccak256,
   list,
   MAX_DKG_MESSAGE_BYTES,
+  MAX_DKG_REFS_PER_BATCH,
   MAX_EPOCH_LENGTH,
   type NetworkDomain,
   type PrivateKey,
@@ -200,7 +201,7 @@ export function openBroadcast(
   return { session, message, senderKey, ref: broadcastRef(bytes) }
 }
 
-/** The messages-by-reference protocol: a request names ≤ MAX_DKG_REFS refs, the answer lists the signed messages held. */
-export const MAX_DKG_REFS = 256
+/** The messages-by-reference protocol: a request names ≤ MAX_DKG_REFS refs (a batch's most), the answer lists the signed messages held. */
+export const MAX_DKG_REFS = MAX_DKG_REFS_PER_BATCH
 export const dkgRefsCodec = list(fixedBytes(32), MAX_DKG_REFS)
 export const dkgMessagesCodec = list(rawBytes(MAX_DKG_MESSAGE_BYTES), MAX_DKG_REFS)
