@@ -104,6 +104,37 @@ describe('DKG drill: links cut in the deal window, a deal at the boundary (n = 4
   })
 })
 
+describe('a complaint timed at the boundary of its window', () => {
+  it.each([
+    [
+      'inside: on the last complaint height it counts, is answered, and the dealer stays',
+      BEGIN + 2n * P - 1n,
+      1,
+    ],
+    ['outside: on the first answer height it counts for no one, and nothing is answered', BEGIN + 2n * P, 0],
+  ])('%s', async (_what, at, answers) => {
+    // Byzantine validator 2 complains against honest dealer 1; the complaint reaches the others only
+    // as the proposer of `at` references it.
+    let bytes: Uint8Array | undefined
+    const net = await dkgNetwork({
+      refs: (h, proposed) => {
+        if (h !== at) return proposed
+        bytes = signBroadcast(domain, session, { type: 'complaint', from: 2, against: 1 }, sortedKeys[1])
+        net.published.push({ from: 2, bytes, m: { type: 'complaint', from: 2, against: 1 } })
+        net.members[Number(h % 4n)].dkg.onBroadcast(bytes)
+        return [...proposed, refOf(bytes)].sort()
+      },
+    })
+    await net.decide(1n, 11n)
+    expect(bytes).toBeDefined()
+    const sent = net.published.filter((x) => x.m.type === 'answer' && x.m.dealer === 1 && x.m.to === 2)
+    expect(sent.length).toBe(answers)
+    for (const m of net.members) expect(m.dkg.outcomes[0]).toMatchObject({ ok: true, qual: [1, 2, 3, 4] })
+    const e = await Promise.all(net.members.map((m) => storedEpoch(m, 11n)))
+    for (const x of e) expect(x?.public).toEqual(e[0]?.public)
+  })
+})
+
 describe('sealed answers and accusations', () => {
   it('a dealer whose sealed answer fails its commitments is proved bad by the accusation and excluded by all', async () => {
     const net = await dkgNetwork()
