@@ -28,7 +28,12 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from '../packages/node/src/network/index.js'
 import { type RunningNode, runNode } from '../packages/node/src/run.js'
-import { keySharesProtocol, memorySealingStore, SealingService } from '../packages/node/src/sealing/index.js'
+import {
+  type DkgBroadcast,
+  keySharesProtocol,
+  memorySealingStore,
+  SealingService,
+} from '../packages/node/src/sealing/index.js'
 import { validatorGenesis } from './node-fixtures.js'
 
 const keys: PrivateKey[] = [1, 2, 3, 4].map((i) => new Uint8Array(32).fill(0x60 + i))
@@ -36,8 +41,8 @@ const trader = (i: number) => privateKeyFromHex(`0x${(i + 0x91).toString(16).pad
 /** The dealt first epoch is 1..16; DKG epochs are 12 heights: 17..28, 29..40. */
 const FIRST_END = 16n
 const EPOCH = 12
-/** Phases of 2 heights; the DKG of an epoch starting at S runs S−8 .. S−2. */
-const sealing = { enabled: true, epochLength: EPOCH, dkgPhaseHeights: 2, dkgLeadHeights: 8 }
+/** Windows of 3 heights; the DKG of an epoch starting at S runs S−12 .. S−1 (deal, complaint, answer, accusation). */
+const sealing = { enabled: true, epochLength: EPOCH, dkgPhaseHeights: 3, dkgLeadHeights: 12 }
 
 function genesis(): Genesis {
   return validatorGenesis('sealing-dkg-test', keys, sealing)
@@ -98,12 +103,16 @@ describe('the validators DKG keys the next epochs on a 4-validator network, one 
         return onShare(ks)
       }
     }
-    // The cheating dealer: a bad share to validator 4 over the private link, and the same bad share
-    // again when it answers 4's complaint in public — GJKR disqualifies it.
-    const bump = (m: DkgMessage): DkgMessage =>
-      (m.type === 'shares' || m.type === 'answer') && m.to === VICTIM
-        ? { ...m, shares: m.shares.map((x) => toHex(bumpScalar(x))) }
-        : m
+    // The cheating dealer: a bad share to validator 4 over the private link, and a bad one again in
+    // the answer it seals to 4 — 4 opens it, accuses with the proof of its key, and every validator
+    // checks the opened answer and disqualifies the dealer.
+    const bump = (m: DkgMessage | DkgBroadcast): DkgMessage | DkgBroadcast => {
+      if (m.type === 'shares' && m.to === VICTIM)
+        return { ...m, shares: m.shares.map((x) => toHex(bumpScalar(x))) }
+      if (m.type === 'answer' && m.to === VICTIM && 'sealed' in m)
+        return { ...m, sealed: m.sealed.map((x) => toHex(bumpScalar(x))) }
+      return m
+    }
     nodes[cheater].dkg!.tamper = bump
     const dials: Promise<unknown>[] = []
     for (let i = 0; i < 4; i++)

@@ -242,7 +242,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
         // pipeline, whose opener waits for t+1 shares): never a share of an undecided batch.
         if (sealing)
           void sealing
-            .onDecided(d.height)
+            .onDecided(d.height, d.content.dkgRefs)
             .catch((e) =>
               node.logger.error(
                 { height: String(d.height), err: (e as Error).message },
@@ -252,6 +252,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
         void p.decided(d.content, proposerOf(validators, d.height, d.round)).catch(() => {})
       },
       onCertified: (cert) => void p.certified(cert).catch(() => {}),
+      dkg,
     })
     await consensus.start()
     // Heights decided before a restart but not processed, and results not yet certified, resume now.
@@ -279,6 +280,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
     }),
     async stop() {
       clearInterval(chainRefTimer)
+      dkg?.stop()
       await consensus?.stop()
       pipeline?.stop()
       await node.stop()

@@ -91,13 +91,27 @@ export const orderCancelCodec: Codec<OrderCancel> = struct('OrderCancel', {
   signature: signatureCodec,
 })
 
-export const batchContentCodec: Codec<BatchContent> = struct('BatchContent', {
+/** DKG broadcasts one batch may reference, at most. */
+export const MAX_DKG_REFS_PER_BATCH = 256
+
+const batchContentFields = struct('BatchContent', {
   height: u64,
   parentHash: bytes32,
   timestamp: u64,
   chainRef: u64,
   orderIds: list(bytes32, LIMITS.maxOrdersPerBatch),
+  dkgRefs: list(bytes32, MAX_DKG_REFS_PER_BATCH),
 })
+
+/** BatchContent on the wire; `dkgRefs` is an empty list when absent, and absent again when decoded empty. */
+export const batchContentCodec: Codec<BatchContent> = {
+  name: 'BatchContent',
+  write: (w, c) => batchContentFields.write(w, { ...c, dkgRefs: c.dkgRefs ?? [] }),
+  read: (r) => {
+    const { dkgRefs, ...c } = batchContentFields.read(r)
+    return dkgRefs.length > 0 ? { ...c, dkgRefs } : c
+  },
+}
 
 export const batchProposalCodec: Codec<BatchProposal> = struct('BatchProposal', {
   height: u64,

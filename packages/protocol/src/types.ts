@@ -75,6 +75,12 @@ export interface BatchContent {
   chainRef: bigint
   /** Strictly ascending sealed order ids. */
   orderIds: Hex[]
+  /**
+   * Strictly ascending hashes of signed DKG broadcasts this height decides (docs/sealing.md "The exact
+   * rule"): the validators' DKG counts a broadcast only once a decided height references it. Absent
+   * when none (encoded as an empty list).
+   */
+  dkgRefs?: Hex[]
 }
 
 export interface BatchProposal {

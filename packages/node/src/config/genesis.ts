@@ -80,9 +80,9 @@ export interface SealingParams {
   enabled: boolean
   /** Heights of every epoch the validators' DKG makes. */
   epochLength?: number
-  /** Heights each DKG phase (deal, complain, answer) lasts. */
+  /** Heights each DKG window (deal, complaint, answer, accusation) lasts; at least 2. */
   dkgPhaseHeights?: number
-  /** The DKG of the next epoch begins this many heights before the current one ends (≥ 3 phases). */
+  /** The DKG of the next epoch begins this many heights before the current one ends (≥ 4 windows). */
   dkgLeadHeights?: number
 }
 
@@ -91,11 +91,11 @@ function sealingParams(v: unknown): SealingParams {
   const out: SealingParams = { enabled: s.enabled === true }
   if (s.epochLength !== undefined) out.epochLength = int(s.epochLength, 'sealing.epochLength', 1, 100_000)
   if (s.dkgPhaseHeights !== undefined)
-    out.dkgPhaseHeights = int(s.dkgPhaseHeights, 'sealing.dkgPhaseHeights', 1, 1_000_000)
+    out.dkgPhaseHeights = int(s.dkgPhaseHeights, 'sealing.dkgPhaseHeights', 2, 1_000_000)
   if (s.dkgLeadHeights !== undefined) {
-    out.dkgLeadHeights = int(s.dkgLeadHeights, 'sealing.dkgLeadHeights', 3, 10_000_000)
-    if (out.dkgPhaseHeights !== undefined && out.dkgLeadHeights < 3 * out.dkgPhaseHeights)
-      bad('sealing.dkgLeadHeights must leave room for the three DKG phases (3 · dkgPhaseHeights)')
+    out.dkgLeadHeights = int(s.dkgLeadHeights, 'sealing.dkgLeadHeights', 8, 10_000_000)
+    if (out.dkgPhaseHeights !== undefined && out.dkgLeadHeights < 4 * out.dkgPhaseHeights)
+      bad('sealing.dkgLeadHeights must leave room for the four DKG windows (4 · dkgPhaseHeights)')
   }
   return out
 }

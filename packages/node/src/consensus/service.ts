@@ -101,6 +101,18 @@ export interface ConsensusServiceOptions {
   now?: () => number
   /** Ask a peer for missed messages when the height has not moved for this long (default: 2 s). */
   syncIdleMs?: number
+  /**
+   * The validators' DKG (sealing/dkg.ts EpochDkg): its broadcasts are referenced by the batches we
+   * propose, a proposal's refs must be held to vote for it, and missing ones are fetched like orders.
+   */
+  dkg?: DkgRefSource
+}
+
+/** What consensus needs of the DKG: refs to propose, whether a ref is held, fetching the missing. */
+export interface DkgRefSource {
+  proposalRefs(height: bigint): Hex[]
+  refStatus(ref: Hex): 'valid' | 'unknown'
+  fetchRefs(refs: Hex[]): Promise<void>
 }
 
 export function consensusParamsOf(g: Genesis): ConsensusParams {
@@ -220,6 +232,7 @@ export class ConsensusService {
           },
           heldOrders: () => this.sealedFor(s.height).map((e) => ({ id: e.id, since: e.receivedAt })),
           maxChainRef,
+          dkgRefStatus: this.o.dkg ? (r) => (this.o.dkg as DkgRefSource).refStatus(r) : undefined,
         })
         if (verdict.code === 'CONSENSUS_CHAIN_REF_AHEAD') this.o.onChainRefAhead?.(content.chainRef)
         return verdict
@@ -336,6 +349,7 @@ export class ConsensusService {
             maxOrdersPerBatch: this.node.genesis.maxOrdersPerBatch,
             chainRef: this.o.chainRef?.() ?? 0n,
             orders: this.sealedFor(req.height).map((e) => ({ id: e.id, since: e.receivedAt })),
+            dkgRefs: this.o.dkg?.proposalRefs(req.height),
           })
           return this.driver.value(req.height, req.round, content, now)
         }),
@@ -377,6 +391,8 @@ export class ConsensusService {
   }
 
   private async fetchMissing(ids: Hex[]): Promise<void> {
+    // Missing ids are orders or DKG refs: both fetchers run at once, each takes what peers answer for it.
+    const refs = this.o.dkg?.fetchRefs(ids).catch(() => {})
     const intake = this.node.intake
     if (intake) {
       for (const peer of this.node.host.getPeers()) {
@@ -385,9 +401,10 @@ export class ConsensusService {
         } catch {
           // try the next peer
         }
-        if (ids.every((id) => this.node.mempool.has(id))) break
+        if (ids.every((id) => this.node.mempool.has(id) || this.o.dkg?.refStatus(id) === 'valid')) break
       }
     }
+    await refs
     this.apply((now) => this.driver.retryPending(now))
   }
 

@@ -1,4 +1,4 @@
-import type { BatchContent, Hex } from '@allot/protocol'
+import { type BatchContent, type Hex, MAX_DKG_REFS_PER_BATCH } from '@allot/protocol'
 import type { ParentRef } from './tendermint.js'
 
 /** Genesis parameters a proposal is judged by. */
@@ -31,6 +31,11 @@ export interface ProposalContext {
   heldOrders(): Iterable<HeldOrder>
   /** The newest chain block this validator considers confirmed (undefined: not checked). */
   maxChainRef?: bigint
+  /**
+   * Whether this validator holds the signed DKG broadcast a ref names (sealing/dkg.ts, checked on
+   * arrival); undefined on a network without a DKG, where a batch carries no refs.
+   */
+  dkgRefStatus?(ref: Hex): 'valid' | 'unknown'
 }
 
 export type ConsensusRejectCode =
@@ -45,6 +50,8 @@ export type ConsensusRejectCode =
   | 'CONSENSUS_INVALID_ORDER'
   | 'CONSENSUS_UNKNOWN_ORDER'
   | 'CONSENSUS_CENSORS_ORDER'
+  | 'CONSENSUS_BAD_DKG_REFS'
+  | 'CONSENSUS_UNKNOWN_DKG_REF'
 
 /**
  * `valid` is the objective verdict (Tendermint's valid(v): every honest validator holding the same orders
@@ -85,6 +92,17 @@ export function validateProposal(c: BatchContent, ctx: ProposalContext): Proposa
       return reject('CONSENSUS_BAD_ORDER_IDS', 'order ids not strictly ascending lowercase bytes32', true)
     }
   }
+  const refs = c.dkgRefs ?? []
+  if (refs.length > 0 && !ctx.dkgRefStatus)
+    return reject('CONSENSUS_BAD_DKG_REFS', 'DKG refs on a network without a DKG', true)
+  if (refs.length > MAX_DKG_REFS_PER_BATCH)
+    return reject('CONSENSUS_BAD_DKG_REFS', `${refs.length} DKG refs > ${MAX_DKG_REFS_PER_BATCH}`, true)
+  for (let i = 0; i < refs.length; i++) {
+    if (!HEX32.test(refs[i]) || (i > 0 && !(refs[i - 1] < refs[i])))
+      return reject('CONSENSUS_BAD_DKG_REFS', 'DKG refs not strictly ascending lowercase bytes32', true)
+  }
+  // A DKG ref counts only if its broadcast is available: we vote for it once we hold it (fetched like orders).
+  const missingRefs = refs.filter((r) => ctx.dkgRefStatus?.(r) !== 'valid')
   const missing: Hex[] = []
   for (const id of c.orderIds) {
     const st = ctx.orderStatus(id)
@@ -99,6 +117,15 @@ export function validateProposal(c: BatchContent, ctx: ProposalContext): Proposa
       code: 'CONSENSUS_UNKNOWN_ORDER',
       message: `${missing.length} unknown orders`,
       missing,
+    }
+  }
+  if (missingRefs.length > 0) {
+    return {
+      valid: false,
+      acceptable: false,
+      code: 'CONSENSUS_UNKNOWN_DKG_REF',
+      message: `${missingRefs.length} unknown DKG refs`,
+      missing: missingRefs,
     }
   }
   // Local policy from here on: the verdict stays valid, only our prevote changes.
@@ -152,6 +179,8 @@ export function buildBatchContent(a: {
   maxOrdersPerBatch: number
   chainRef: bigint
   orders: Iterable<HeldOrder>
+  /** The DKG broadcasts to reference (sealing/dkg.ts `proposalRefs`), ascending. */
+  dkgRefs?: Hex[]
 }): BatchContent {
   let held = [...a.orders]
   if (held.length > a.maxOrdersPerBatch) {
@@ -168,5 +197,6 @@ export function buildBatchContent(a: {
     // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max takes numbers)
     chainRef: a.chainRef > a.parent.chainRef ? a.chainRef : a.parent.chainRef,
     orderIds: ids,
+    ...(a.dkgRefs && a.dkgRefs.length > 0 ? { dkgRefs: a.dkgRefs } : {}),
   }
 }

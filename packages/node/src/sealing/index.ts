@@ -1,8 +1,10 @@
+export { answerKey, openAnswer, proveAnswerKey, sealAnswer, verifyAnswerKey } from './answers.js'
 export { dealDevnetEpoch, devnetEpochLength } from './deal.js'
 export {
   type DkgOutcome,
   type DkgSchedule,
   type DkgTransport,
+  dkgRefsProtocol,
   dkgScheduleOf,
   dkgSharesProtocol,
   dkgTopic,
@@ -14,6 +16,7 @@ export { type EpochFile, readSealingEpoch, type SharesFile, writeEpochFiles } fr
 export { keySharesProtocol, wireEpochDkg, wireKeyShareFetch } from './net.js'
 export { type SealingOpenerOptions, sealingOpener } from './opener.js'
 export {
+  type EpochGenerator,
   memorySealingStore,
   SealingService,
   type SealingServiceOptions,
@@ -22,3 +25,15 @@ export {
   type StoredEpoch,
 } from './service.js'
 export { levelSealingStore } from './store.js'
+export { DkgTranscript, PHASE_OF, PHASES, type TranscriptResult } from './transcript.js'
+export {
+  broadcastRef,
+  type DkgAccusation,
+  type DkgBroadcast,
+  type DkgComplaintMsg,
+  type DkgDealMsg,
+  type DkgSealedAnswer,
+  type OpenedBroadcast,
+  openBroadcast,
+  signBroadcast,
+} from './wire.js'

@@ -13,9 +13,10 @@ import type { Genesis } from '../config/index.js'
 import { domainOf } from '../config/index.js'
 import { request } from '../network/index.js'
 import type { AllotNode } from '../node.js'
-import { dkgScheduleOf, dkgSharesProtocol, dkgTopic, EpochDkg } from './dkg.js'
+import { dkgRefsProtocol, dkgScheduleOf, dkgSharesProtocol, dkgTopic, EpochDkg } from './dkg.js'
 import { nativeDkgOps } from './fast.js'
 import type { SealingService } from './service.js'
+import { dkgMessagesCodec, dkgRefsCodec, MAX_DKG_REFS } from './wire.js'
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()
@@ -23,6 +24,8 @@ const dec = new TextDecoder()
 /** Answer frames of the shares protocol: 0x00 ‖ signed DkgShares, 0x00 alone (none), or 0x01 ‖ "CODE: message". */
 const OK = 0
 const ERR = 1
+/** Largest answer of the messages-by-ref protocol: a few deals. */
+const MAX_DKG_REFS_ANSWER_BYTES = 4 * MAX_DKG_MESSAGE_BYTES
 
 /**
  * Wires the validators' DKG into a running node (run.ts): the gossip topic `/allot/<net>/dkg/1` for
@@ -42,6 +45,7 @@ export async function wireEpochDkg(
 ): Promise<EpochDkg> {
   const topic = dkgTopic(g.networkId)
   const protocol = dkgSharesProtocol(g.networkId)
+  const refsProtocol = dkgRefsProtocol(g.networkId)
   const dkg = new EpochDkg({
     domain: domainOf(g),
     validators,
@@ -50,6 +54,10 @@ export async function wireEpochDkg(
     service: sealing,
     ops: nativeDkgOps,
     logger: node.logger.child({ service: 'dkg' }),
+    decidedRefsAt: async (h) => {
+      const c = await node.storage.batches.get(h)
+      return c ? (c.dkgRefs ?? []) : undefined
+    },
     transport: {
       peerId: () => node.peerId,
       broadcast: async (bytes) => {
@@ -67,6 +75,25 @@ export async function wireEpochDkg(
         return answers
           .filter((a): a is Uint8Array => !!a && a.length > 1 && a[0] === OK)
           .map((a) => a.subarray(1))
+      },
+      // Ask each connected peer in turn until every ref is found (a proposal's or a decided height's).
+      fetchRefs: async (refs) => {
+        const out: Uint8Array[] = []
+        const want = encode(dkgRefsCodec, refs.slice(0, MAX_DKG_REFS))
+        for (const peer of node.host.getPeers()) {
+          const a = await request(node.host, peer, refsProtocol, want, {
+            deadlineMs: 5_000,
+            maxResponseBytes: MAX_DKG_REFS_ANSWER_BYTES,
+          }).catch(() => undefined)
+          if (!a || a[0] !== OK) continue
+          try {
+            out.push(...decode(dkgMessagesCodec, a.subarray(1)))
+          } catch {
+            continue
+          }
+          if (out.length >= refs.length) break
+        }
+        return out
       },
     },
   })
@@ -95,6 +122,28 @@ export async function wireEpochDkg(
         out.set(m, 1)
         return out
       },
+      codeOf: (f) => (f[0] === ERR ? dec.decode(f.subarray(1)).split(':')[0] : undefined),
+    },
+  )
+  await node.registerProtocol(
+    refsProtocol,
+    async (req) => {
+      const refs = decode(dkgRefsCodec, req, MAX_DKG_REFS * 32 + 8)
+      const answer = encode(dkgMessagesCodec, dkg.serveRefs(refs))
+      if (answer.length + 1 > MAX_DKG_REFS_ANSWER_BYTES) {
+        // A deal is large: answer the first few; the asker asks again for the rest.
+        return Uint8Array.of(OK, ...encode(dkgMessagesCodec, dkg.serveRefs(refs.slice(0, 1))))
+      }
+      const out = new Uint8Array(answer.length + 1)
+      out[0] = OK
+      out.set(answer, 1)
+      return out
+    },
+    {
+      maxRequestBytes: MAX_DKG_REFS * 32 + 8,
+      deadlineMs: 5_000,
+      maxInboundStreams: 16,
+      errorFrame: (code, message) => Uint8Array.of(ERR, ...enc.encode(`${code}: ${message}`)),
       codeOf: (f) => (f[0] === ERR ? dec.decode(f.subarray(1)).split(':')[0] : undefined),
     },
   )

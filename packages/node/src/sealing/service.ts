@@ -71,6 +71,11 @@ export type ShareVerdict =
   | { accepted: true; ready: boolean }
   | { accepted: false; code: string; message: string }
 
+/** The DKG of later epochs as the service drives it: every decided height, with the DKG refs its batch carries. */
+export interface EpochGenerator {
+  onHeight(height: bigint, dkgRefs?: readonly Hex[]): Promise<void>
+}
+
 /** Heights whose released shares a node keeps to serve peers. */
 const HELD_HEIGHTS = 512
 
@@ -81,7 +86,7 @@ export class SealingService {
   /** Valid released shares as received, per height (recent heights only): served to peers that missed them. */
   private readonly held = new Map<bigint, Map<number, KeyShare>>()
   private readonly myIndex: number | null
-  private generator?: { onHeight(height: bigint): Promise<void> }
+  private generator?: EpochGenerator
 
   constructor(private readonly o: SealingServiceOptions) {
     if (o.validatorKey) {
@@ -103,7 +108,7 @@ export class SealingService {
    * height, it starts the next epoch's DKG within its lead of the keyed heights' end and adds the
    * result here (addEpoch) — before the boundary, so batches roll over without a gap.
    */
-  attachEpochGenerator(g: { onHeight(height: bigint): Promise<void> }): void {
+  attachEpochGenerator(g: EpochGenerator): void {
     this.generator = g
   }
 
@@ -156,9 +161,9 @@ export class SealingService {
    * Batch h is decided: persist it, then release this validator's share (signed) on the unseal
    * topic. Order matters — the decision is durable before any share leaves.
    */
-  async onDecided(height: bigint): Promise<KeyShare | undefined> {
-    // The DKG's clock (not awaited: its phases must not hold up the share release).
-    void this.generator?.onHeight(height)
+  async onDecided(height: bigint, dkgRefs?: readonly Hex[]): Promise<KeyShare | undefined> {
+    // The DKG's clock and its decided broadcasts (not awaited: its phases must not hold up the share release).
+    void this.generator?.onHeight(height, dkgRefs ?? [])
     await this.o.store.markDecided(height)
     if (this.myIndex === null) return undefined
     const ks = await this.releaseShare(height)

@@ -1,131 +1,28 @@
-// The validators' DKG (sealing/dkg.ts) over an in-memory network: signed broadcasts, shares pulled
-// over "private links", phases driven by decided heights, retries, roll-over without a gap.
+// The validators' DKG (sealing/dkg.ts) over an in-memory network with a model of consensus
+// (dkg-net.ts): signed broadcasts counted when a decided height references them, shares pulled over
+// "private links", windows of decided heights, retries, roll-over without a gap.
 import {
-  type Address,
-  addressOf,
   batchCommitments,
-  type DkgMessage,
-  dealEpoch,
-  deterministicRng,
-  type NetworkDomain,
-  openDkgMessage,
+  type Hex,
   pointFromHex,
   pointToHex,
-  randomScalar,
   recoverBatchSecretKey,
   scalarFromHex,
-  scalarToBytes,
   signDkgMessage,
   signDkgSharesRequest,
 } from '@allot/protocol'
 import { describe, expect, it } from 'vitest'
-import {
-  type DkgSchedule,
-  EpochDkg,
-  memorySealingStore,
-  nativeDkgOps,
-  SealingService,
-} from '../../../src/sealing/index.js'
-
-const domain: NetworkDomain = {
-  chainId: 31337n,
-  verifyingContract: '0x5fbdb2315678afecb367f032d93f642f64180aa3',
-}
-const rng = deterministicRng('sealing-dkg')
-const keys = [0, 1, 2, 3].map(() => scalarToBytes(randomScalar(rng)))
-// Shamir index order: sorted addresses (run.ts).
-const order = keys.map((k, i) => ({ k, a: addressOf(k), i })).sort((x, y) => (x.a < y.a ? -1 : 1))
-const sortedKeys = order.map((x) => x.k)
-const validators: Address[] = order.map((x) => x.a)
-const first = dealEpoch({ startHeight: 1n, length: 10, n: 4, t: 1, rng })
-const schedule: DkgSchedule = { epochLength: 8, phaseHeights: 2, leadHeights: 6 }
-
-const tick = () => new Promise((r) => setImmediate(r))
-
-interface Member {
-  index: number
-  svc: SealingService
-  dkg: EpochDkg
-}
-
-/** Four validators (indices 1..4) wired in memory; `drop` filters broadcasts (true = lost). */
-async function network(o: { drop?: (from: number, m: DkgMessage) => boolean } = {}) {
-  const members: Member[] = []
-  for (let i = 1; i <= 4; i++) {
-    const svc = new SealingService({
-      domain,
-      validators,
-      store: memorySealingStore(),
-      validatorKey: sortedKeys[i - 1],
-    })
-    await svc.start()
-    await svc.addEpoch({ public: first.public, shares: first.shares[i - 1] })
-    const dkg: EpochDkg = new EpochDkg({
-      domain,
-      validators,
-      validatorKey: sortedKeys[i - 1],
-      schedule,
-      service: svc,
-      rng: deterministicRng(`dkg-${i}`),
-      // libsecp256k1 as in run.ts (equal to noble: dkg-fast.test.ts); noble when the addon is missing.
-      ops: nativeDkgOps,
-      transport: {
-        peerId: () => `peer-${i}`,
-        broadcast: async (bytes) => {
-          const { message } = openDkgMessage(domain, bytes, validators)
-          if (o.drop?.(i, message)) return
-          for (const m of members) {
-            if (m.index === i) continue
-            try {
-              m.dkg.onBroadcast(bytes)
-            } catch {}
-          }
-        },
-        requestShares: async (req) =>
-          members
-            .filter((m) => m.index !== i)
-            .map((m) => m.dkg.serveShares(req, `peer-${i}`))
-            .filter((x): x is Uint8Array => x !== null),
-      },
-    })
-    svc.attachEpochGenerator(dkg)
-    members.push({ index: i, svc, dkg })
-  }
-  return members
-}
-
-/**
- * Every member decides heights from..to: the DKG's clock. With `viaService` through
- * SealingService.onDecided (which also releases this validator's key share), else straight to the DKG.
- */
-async function decide(members: Member[], from: bigint, to: bigint, skip: number[] = [], viaService = false) {
-  for (let h = from; h <= to; h++) {
-    for (const m of members) {
-      if (skip.includes(m.index)) continue
-      // A validator without a share of h (it only observed that epoch's DKG) cannot release one: logged in run.ts.
-      if (viaService) await m.svc.onDecided(h).catch(() => undefined)
-      else void m.dkg.onHeight(h)
-    }
-    for (let k = 0; k < 5; k++) await tick()
-    for (const m of members) await m.dkg.onHeight(0n) // waits for the queued step
-  }
-}
-
-/** Shares of a stored DKG epoch at height h, from the service's store (what a restart reads). */
-async function storedEpoch(m: Member, start: bigint) {
-  const list = await (
-    m.svc as unknown as { o: { store: ReturnType<typeof memorySealingStore> } }
-  ).o.store.listEpochs()
-  return list.find((e) => e.public.startHeight === start)
-}
+import { signBroadcast } from '../../../src/sealing/index.js'
+import { dkgNetwork, domain, sortedKeys, storedEpoch } from './dkg-net.js'
 
 describe('validators DKG (EpochDkg) in memory, n = 4, t = 1', () => {
   it('keys the next epoch before the boundary: same public keys everywhere, t+1 shares open sk_h', async () => {
-    const ms = await network()
-    // Epoch 1..10; the DKG of 11..18 begins at 11 − 6 = 5 and ends at 5 + 3·2 = 11.
-    await decide(ms, 1n, 10n)
+    const net = await dkgNetwork()
+    const ms = net.members
+    // Epoch 1..10; the DKG of 11..18 runs its four windows over 3..10 and ends with height 10.
+    await net.decide(1n, 9n)
     for (const m of ms) expect(await m.svc.batchKey(11n)).toBeUndefined()
-    await decide(ms, 11n, 11n)
+    await net.decide(10n, 10n)
     for (const m of ms) {
       expect(m.dkg.outcomes).toEqual([
         { startHeight: 11n, attempt: 0, ok: true, qual: [1, 2, 3, 4], disqualified: [], keyed: true },
@@ -143,92 +40,75 @@ describe('validators DKG (EpochDkg) in memory, n = 4, t = 1', () => {
       const { secretKey } = recoverBatchSecretKey(batchCommitments(e[0]!.public, h), shares)
       expect(secretKey.length).toBe(32)
     }
+    // Every broadcast counted was referenced by a decided height: 4 deals, nothing else.
+    expect([...net.decided.values()].flat().length).toBe(4)
   })
 
-  it('a dealer whose deal is inconsistent with its shares draws 3 complaints and is excluded', async () => {
-    const ms = await network()
-    // Dealer 2 broadcasts commitments of another polynomial (C_1 replaced): every share it sends fails.
-    ms[1].dkg.tamper = (m) => {
+  it('a dealer whose deal is inconsistent with its shares draws 3 complaints, is accused and excluded', async () => {
+    const net = await dkgNetwork()
+    // Dealer 2 broadcasts commitments of another polynomial (C_1 replaced): every share it sends fails,
+    // and so do its (sealed) answers: every complainer proves it.
+    net.tamper(2, (m) => {
       if (m.type !== 'deal') return m
       const other = pointFromHex(m.commitments[1][1])
       return {
         ...m,
         commitments: m.commitments.map((c) => [c[0], pointToHex(pointFromHex(c[1]).add(other))]),
       }
-    }
-    await decide(ms, 1n, 11n)
-    for (const m of ms) {
+    })
+    await net.decide(1n, 10n)
+    for (const m of net.members) {
       const o = m.dkg.outcomes[0]
       expect(o.ok && o.qual).toEqual([1, 3, 4])
       expect(o.ok && o.disqualified[0].dealer).toBe(2)
-      expect(o.ok && o.disqualified[0].reason).toMatch(/3 complaints/)
+      expect(o.ok && o.disqualified[0].reason).toMatch(/answer to [134] fails the commitments/)
     }
-    const e = await Promise.all(ms.map((m) => storedEpoch(m, 11n)))
+    expect(net.published.filter((x) => x.m.type === 'accusation').length).toBe(3)
+    const e = await Promise.all(net.members.map((m) => storedEpoch(m, 11n)))
     for (const x of e) expect(x?.public.commitments).toEqual(e[0]?.public.commitments)
     // The honest validators' shares still open the keys.
     const shares = [0, 3].map((i) => ({ index: i + 1, value: scalarFromHex(e[i]!.shares![0]) }))
     expect(() => recoverBatchSecretKey(batchCommitments(e[0]!.public, 11n), shares)).not.toThrow()
   })
 
-  it('a dealer that sends one validator a bad share and answers the complaint with it again is excluded', async () => {
-    const ms = await network()
-    const corrupt = (m: DkgMessage): DkgMessage =>
-      (m.type === 'shares' || m.type === 'answer') && m.to === 4
-        ? {
-            ...m,
-            shares: m.shares.map(
-              (s) => `0x${(scalarFromHex(s) + 1n).toString(16).padStart(64, '0')}` as const,
-            ),
-          }
-        : m
-    ms[0].dkg.tamper = corrupt
-    await decide(ms, 1n, 11n)
-    // (The cheater's own view does not count: it holds its honest answer.)
-    for (const m of ms.slice(1)) {
-      const o = m.dkg.outcomes[0]
-      expect(o.ok && o.qual).toEqual([2, 3, 4])
-      expect(o.ok && o.disqualified).toEqual([{ dealer: 1, reason: 'answer to 4 fails the commitments' }])
-    }
-    // Validator 4 still has a full share (from the qualified dealers), consistent with the commitments.
-    const e4 = await storedEpoch(ms[3], 11n)
-    const e2 = await storedEpoch(ms[1], 11n)
-    const shares = [
-      { index: 4, value: scalarFromHex(e4!.shares![3]) },
-      { index: 2, value: scalarFromHex(e2!.shares![3]) },
-    ]
-    expect(() => recoverBatchSecretKey(batchCommitments(e4!.public, 14n), shares)).not.toThrow()
-  })
-
-  it('an honest answer settles a complaint: the dealer stays in, the complainer uses the public answer', async () => {
-    const ms = await network()
-    ms[0].dkg.tamper = (m) =>
+  it('an honest answer settles a complaint: the dealer stays in, the complainer opens its sealed answer', async () => {
+    const net = await dkgNetwork()
+    net.tamper(1, (m) =>
       m.type === 'shares' && m.to === 3
-        ? { ...m, shares: m.shares.map(() => `0x${'11'.repeat(32)}` as const) }
-        : m
-    await decide(ms, 1n, 11n)
-    for (const m of ms) expect(m.dkg.outcomes[0].ok && m.dkg.outcomes[0].qual).toEqual([1, 2, 3, 4])
-    expect((await storedEpoch(ms[2], 11n))?.shares).not.toBeNull()
+        ? { ...m, shares: m.shares.map(() => `0x${'11'.repeat(32)}` as Hex) }
+        : m,
+    )
+    await net.decide(1n, 10n)
+    expect(net.published.filter((x) => x.m.type === 'complaint').map((x) => x.m)).toEqual([
+      { type: 'complaint', from: 3, against: 1 },
+    ])
+    for (const m of net.members) expect(m.dkg.outcomes[0].ok && m.dkg.outcomes[0].qual).toEqual([1, 2, 3, 4])
+    expect((await storedEpoch(net.members[2], 11n))?.shares).not.toBeNull()
   })
 
-  it('a failed attempt retries: attempt 0 loses every broadcast, attempt 1 keys the epoch', async () => {
-    let lossy = true
-    const ms = await network({ drop: () => lossy })
-    await decide(ms, 1n, 10n)
-    lossy = false
-    // Attempt 0 ran 5..11 and fails at 11, where attempt 1 begins (ends at 17): the epoch 11.. is
-    // keyed late — a gap of six heights; the lead is what prevents that (room for ⌊6 / 6⌋ = 1 attempt here).
-    await decide(ms, 11n, 11n)
-    for (const m of ms) expect(m.dkg.outcomes[0]).toMatchObject({ attempt: 0, ok: false })
-    for (const m of ms) expect(await m.svc.batchKey(11n)).toBeUndefined()
-    await decide(ms, 12n, 17n)
-    for (const m of ms) expect(m.dkg.outcomes[1]).toMatchObject({ attempt: 1, ok: true, qual: [1, 2, 3, 4] })
-    for (const m of ms) expect(await m.svc.batchKey(11n)).toBeDefined()
+  it('a failed attempt retries: attempt 0 decides no broadcast, attempt 1 keys the epoch', async () => {
+    let censor = true
+    // Epochs of 12 heights here: attempt 1 must end before the epoch 11..22 does.
+    const net = await dkgNetwork({
+      refs: (_h, proposed) => (censor ? [] : proposed),
+      schedule: { epochLength: 12, phaseHeights: 2, leadHeights: 8 },
+    })
+    await net.decide(1n, 10n)
+    censor = false
+    // Attempt 0 ran 3..10 and fails at 10; attempt 1 runs 11..18: the epoch 11.. is keyed late — a
+    // gap of eight heights; the lead is what prevents that (room for ⌊8 / 8⌋ = 1 attempt here).
+    for (const m of net.members) expect(m.dkg.outcomes[0]).toMatchObject({ attempt: 0, ok: false })
+    for (const m of net.members) expect(await m.svc.batchKey(11n)).toBeUndefined()
+    await net.decide(11n, 18n)
+    for (const m of net.members)
+      expect(m.dkg.outcomes[1]).toMatchObject({ attempt: 1, ok: true, qual: [1, 2, 3, 4] })
+    for (const m of net.members) expect(await m.svc.batchKey(11n)).toBeDefined()
   })
 
   it('epochs roll over without a gap: every height keyed for three epochs', async () => {
-    const ms = await network()
-    await decide(ms, 1n, 30n, [], true)
-    for (const m of ms) {
+    const net = await dkgNetwork()
+    await net.decide(1n, 30n, [], true)
+    for (const m of net.members) {
       expect(m.dkg.outcomes.map((o) => [o.startHeight, o.ok])).toEqual([
         [11n, true],
         [19n, true],
@@ -240,37 +120,69 @@ describe('validators DKG (EpochDkg) in memory, n = 4, t = 1', () => {
     }
   })
 
-  it('a validator that joins after the deal deadline observes: same public part, no shares', async () => {
-    // Validator 4 hears the gossip but lags behind consensus: it decides nothing until height 7.
-    const ms = await network()
-    await decide(ms, 1n, 6n, [4])
-    // At 7 the deal phase (5..6) is over: it observes instead of dealing.
-    await decide(ms, 7n, 11n)
-    for (const m of ms.slice(0, 3)) expect(m.dkg.outcomes[0].ok && m.dkg.outcomes[0].qual).toEqual([1, 2, 3])
-    const e4 = await storedEpoch(ms[3], 11n)
-    const e1 = await storedEpoch(ms[0], 11n)
+  it('a validator that lags behind consensus catches up on decided heights: same QUAL and public part', async () => {
+    // Validator 4 hears the gossip but decides nothing until the others are at 6; then it processes
+    // the decided heights in order. Its deal comes after the deal window was decided: it counts for nobody.
+    const net = await dkgNetwork()
+    await net.decide(1n, 6n, [4])
+    await net.catchUp(4, 1n, 6n)
+    await net.decide(7n, 10n)
+    for (const m of net.members) expect(m.dkg.outcomes[0].ok && m.dkg.outcomes[0].qual).toEqual([1, 2, 3])
+    const e4 = await storedEpoch(net.members[3], 11n)
+    const e1 = await storedEpoch(net.members[0], 11n)
     expect(e4?.public).toEqual(e1?.public)
-    expect(e4?.shares).toBeNull()
-    expect(ms[3].dkg.outcomes[0]).toMatchObject({ ok: true, keyed: false })
-    expect(await ms[3].svc.batchKey(12n)).toBeDefined()
+    expect(await net.members[3].svc.batchKey(12n)).toBeDefined()
   })
 
-  it('refuses DKG messages not signed by the validator they name, shares on the broadcast topic, and foreign requests', async () => {
-    const ms = await network()
-    await decide(ms, 1n, 5n)
+  it('a validator restarted mid-session replays the decided heights from its store: same QUAL and public part', async () => {
+    const net = await dkgNetwork()
+    await net.decide(1n, 6n)
+    // Restarted in the complaint window: its polynomials and received shares are gone.
+    net.restart(4)
+    await net.decide(7n, 10n)
+    for (const m of net.members) expect(m.dkg.outcomes.at(-1)).toMatchObject({ ok: true, qual: [1, 2, 3, 4] })
+    const e = await Promise.all(net.members.map((m) => storedEpoch(m, 11n)))
+    for (const x of e) expect(x?.public).toEqual(e[0]?.public)
+    // It holds no shares of that epoch (t+1 of the others suffice), and it sent nothing while replaying.
+    expect(net.members[3].dkg.outcomes.at(-1)).toMatchObject({ keyed: false })
+    expect(net.published.filter((x) => x.from === 4 && x.m.type !== 'deal')).toEqual([])
+    // Its schedule stays with the others': the next epoch's DKG keys it again.
+    await net.decide(11n, 18n)
+    for (const m of net.members)
+      expect(m.dkg.outcomes.at(-1)).toMatchObject({ startHeight: 19n, ok: true, keyed: true })
+  })
+
+  it('a validator restarted mid-session without the decided heights takes no epoch from it', async () => {
+    const net = await dkgNetwork({ storage: false })
+    await net.decide(1n, 4n, [4])
+    await net.decide(5n, 10n)
+    expect(net.members[3].dkg.outcomes[0]).toMatchObject({
+      ok: false,
+      error: 'joined after the session began',
+    })
+    expect(await net.members[3].svc.batchKey(12n)).toBeUndefined()
+    for (const m of net.members.slice(0, 3))
+      expect(m.dkg.outcomes[0]).toMatchObject({ ok: true, qual: [1, 2, 3] })
+  })
+
+  it('refuses DKG messages not signed by the validator they name, old or private formats on the topic, and foreign requests', async () => {
+    const net = await dkgNetwork()
+    const ms = net.members
+    await net.decide(1n, 3n)
     const session = { startHeight: 11n, attempt: 0 }
     // Validator 2's key signing a complaint "from 3".
-    const forged = signDkgMessage(domain, session, { type: 'complaint', from: 3, against: 1 }, sortedKeys[1])
+    const forged = signBroadcast(domain, session, { type: 'complaint', from: 3, against: 1 }, sortedKeys[1])
     expect(() => ms[0].dkg.onBroadcast(forged)).toThrow(/SEAL_DKG_BAD_SIGNATURE/)
+    // Shares (and anything of the v1 format) do not even decode as a broadcast.
     const shares = signDkgMessage(
       domain,
       session,
       { type: 'shares', dealer: 2, to: 1, shares: [] },
       sortedKeys[1],
     )
-    expect(() => ms[0].dkg.onBroadcast(shares)).toThrow(/SEAL_DKG_PRIVATE/)
+    expect(() => ms[0].dkg.onBroadcast(shares)).toThrow(/WIRE_/)
     // A message for an epoch no one is generating now is ignored (not the sender's fault).
-    const far = signDkgMessage(
+    const far = signBroadcast(
       domain,
       { startHeight: 99n, attempt: 0 },
       { type: 'complaint', from: 2, against: 1 },
