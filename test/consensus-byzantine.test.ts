@@ -114,7 +114,6 @@ describe('a Byzantine validator', () => {
       })
     }
     const forged: string[] = []
-    const height = running[0].service.height
     const stranger = keySigner(
       { chainId: g.chainId, verifyingContract: g.settlement },
       new Uint8Array(32).fill(0x7f),
@@ -122,7 +121,10 @@ describe('a Byzantine validator', () => {
     for (let k = 0; k < 20; k++) {
       const unsigned = {
         type: 'prevote' as const,
-        height,
+        // The next height: still admitted (so checked, and rejected) if validator 0 decides one height
+        // before the message lands. At the current height, a decision in between made it "old",
+        // which is ignored without penalty, and the score never fell (a loaded machine did that).
+        height: running[0].service.height + 1n,
         round: k,
         valueHash: `0x${k.toString(16).padStart(64, '0')}` as const,
         // In a validator's name (a forged signature), or a stranger's own vote.
