@@ -10,11 +10,11 @@ import { join } from 'node:path'
 import { domainOf, type Genesis } from '@allot/node'
 import { addressOf, dealEpoch, deterministicRng, type Hex, type PrivateKey } from '@allot/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { topicOf } from '../packages/node/src/network/index.js'
 import { type RunningNode, runNode } from '../packages/node/src/run.js'
 import {
   type DkgBroadcast,
   type DkgDealMsg,
-  dkgTopic,
   openBroadcast,
   signBroadcast,
 } from '../packages/node/src/sealing/index.js'
@@ -80,7 +80,7 @@ describe('DKG drill on libp2p: links cut in the deal window, a deal published at
       nodes.push(r)
       const publish = r.node.gossip.publish.bind(r.node.gossip)
       r.node.gossip.publish = (topic, data) => {
-        if (topic === dkgTopic(g.networkId)) published.push(data)
+        if (topic === topicOf(g.networkId, 'dkg')) published.push(data)
         return publish(topic, data)
       }
     }
@@ -123,7 +123,7 @@ describe('DKG drill on libp2p: links cut in the deal window, a deal published at
       keys[B],
     )
     nodes[B].dkg!.onBroadcast(bytes)
-    await nodes[B].node.gossip.publish(dkgTopic(g.networkId), bytes)
+    await nodes[B].node.gossip.publish(topicOf(g.networkId, 'dkg'), bytes)
     // The deal window is over: X's links come back.
     await waitFor(() => (nodes[X].consensus?.height ?? 0n) > BEGIN + P, 30_000, heights)
     for (const h of H) await nodes[X].node.host.dial(nodes[h].node.host.getMultiaddrs()[0])

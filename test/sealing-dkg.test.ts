@@ -21,6 +21,7 @@ import {
   list,
   type PrivateKey,
   privateKeyFromHex,
+  protocolOf,
   scalarFromHex,
   toHex,
   u64,
@@ -28,12 +29,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from '../packages/node/src/network/index.js'
 import { type RunningNode, runNode } from '../packages/node/src/run.js'
-import {
-  type DkgBroadcast,
-  keySharesProtocol,
-  memorySealingStore,
-  SealingService,
-} from '../packages/node/src/sealing/index.js'
+import { type DkgBroadcast, memorySealingStore, SealingService } from '../packages/node/src/sealing/index.js'
 import { validatorGenesis } from './node-fixtures.js'
 
 const keys: PrivateKey[] = [1, 2, 3, 4].map((i) => new Uint8Array(32).fill(0x60 + i))
@@ -221,7 +217,7 @@ describe('the validators DKG keys the next epochs on a 4-validator network, one 
     const answer = await request(
       asker.host,
       nodes[honest[1]].node.host.peerId,
-      keySharesProtocol(g.networkId),
+      protocolOf('keyshares', g.networkId),
       encode(u64, h),
       { deadlineMs: 5_000, maxResponseBytes: 1 << 20 },
     )

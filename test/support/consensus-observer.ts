@@ -71,7 +71,7 @@ export class ConsensusObserver {
       privateKey: await loadOrCreatePeerKey((this.dir = mkdtempSync(join(tmpdir(), 'allot-observer-')))),
       listen: ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: peers,
-      topics: [consensus, results],
+      topics: [consensus, results].map((topic) => ({ topic, weight: 1 })),
       allowColocation: true,
     })
     this.gossip = new Gossip(this.host.services.pubsub)

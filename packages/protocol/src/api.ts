@@ -29,8 +29,36 @@ import { LIMITS, orderCancelCodec, sealedOrderCodec } from './messages.js'
  * `error` response with a stable code (errors.ts) and a human message.
  */
 
-export const API_PROTOCOL = '/allot/api/1'
-export const SYNC_PROTOCOL = '/allot/sync/1'
+/**
+ * Every request/response protocol of a node, one table and one naming scheme (issue 24):
+ * `/allot/<network>/<kind>/<version>`. The two a peer opens before it knows the network are
+ * `global`, `/allot/<kind>/<version>`: the API (a client asks `info` first) and sync (any peer asks for
+ * orders and batches, each checked on arrival). A protocol missing here cannot be named anywhere.
+ */
+export const PROTOCOLS = {
+  api: { version: 1, global: true },
+  sync: { version: 1, global: true },
+  'consensus-sync': { version: 1, global: false },
+  keyshares: { version: 1, global: false },
+  'dkg-shares': { version: 1, global: false },
+  'dkg-refs': { version: 1, global: false },
+} as const
+export type ProtocolKind = keyof typeof PROTOCOLS
+type GlobalProtocol = {
+  [K in ProtocolKind]: (typeof PROTOCOLS)[K]['global'] extends true ? K : never
+}[ProtocolKind]
+
+/** The protocol id of `kind`: a network's own ones need its id. */
+export function protocolOf(kind: GlobalProtocol): string
+export function protocolOf(kind: Exclude<ProtocolKind, GlobalProtocol>, networkId: string): string
+export function protocolOf(kind: ProtocolKind, networkId?: string): string {
+  const p = PROTOCOLS[kind]
+  if (p.global) return `/allot/${kind}/${p.version}`
+  return `/allot/${networkId}/${kind}/${p.version}`
+}
+
+export const API_PROTOCOL = protocolOf('api')
+export const SYNC_PROTOCOL = protocolOf('sync')
 
 export const API_LIMITS = {
   /**

@@ -6,6 +6,7 @@ import {
   encode,
   type Hex,
   type PrivateKey,
+  protocolOf,
   type Signature,
 } from '@allot/protocol'
 import type { Logger } from 'pino'
@@ -63,7 +64,6 @@ import {
  * and a request/response protocol through which a validator that restarted or missed messages fetches the
  * current height's proposals and votes, or the decided heights it lacks.
  */
-export const CONSENSUS_SYNC_PROTOCOL = '/allot/consensus-sync/1'
 const SYNC_MAX_BYTES = 8 * 1024 * 1024
 
 /** What the service needs of the node (AllotNode satisfies it). */
@@ -273,12 +273,16 @@ export class ConsensusService {
       },
       handle: (a) => void this.onAttestation(a),
     })
-    await this.node.registerProtocol(CONSENSUS_SYNC_PROTOCOL, (req) => this.answerSync(req), {
-      maxRequestBytes: 64,
-      deadlineMs: 5000,
-      // An error answer is an empty one: the asker tries another peer at its next tick.
-      errorFrame: () => encodeSyncResponse({ commits: [], messages: [] }, SYNC_MAX_BYTES),
-    })
+    await this.node.registerProtocol(
+      protocolOf('consensus-sync', this.node.genesis.networkId),
+      (req) => this.answerSync(req),
+      {
+        maxRequestBytes: 64,
+        deadlineMs: 5000,
+        // An error answer is an empty one: the asker tries another peer at its next tick.
+        errorFrame: () => encodeSyncResponse({ commits: [], messages: [] }, SYNC_MAX_BYTES),
+      },
+    )
     this.node.logger.info(
       { height: String(height), round: state.round, records: records.length },
       'consensus starts',
@@ -500,7 +504,7 @@ export class ConsensusService {
       const raw = await request(
         this.node.host,
         peer,
-        CONSENSUS_SYNC_PROTOCOL,
+        protocolOf('consensus-sync', this.node.genesis.networkId),
         encode(consensusSyncRequestCodec, { height }),
         { deadlineMs: 5000, maxResponseBytes: SYNC_MAX_BYTES },
       )

@@ -4,9 +4,94 @@ import { TopicValidatorResult } from '@libp2p/interface'
 
 export type GossipVerdict = 'accept' | 'ignore' | 'reject'
 
-/** Codes that say "not now / not new" rather than "bad": gossip ignores them without penalty. */
-const IGNORE_CODE =
-  /(DUPLICATE|RATE_LIMITED|_FULL|TARGET_CLOSED|NOT_FOUND|UNKNOWN_HEIGHT|FUTURE|INSUFFICIENT_BOND|^API_|INTERNAL)/
+/**
+ * The gossip action of every code a message's check can end in (issue 24: each code says its own, in
+ * one table, instead of a pattern over names; test/unit/network/gossip.test.ts fails for a code in the
+ * sources that is missing here). `ignore`: not the sender's fault — not now, not new, or our own
+ * trouble (a copy another peer sent first, a batch that just closed, a full queue, a height we are not
+ * at); it costs the sender nothing. `reject`: the message is bad (malformed, forged, invalid), and the
+ * sender's topic score pays. An error may still say its own action (`details.gossip`): one code can be
+ * the sender's fault on one path and ours on another. A code missing here rejects.
+ */
+export const GOSSIP_ACTIONS: Readonly<Record<string, 'ignore' | 'reject'>> = {
+  API_BAD_REQUEST: 'ignore',
+  API_INTERNAL: 'ignore',
+  API_RATE_LIMITED: 'ignore',
+  API_TIMEOUT: 'ignore',
+  API_UNAVAILABLE: 'ignore',
+  BATCH_KEY_UNKNOWN: 'reject',
+  BATCH_MISSING_ORDER: 'reject',
+  BATCH_NOT_DECIDED: 'reject',
+  BATCH_NOT_FOUND: 'ignore',
+  BATCH_VOIDED: 'reject',
+  CONSENSUS_BAD_CERTIFICATE: 'reject',
+  CONSENSUS_BAD_CHAIN_REF: 'reject',
+  CONSENSUS_BAD_DKG_REFS: 'reject',
+  CONSENSUS_BAD_HEIGHT: 'reject',
+  CONSENSUS_BAD_ORDER_IDS: 'reject',
+  CONSENSUS_BAD_PARENT: 'reject',
+  CONSENSUS_BAD_SIGNATURE: 'reject',
+  CONSENSUS_BAD_TIMESTAMP: 'reject',
+  CONSENSUS_CENSORS_ORDER: 'reject',
+  CONSENSUS_CHAIN_REF_AHEAD: 'reject',
+  CONSENSUS_FUTURE_HEIGHT: 'ignore',
+  CONSENSUS_FUTURE_TIMESTAMP: 'ignore',
+  CONSENSUS_INVALID_ORDER: 'reject',
+  CONSENSUS_NOT_PROPOSER: 'reject',
+  CONSENSUS_REJECTED: 'reject',
+  CONSENSUS_TOO_MANY_ORDERS: 'reject',
+  CONSENSUS_UNKNOWN_DKG_REF: 'reject',
+  CONSENSUS_UNKNOWN_HEIGHT: 'ignore',
+  CONSENSUS_UNKNOWN_ORDER: 'reject',
+  CONSENSUS_UNKNOWN_VALIDATOR: 'reject',
+  INTERNAL: 'ignore',
+  NODE_STOPPING: 'ignore',
+  ORDER_BAD_AMOUNT: 'reject',
+  ORDER_BAD_ASSET: 'reject',
+  ORDER_BAD_BATCH: 'reject',
+  ORDER_BAD_ORDER: 'reject',
+  ORDER_BAD_SIGNATURE: 'reject',
+  ORDER_DUPLICATE: 'ignore',
+  ORDER_EXPIRED: 'reject',
+  ORDER_INSUFFICIENT_BALANCE: 'reject',
+  ORDER_INSUFFICIENT_BOND: 'ignore',
+  ORDER_INVALIDATED: 'reject',
+  ORDER_MEMPOOL_FULL: 'ignore',
+  ORDER_NONCE_REUSED: 'reject',
+  ORDER_NOT_FOUND: 'ignore',
+  ORDER_PLAIN_REFUSED: 'reject',
+  ORDER_RATE_LIMITED: 'ignore',
+  ORDER_TARGET_CLOSED: 'ignore',
+  ORDER_TRADER_MISMATCH: 'reject',
+  ORDER_UNKNOWN_ASSET: 'reject',
+  ORDER_WRONG_NETWORK: 'reject',
+  SEAL_BAD_COMMITMENT: 'reject',
+  SEAL_BAD_EPHEMERAL_KEY: 'reject',
+  SEAL_BAD_EPOCH_FILE: 'reject',
+  SEAL_BAD_PADDING: 'reject',
+  SEAL_BAD_PARAMS: 'reject',
+  SEAL_BAD_PLAINTEXT: 'reject',
+  SEAL_BAD_POINT: 'reject',
+  SEAL_BAD_SHARE: 'reject',
+  SEAL_DECRYPT_FAILED: 'reject',
+  SEAL_DKG_BAD_SIGNATURE: 'reject',
+  SEAL_DKG_DUPLICATE: 'ignore',
+  SEAL_DKG_FAILED: 'reject',
+  SEAL_DKG_PHASE: 'reject',
+  SEAL_DKG_UNKNOWN_HEIGHT: 'ignore',
+  SEAL_NOT_ENOUGH_SHARES: 'reject',
+  SEAL_NOT_SEALED: 'reject',
+  SEAL_NO_BATCH_KEY: 'reject',
+  SEAL_NO_KEY: 'reject',
+  SEAL_TRADER_MISMATCH: 'reject',
+  SEAL_UNDECIDED: 'reject',
+  SEAL_UNKNOWN_VALIDATOR: 'reject',
+  SEAL_WRONG_BATCH: 'reject',
+  SIG_MALFORMED: 'reject',
+  WIRE_MALFORMED: 'reject',
+  WIRE_TOO_LARGE: 'reject',
+  WIRE_TRAILING_BYTES: 'reject',
+}
 
 /**
  * The one place validation errors become gossip verdicts (STYLE.md "Errors"). A coded error about
@@ -20,7 +105,7 @@ export function verdictOf(e: unknown): GossipVerdict {
   // An error may say its own action (`details.gossip`): the same code can be the sender's fault or ours.
   const own = e.details?.gossip
   if (own === 'ignore' || own === 'reject') return own
-  return IGNORE_CODE.test(e.code) ? 'ignore' : 'reject'
+  return GOSSIP_ACTIONS[e.code] ?? 'reject'
 }
 
 const RESULT: Record<GossipVerdict, TopicValidatorResult> = {

@@ -26,8 +26,8 @@ export interface HostOptions {
   privateKey: PrivateKey
   listen: string[]
   bootstrap?: string[]
-  /** Topics that get score parameters (rejected messages count against the sender). */
-  topics: string[]
+  /** Topics that get score parameters, with their weight (rejected messages count against the sender). */
+  topics: { topic: string; weight: number }[]
   /** Tests and devnets put every node on 127.0.0.1: do not penalise IP co-location. */
   allowColocation?: boolean
   /** Inbound connections accepted per second per remote IP (default 100). */
@@ -69,19 +69,20 @@ export function messageId(data: Uint8Array): Uint8Array {
  * signatures; DESIGN.md "Stack"). Parameters suit 4 to a few dozen nodes.
  */
 export async function createHost(o: HostOptions): Promise<AllotHost> {
-  const topicParams = createTopicScoreParams({
-    topicWeight: 1,
-    // P4: rejected messages (squared, decaying) — the only thing we penalise; ignores cost nothing.
-    invalidMessageDeliveriesWeight: -10,
-    invalidMessageDeliveriesDecay: 0.9,
-    // No mesh-delivery expectations: order flow is bursty, a quiet peer is not a bad one.
-    timeInMeshWeight: 0,
-    firstMessageDeliveriesWeight: 0,
-    meshMessageDeliveriesWeight: 0,
-    meshFailurePenaltyWeight: 0,
-  })
+  const topicParams = (weight: number) =>
+    createTopicScoreParams({
+      topicWeight: weight,
+      // P4: rejected messages (squared, decaying) — the only thing we penalise; ignores cost nothing.
+      invalidMessageDeliveriesWeight: -10,
+      invalidMessageDeliveriesDecay: 0.9,
+      // No mesh-delivery expectations: order flow is bursty, a quiet peer is not a bad one.
+      timeInMeshWeight: 0,
+      firstMessageDeliveriesWeight: 0,
+      meshMessageDeliveriesWeight: 0,
+      meshFailurePenaltyWeight: 0,
+    })
   const scoreParams = createPeerScoreParams({
-    topics: Object.fromEntries(o.topics.map((t) => [t, topicParams])),
+    topics: Object.fromEntries(o.topics.map((t) => [t.topic, topicParams(t.weight)])),
     IPColocationFactorWeight: o.allowColocation ? 0 : -10,
     IPColocationFactorThreshold: 10,
     behaviourPenaltyWeight: -1,

@@ -85,11 +85,8 @@ export function dkgScheduleOf(g: Pick<Genesis, 'batchIntervalMs' | 'sealing' | '
 }
 
 /** The gossip topic of the DKG's broadcast messages. */
-export const dkgTopic = (networkId: string) => `/allot/${networkId}/dkg/2`
 /** The request/response protocol that fetches broadcasts by ref (a proposal or a decided height names them). */
-export const dkgRefsProtocol = (networkId: string) => `/allot/${networkId}/dkg-refs/1`
 /** The private request/response protocol of DkgShares. */
-export const dkgSharesProtocol = (networkId: string) => `/allot/${networkId}/dkg-shares/1`
 
 /** What the DKG needs of the network (run.ts wires gossip and the shares protocol behind it). */
 export interface DkgTransport {

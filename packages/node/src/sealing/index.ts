@@ -4,16 +4,13 @@ export {
   type DkgOutcome,
   type DkgSchedule,
   type DkgTransport,
-  dkgRefsProtocol,
   dkgScheduleOf,
-  dkgSharesProtocol,
-  dkgTopic,
   EpochDkg,
   type EpochDkgOptions,
 } from './dkg.js'
 export { nativeDkgOps } from './fast.js'
 export { type EpochFile, readSealingEpoch, type SharesFile, writeEpochFiles } from './files.js'
-export { keySharesProtocol, wireEpochDkg, wireKeyShareFetch } from './net.js'
+export { wireEpochDkg, wireKeyShareFetch } from './net.js'
 export { type SealingOpenerOptions, sealingOpener } from './opener.js'
 export {
   type EpochGenerator,

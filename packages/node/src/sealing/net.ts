@@ -7,13 +7,15 @@ import {
   MAX_DKG_MESSAGE_BYTES,
   MAX_DKG_SHARES_REQUEST_BYTES,
   type PrivateKey,
+  protocolOf,
   u64,
 } from '@allot/protocol'
 import type { Genesis } from '../config/index.js'
 import { domainOf } from '../config/index.js'
 import { request } from '../network/index.js'
+import { topicOf } from '../network/topics.js'
 import type { AllotNode } from '../node.js'
-import { dkgRefsProtocol, dkgScheduleOf, dkgSharesProtocol, dkgTopic, EpochDkg } from './dkg.js'
+import { dkgScheduleOf, EpochDkg } from './dkg.js'
 import { nativeDkgOps } from './fast.js'
 import type { SealingService } from './service.js'
 import { dkgMessagesCodec, dkgRefsCodec, MAX_DKG_REFS } from './wire.js'
@@ -43,9 +45,9 @@ export async function wireEpochDkg(
   validators: Address[],
   validatorKey: PrivateKey | undefined,
 ): Promise<EpochDkg> {
-  const topic = dkgTopic(g.networkId)
-  const protocol = dkgSharesProtocol(g.networkId)
-  const refsProtocol = dkgRefsProtocol(g.networkId)
+  const topic = topicOf(g.networkId, 'dkg')
+  const protocol = protocolOf('dkg-shares', g.networkId)
+  const refsProtocol = protocolOf('dkg-refs', g.networkId)
   const dkg = new EpochDkg({
     domain: domainOf(g),
     validators,
@@ -164,7 +166,6 @@ export async function wireEpochDkg(
 }
 
 /** The key-shares protocol: a node asks peers for the released shares of a decided batch it missed. */
-export const keySharesProtocol = (networkId: string) => `/allot/${networkId}/keyshares/1`
 
 /** At most n shares of ≤ 512 bytes each are answered per request. */
 const MAX_KEY_SHARES = 256
@@ -184,7 +185,7 @@ export async function wireKeyShareFetch(
   g: Genesis,
   everyMs = 500,
 ): Promise<(height: bigint) => void> {
-  const protocol = keySharesProtocol(g.networkId)
+  const protocol = protocolOf('keyshares', g.networkId)
   await node.registerProtocol(
     protocol,
     async (req) => {

@@ -1,6 +1,14 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { AllotError } from '@allot/protocol'
 import { describe, expect, it } from 'vitest'
-import { allTopics, codeOfStreamError, topicOf, verdictOf } from '../../../src/network/index.js'
+import {
+  allTopics,
+  codeOfStreamError,
+  GOSSIP_ACTIONS,
+  topicOf,
+  verdictOf,
+} from '../../../src/network/index.js'
 
 describe('gossip verdicts (one place)', () => {
   it('accepts, ignores and rejects by code', () => {
@@ -34,9 +42,31 @@ describe('gossip verdicts (one place)', () => {
     expect(verdictOf(new AllotError('SEAL_NO_BATCH_KEY', 'x'))).toBe('reject')
     expect(verdictOf(new AllotError('SEAL_NO_BATCH_KEY', 'x', { gossip: 'ignore' }))).toBe('ignore')
   })
+  it('every code of a message check in the sources has its own gossip action in the table', () => {
+    // The families a gossiped message's check can end in; a new code there without an entry fails here.
+    const family = /'((?:ORDER|CONSENSUS|SEAL|WIRE|API|SIG|BATCH)_[A-Z0-9_]+)'/g
+    const root = join(__dirname, '../../../..')
+    const codes = new Set<string>()
+    const walk = (dir: string): void => {
+      for (const f of readdirSync(dir)) {
+        const p = join(dir, f)
+        if (statSync(p).isDirectory()) walk(p)
+        else if (p.endsWith('.ts')) for (const m of readFileSync(p, 'utf8').matchAll(family)) codes.add(m[1])
+      }
+    }
+    for (const pkg of ['protocol', 'node', 'solver']) walk(join(root, pkg, 'src'))
+    expect(codes.size).toBeGreaterThan(50)
+    expect([...codes].filter((c) => GOSSIP_ACTIONS[c] === undefined)).toEqual([])
+  })
   it('names topics per network', () => {
     expect(topicOf('devnet', 'orders')).toBe('/allot/devnet/orders/1')
-    expect(allTopics('x')).toHaveLength(4)
+    expect(allTopics('x').map((t) => t.topic)).toEqual([
+      '/allot/x/orders/1',
+      '/allot/x/consensus/1',
+      '/allot/x/unseal/1',
+      '/allot/x/results/1',
+      '/allot/x/dkg/2',
+    ])
   })
   it('maps framing failures to stable codes', () => {
     const named = (name: string) => Object.assign(new Error('m'), { name })

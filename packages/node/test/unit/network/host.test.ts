@@ -28,7 +28,7 @@ beforeAll(async () => {
     createHost({
       privateKey: await generateKeyPair('Ed25519'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
-      topics: [TOPIC],
+      topics: [{ topic: TOPIC, weight: 1 }],
       allowColocation: true,
     })
   a = await make()

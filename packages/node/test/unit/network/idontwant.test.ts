@@ -37,7 +37,7 @@ async function forwardsBetweenReceivers(honour: boolean, n: number): Promise<num
     const h = await createHost({
       privateKey: await generateKeyPair('Ed25519'),
       listen: ['/ip4/127.0.0.1/tcp/0'],
-      topics: [TOPIC],
+      topics: [{ topic: TOPIC, weight: 1 }],
       allowColocation: true,
       honourIdontwant: honour,
     })
