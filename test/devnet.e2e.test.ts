@@ -119,14 +119,15 @@ function openBatchAhead(node: string, ahead: number): Promise<bigint> {
 /**
  * `allot order submit` to a batch four past the open one. The CLI is a new process: on a loaded machine
  * its start-up can outlast those four batches, and the node then refuses with ORDER_TARGET_CLOSED (a
- * full test run beside a benchmark saw it); that refusal alone is retried, against a fresh open batch.
+ * full test run beside a benchmark saw it); that refusal alone is retried, against a fresh open batch
+ * four further ahead each time (three attempts all failed once with the unit suite running beside it).
  */
 async function submitByCli(node: string, args: string[]): Promise<{ orderId: string }> {
   for (let attempt = 1; ; attempt++) {
-    const batch = String(await openBatchAhead(node, 4))
+    const batch = String(await openBatchAhead(node, 4 + 4 * (attempt - 1)))
     const r = await allot(['order', 'submit', '--node', node, '--batch', batch, ...args, '--json'])
     if (r.code === 0) return JSON.parse(r.stdout) as { orderId: string }
-    if (attempt === 3 || !r.stderr.includes('ORDER_TARGET_CLOSED'))
+    if (attempt === 4 || !r.stderr.includes('ORDER_TARGET_CLOSED'))
       throw new Error(`allot order submit exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
   }
 }

@@ -190,10 +190,8 @@ export async function wireKeyShareFetch(
     protocol,
     async (req) => {
       const height = decode(u64, req, 8)
-      return Uint8Array.of(
-        OK,
-        ...encode(keySharesAnswer, sealing.heldShares(height).slice(0, MAX_KEY_SHARES)),
-      )
+      const shares = await sealing.sharesToServe(height)
+      return Uint8Array.of(OK, ...encode(keySharesAnswer, shares.slice(0, MAX_KEY_SHARES)))
     },
     {
       maxRequestBytes: 8,

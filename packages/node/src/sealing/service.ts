@@ -223,6 +223,22 @@ export class SealingService {
     return [...(this.held.get(height)?.values() ?? [])]
   }
 
+  /**
+   * What a peer asking for the shares of a decided batch gets: the ones held, and this validator's own,
+   * released again if it is not among them. Held shares live in memory; after every validator has
+   * restarted nobody holds those of a batch decided before, and a validator that was down then could
+   * never open it (found by the devnet's rolling restart: one stuck at its first missed batch with
+   * orders). Its own share any validator can always sign again, for a decided height only.
+   */
+  async sharesToServe(height: bigint): Promise<KeyShare[]> {
+    const held = this.heldShares(height)
+    if (this.myIndex === null || held.some((s) => s.index === this.myIndex)) return held
+    const own = await this.releaseShare(height).catch(() => undefined)
+    if (!own) return held
+    this.hold(own)
+    return [...held, own]
+  }
+
   private isReady(height: bigint): boolean {
     const e = this.epochOf(height)
     return !!e && (this.secretKeys.has(height) || (this.shares.get(height)?.size ?? 0) > e.public.t)

@@ -98,6 +98,23 @@ describe('SealingService', () => {
     await expect(restarted.releaseShare(12n)).rejects.toThrow(/SEAL_UNDECIDED/)
   })
 
+  it('after every validator restarted, a peer still gets t+1 shares of a decided batch: each signs its own again', async () => {
+    const stores = [0, 1, 2, 3].map(() => memorySealingStore())
+    const before = await Promise.all([0, 1, 2, 3].map((i) => validatorService(i, stores[i])))
+    for (const s of before) await s.onDecided(12n)
+    // Restarted (held shares live in memory): each holds none of 12, yet serves its own, and only for
+    // decided heights.
+    const after = await Promise.all([0, 1, 2, 3].map((i) => validatorService(i, stores[i])))
+    expect(after[0].heldShares(12n)).toEqual([])
+    const served = (await Promise.all(after.slice(0, 2).map((s) => s.sharesToServe(12n)))).flat()
+    expect(served.map((ks) => ks.index).sort()).toEqual([1, 2])
+    expect(await after[0].sharesToServe(13n)).toEqual([])
+    const lagging = new SealingService({ domain, validators, store: memorySealingStore() })
+    await lagging.addEpoch({ public: epoch.public, shares: null })
+    for (const ks of served) expect(lagging.onShare(ks).accepted).toBe(true)
+    expect(lagging.secretKey(12n)).toBeDefined()
+  })
+
   it('unseals a batch after t+1 valid shares; a bad share is rejected; fewer shares decrypt nothing', async () => {
     const published: KeyShare[] = []
     const v1 = await validatorService(0, memorySealingStore(), published)
