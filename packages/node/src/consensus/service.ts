@@ -65,6 +65,8 @@ import {
  */
 export const CONSENSUS_SYNC_PROTOCOL = '/allot/consensus-sync/1'
 const SYNC_MAX_BYTES = 8 * 1024 * 1024
+/** After a fetch that did not bring every order a proposal names, the pause before asking again. */
+const FETCH_RETRY_MS = 250
 
 /** What the service needs of the node (AllotNode satisfies it). */
 export interface ConsensusNode {
@@ -383,7 +385,11 @@ export class ConsensusService {
         if (ids.every((id) => this.node.mempool.has(id))) break
       }
     }
-    this.apply((now) => this.driver.retryPending(now))
+    // Judged again at once when everything came; otherwise after a pause: re-judging parks the proposal
+    // and asks for the same ids again, and a fetch that every peer refuses (an id nobody holds, an order
+    // intake refuses) looped without pause — one core at 95 % for as long as the round lasted (issue 24).
+    const complete = ids.every((id) => this.node.mempool.has(id))
+    this.later(complete ? 0 : FETCH_RETRY_MS, () => this.apply((now) => this.driver.retryPending(now)))
   }
 
   // ---- result attestation (DESIGN.md step 5) ----
