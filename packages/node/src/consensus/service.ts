@@ -209,13 +209,21 @@ export class ConsensusService {
             maxOrdersPerBatch: g.maxOrdersPerBatch,
             inclusionGraceMs: g.inclusionGraceMs,
             maxClockSkewMs: Math.min(1000, Math.floor(g.inclusionGraceMs / 2)),
+            perTraderMaxOrdersPerBatch: g.perTraderMaxOrdersPerBatch,
           },
           orderStatus: (id) => {
             const e = this.node.mempool.get(id)
             if (!e) return 'unknown'
             return e.batch === s.height ? 'valid' : 'invalid'
           },
-          heldOrders: () => this.sealedFor(s.height).map((e) => ({ id: e.id, since: e.receivedAt })),
+          heldOrders: () =>
+            this.sealedFor(s.height).map((e) => ({
+              id: e.id,
+              since: e.receivedAt,
+              trader: e.trader,
+              nonce: e.nonce,
+            })),
+          orderKey: (id) => this.node.mempool.get(id),
           maxChainRef,
         })
         if (verdict.code === 'CONSENSUS_CHAIN_REF_AHEAD') this.o.onChainRefAhead?.(content.chainRef)
