@@ -721,6 +721,51 @@ describe('devnet end to end', () => {
     }
   }, 180_000)
 
+  it('a trader splitting two envelopes of one nonce across the validators stops nothing: honest orders after it fill and settle (issue 24)', async () => {
+    const carol = key(devnet.accounts[2])
+    const [n0] = devnet.nodes
+    const info = await withClient(n0.api, (c) => c.info())
+    const domain = { chainId: info.chainId, verifyingContract: info.settlement }
+    const target = info.openBatch + 3n
+    // Two orders with one nonce, each sealed in its own envelope: 1 TKA for a million TKB, so neither
+    // can fill against anyone (the pipeline's keep-one rule is not what this test is about).
+    const one = buildOrder(
+      info,
+      { sell: 'TKA', sellAmount: E18, buy: 'TKB', buyAmount: 1_000_000n * E18, batch: target },
+      addressOf(carol),
+    )
+    const other = { ...one, buyAmount: 2_000_000n * E18 }
+    const batchPublicKey = await withClient(n0.api, (c) => c.batchKey(target))
+    const seal = (order: typeof one) =>
+      sealOrder({
+        domain,
+        signedOrder: { order, signature: signOrder(domain, order, carol) },
+        batchPublicKey,
+        traderKey: carol,
+        nonce: one.nonce,
+      })
+    const e1 = seal(one)
+    const e2 = seal(other)
+    // E1 to validators 0 and 1, E2 to 2 and 3, at once. Each node gossips what it took, and the other side
+    // refuses it (ORDER_DUPLICATE): which side a node ends on may vary with the race, the split not.
+    const sent = await Promise.allSettled(
+      devnet.nodes.map((n, i) => withClient(n.api, (c) => c.submit(i < 2 ? e1 : e2))),
+    )
+    expect(sent.some((r) => r.status === 'fulfilled')).toBe(true)
+    // The height is decided and later ones go on: an honest crossing pair submitted afterwards, for a later
+    // batch, fills and settles.
+    const later = await openBatchAhead(n0.api, 4) // past target: the open batch was target − 3 at most
+    const pair = await crossingPair(later, E18, E18 / 2n)
+    for (const o of pair) {
+      const s = await waitSettled(o.orderId, n0.api)
+      expect(['filled', 'partially_filled']).toContain(s.status)
+      expect(String(s.batch)).toBe(String(later))
+      expect(s.settlement?.txHash).toMatch(/^0x/)
+    }
+    const decided = await allotJson<BatchJson>(['batch', 'show', String(target), '--node', n0.api])
+    expect(BigInt(decided.height)).toBe(target)
+  }, 180_000)
+
   it('fault drill: a validator killed while orders fill, then restarted, finalizes and certifies again within 30 s; then another', async () => {
     // Issue 20: before, a validator restarted after missing filled batches computed a different result for
     // every later batch and never signed a certificate again.

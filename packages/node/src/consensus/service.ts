@@ -65,6 +65,8 @@ import {
  * current height's proposals and votes, or the decided heights it lacks.
  */
 const SYNC_MAX_BYTES = 8 * 1024 * 1024
+/** After a fetch that did not bring every order a proposal names, the pause before asking again. */
+const FETCH_RETRY_MS = 250
 
 /** What the service needs of the node (AllotNode satisfies it). */
 export interface ConsensusNode {
@@ -224,13 +226,21 @@ export class ConsensusService {
             maxOrdersPerBatch: g.maxOrdersPerBatch,
             inclusionGraceMs: g.inclusionGraceMs,
             maxClockSkewMs: Math.min(1000, Math.floor(g.inclusionGraceMs / 2)),
+            perTraderMaxOrdersPerBatch: g.perTraderMaxOrdersPerBatch,
           },
           orderStatus: (id) => {
             const e = this.node.mempool.get(id)
             if (!e) return 'unknown'
             return e.batch === s.height ? 'valid' : 'invalid'
           },
-          heldOrders: () => this.sealedFor(s.height).map((e) => ({ id: e.id, since: e.receivedAt })),
+          heldOrders: () =>
+            this.sealedFor(s.height).map((e) => ({
+              id: e.id,
+              since: e.receivedAt,
+              trader: e.trader,
+              nonce: e.nonce,
+            })),
+          orderKey: (id) => this.node.mempool.get(id),
           maxChainRef,
           dkgRefStatus: this.o.dkg ? (r) => (this.o.dkg as DkgRefSource).refStatus(r) : undefined,
         })
@@ -409,7 +419,11 @@ export class ConsensusService {
       }
     }
     await refs
-    this.apply((now) => this.driver.retryPending(now))
+    // Judged again at once when everything came; otherwise after a pause: re-judging parks the proposal
+    // and asks for the same ids again, and a fetch that every peer refuses (an id nobody holds, an order
+    // intake refuses) looped without pause — one core at 95 % for as long as the round lasted (issue 24).
+    const complete = ids.every((id) => this.node.mempool.has(id) || this.o.dkg?.refStatus(id) === 'valid')
+    this.later(complete ? 0 : FETCH_RETRY_MS, () => this.apply((now) => this.driver.retryPending(now)))
   }
 
   // ---- result attestation (DESIGN.md step 5) ----

@@ -9,6 +9,11 @@ export interface ValidationParams {
   inclusionGraceMs: number
   /** How far a proposal's timestamp may run ahead of our clock. Must be < inclusionGraceMs. */
   maxClockSkewMs: number
+  /**
+   * The per-trader cap of intake (genesis `perTraderMaxOrdersPerBatch`): a proposal holding this many
+   * orders of a trader satisfies the inclusion rule for every other order of that trader. Absent: no cap.
+   */
+  perTraderMaxOrdersPerBatch?: number
 }
 
 export type OrderStatus = 'valid' | 'invalid' | 'unknown'
@@ -17,6 +22,15 @@ export interface HeldOrder {
   id: Hex
   /** When this validator first held the order (ms). */
   since: number
+  /** Its trader and envelope nonce (lowercase address); absent: the order is demanded on its own. */
+  trader?: string
+  nonce?: bigint
+}
+
+/** Who signed an order and with which nonce: what its envelope shows without unsealing. */
+export interface OrderKey {
+  trader: string
+  nonce: bigint
 }
 
 export interface ProposalContext {
@@ -29,6 +43,11 @@ export interface ProposalContext {
   orderStatus(id: Hex): OrderStatus
   /** The valid orders for this height this validator holds. */
   heldOrders(): Iterable<HeldOrder>
+  /**
+   * The trader and nonce of an order this validator holds (every id of a proposal that got past
+   * `orderStatus`): what lets a proposal satisfy the inclusion rule for a trader's conflicting envelopes.
+   */
+  orderKey?(id: Hex): OrderKey | undefined
   /** The newest chain block this validator considers confirmed (undefined: not checked). */
   maxChainRef?: bigint
   /**
@@ -149,15 +168,51 @@ export function validateProposal(c: BatchContent, ctx: ProposalContext): Proposa
   // order that reached us in time but an honest proposer too late would otherwise block every later round).
   if (c.orderIds.length < p.maxOrdersPerBatch) {
     const cutoff = inclusionCutoff(c.timestamp, ctx.parent.timestamp, p)
-    let ids: Set<Hex> | null = null
+    let cover: Cover | null = null
     for (const o of ctx.heldOrders()) {
       if (o.since >= cutoff) continue
-      ids ??= new Set(c.orderIds)
-      if (!ids.has(o.id))
+      cover ??= coverOf(c.orderIds, ctx, p)
+      if (!cover.ids.has(o.id) && !cover.covers(o))
         return reject('CONSENSUS_CENSORS_ORDER', `omits order ${o.id} held since ${o.since}`, false)
     }
   }
   return { valid: true, acceptable: true }
+}
+
+interface Cover {
+  ids: Set<Hex>
+  /** Whether the proposal stands in for a held order it omits (see `coverOf`). */
+  covers(o: HeldOrder): boolean
+}
+
+/**
+ * What a proposal may hold instead of an order we demand, when its trader misbehaved: an honest proposer's
+ * intake refuses, for good, a second envelope of a (trader, nonce) it holds and a trader's orders past the
+ * cap, so whichever of them reached it first is all it can propose. The rule asks no more of it than that:
+ * a held order is covered by another envelope of its (trader, nonce) in the proposal, or by `cap` orders of
+ * its trader. Without this, a trader who sends two envelopes of one nonce (or two caps' worth of orders) to
+ * two halves of the validators had each half refuse the other's proposals, and no height was decided
+ * (issue 24). An honest trader never sends either, so for it the rule is unchanged.
+ */
+function coverOf(orderIds: readonly Hex[], ctx: ProposalContext, p: ValidationParams): Cover {
+  const ids = new Set(orderIds)
+  if (!ctx.orderKey) return { ids, covers: () => false }
+  const nonces = new Set<string>()
+  const perTrader = new Map<string, number>()
+  for (const id of orderIds) {
+    const k = ctx.orderKey(id)
+    if (!k) continue
+    nonces.add(`${k.trader}:${k.nonce}`)
+    perTrader.set(k.trader, (perTrader.get(k.trader) ?? 0) + 1)
+  }
+  const cap = p.perTraderMaxOrdersPerBatch
+  return {
+    ids,
+    covers: (o) =>
+      o.trader !== undefined &&
+      ((o.nonce !== undefined && nonces.has(`${o.trader}:${o.nonce}`)) ||
+        (cap !== undefined && (perTrader.get(o.trader) ?? 0) >= cap)),
+  }
 }
 
 /** Orders held since before this (ms) must be in a batch with room (the inclusion rule). */

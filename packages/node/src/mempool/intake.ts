@@ -127,9 +127,11 @@ export class OrderIntake {
    * (tools), or both when the caller already decoded them (the API: `bytes` must be exactly the
    * encoding of `order`, as the strict decoder guarantees for bytes it accepted).
    *
-   * `referenced`: the order is fetched because a proposal or a decided batch names it. The intake cut-off is a
-   * rule for new orders; one the network already put in a batch is taken for any height consensus has not
-   * passed, or validators that closed the batch a moment earlier than the proposer could never agree on it.
+   * `referenced`: the order is fetched because a proposal or a decided batch names it. The cut-off, one
+   * envelope per (trader, nonce), the per-trader cap and the bond are rules for new orders, each judged on
+   * what this node saw first or reads now; one the network already put in a proposal is taken past them
+   * (for any height consensus has not passed, at most 64 ahead), or validators that judged a hostile trader's
+   * orders differently could never agree on a batch (docs/consensus.md "Hostile traders").
    */
   async submit(input: IntakeInput, local: boolean, o: { referenced?: boolean } = {}): Promise<Accepted> {
     const [r] = await this.submitMany([input], local, o)
@@ -210,7 +212,9 @@ export class OrderIntake {
         }
         signed.push(c)
       })
-      const bonded = await this.checkBonds(signed, refuse)
+      // The bond is a rule for new orders too, read at each node's own chain head: two halves of the
+      // validators a block apart must not refuse each other's proposals over it (issue 24).
+      const bonded = o.referenced ? signed : await this.checkBonds(signed, refuse)
       const entries: MempoolEntry[] = []
       const stored: Candidate[] = []
       for (const c of bonded) {
@@ -301,11 +305,17 @@ export class OrderIntake {
     // duplicate (replays, the same nonce twice, a race between API and gossip)
     if (mempool.has(orderId) || this.inflight.has(orderId) || mempool.finalStatus(orderId))
       throw new AllotError('ORDER_DUPLICATE', `order ${orderId} is known`)
-    const owner = mempool.nonceOwner(trader, nonce)
-    if (owner !== undefined)
-      throw new AllotError('ORDER_DUPLICATE', `nonce ${nonce} already used by ${owner}`)
-    if (this.inflightByTrader.nonceOwner(trader, nonce) !== undefined)
-      throw new AllotError('ORDER_DUPLICATE', `nonce ${nonce} already used by an order in flight`)
+    // One envelope per (trader, nonce) and at most the cap per (trader, batch) are rules for new orders.
+    // One a proposal names (`referenced`) is taken past both: a trader who sent conflicting envelopes, or
+    // two caps' worth, to two halves of the validators would otherwise have each half refuse the other's
+    // proposals for good (issue 24). The batch keeps what it keeps of them; the trader pays for the rest.
+    if (!referenced) {
+      const owner = mempool.nonceOwner(trader, nonce)
+      if (owner !== undefined)
+        throw new AllotError('ORDER_DUPLICATE', `nonce ${nonce} already used by ${owner}`)
+      if (this.inflightByTrader.nonceOwner(trader, nonce) !== undefined)
+        throw new AllotError('ORDER_DUPLICATE', `nonce ${nonce} already used by an order in flight`)
+    }
     // target batch open
     if (!referenced) schedule.checkOpen(batch, now)
     else if (batch < schedule.currentHeight(now))
@@ -317,8 +327,9 @@ export class OrderIntake {
       )
     // rate: per trader per batch (genesis perTraderMaxOrdersPerBatch)
     if (
+      !referenced &&
       mempool.countFor(trader, batch) + this.inflightByTrader.count(trader, batch) >=
-      rules.perTraderMaxOrdersPerBatch
+        rules.perTraderMaxOrdersPerBatch
     ) {
       throw new AllotError(
         'ORDER_RATE_LIMITED',

@@ -1,8 +1,10 @@
 import '@allot/protocol/polyfill'
 import { runSimulation, type SimResult } from './simulation.js'
+import type { TraderBehaviour } from './traders.js'
 
 /**
- * `pnpm sim --seeds N [--from S] [--seed S --trace [--dump-state]] [--real-keys] [--validators n]`: runs the deterministic consensus
+ * `pnpm sim --seeds N [--from S] [--seed S --trace [--dump-state]] [--real-keys] [--validators n]
+ * [--traders equivocate,split,late,flood,bond-flip|none] [--legacy-intake]`: runs the deterministic consensus
  * simulation over N seeds and prints a summary; a failing seed prints its violations and trace tail, and
  * `--seed S` replays it exactly. Exit code 1 when any invariant broke.
  */
@@ -18,6 +20,14 @@ const count = single !== undefined ? 1 : Number(arg('seeds') ?? 100)
 const realKeys = flag('real-keys')
 const trace = flag('trace')
 const validators = arg('validators') ? Number(arg('validators')) : undefined
+const tradersArg = arg('traders')
+const hostileTraders =
+  tradersArg === undefined
+    ? undefined
+    : tradersArg === 'none'
+      ? []
+      : (tradersArg.split(',') as TraderBehaviour[])
+const legacyIntake = flag('legacy-intake')
 
 const started = performance.now()
 const failures: SimResult[] = []
@@ -35,7 +45,15 @@ let maxRound = 0
 const bySize = new Map<number, number>()
 const byBehaviour = new Map<string, number>()
 for (let s = from; s < from + count; s++) {
-  const r = runSimulation({ seed: s, realKeys, trace, validators, dumpState: flag('dump-state') })
+  const r = runSimulation({
+    seed: s,
+    realKeys,
+    trace,
+    validators,
+    dumpState: flag('dump-state'),
+    hostileTraders,
+    legacyIntake,
+  })
   if (!r.ok) failures.push(r)
   totals.delivered += r.stats.delivered
   totals.dropped += r.stats.dropped

@@ -28,8 +28,10 @@ import {
   type UnsignedVote,
 } from '../tendermint.js'
 import { buildBatchContent, inclusionCutoff, type ValidationParams, validateProposal } from '../validate.js'
+import { type IntakeView, SIM_INTAKE, SimMempool, type SimOrder } from './intake.js'
 import { Prng } from './prng.js'
 import { EventQueue } from './queue.js'
+import { BondBook, scheduleHostileTraders, TRADER_BEHAVIOURS, type TraderBehaviour } from './traders.js'
 
 /**
  * A deterministic simulation of a validator set (FoundationDB / TigerBeetle style): every validator runs the
@@ -38,9 +40,14 @@ import { EventQueue } from './queue.js'
  * write-ahead records, and up to f Byzantine validators. After the chaos phase the network heals and every
  * crashed validator comes back; the run then checks termination.
  *
- * Invariants: agreement, validity, no honest double-sign, inclusion, termination after heal.
+ * Orders go through each validator's intake rules (sim/intake.ts: cut-off, one envelope per trader and
+ * nonce, the per-trader cap, the bond as that validator's chain view shows it), and hostile traders
+ * (sim/traders.ts: equivocating, splitting, late, flooding, bond-flipping) play them against the validators.
+ *
+ * Invariants: agreement, validity, no honest double-sign, inclusion, termination after heal, and a bound on
+ * the time between decided heights after the heal.
  * Models, stated plainly: order fetching over sync is instant (an unknown id in a proposal is looked up in
- * the run's order registry); signatures are cheap tags unless `realKeys`; Byzantine validators cannot forge
+ * the run's order registry, then taken through the validator's intake as `referenced`); signatures are cheap tags unless `realKeys`; Byzantine validators cannot forge
  * others' signatures (the transport is authenticated by construction); honest clocks agree.
  */
 
@@ -73,6 +80,18 @@ export interface SimOptions {
   dumpState?: boolean
   /** Keep the whole trace (otherwise the last 200 lines). */
   trace?: boolean
+  /** Hostile traders, one behaviour each (default: 1–3 from the seed; [] for none). */
+  hostileTraders?: TraderBehaviour[]
+  /**
+   * Intake and inclusion rule as before issue 24: a fetched order is refused for a nonce conflict, the cap
+   * or the bond, and the inclusion rule demands each held order itself. Shows the stall the fix removes.
+   */
+  legacyIntake?: boolean
+  /**
+   * Termination bound: from the heal point on, no gap between consecutive decided heights (first honest
+   * decision of each), nor from the last one to the end of the run, may exceed this (ms). Default 25 s.
+   */
+  decideBoundMs?: number
 }
 
 export interface SimResult {
@@ -81,6 +100,7 @@ export interface SimResult {
   violations: string[]
   validators: number
   byzantine: { index: number; behaviour: Behaviour }[]
+  hostileTraders: TraderBehaviour[]
   heights: number[]
   /** The agreed chain: height, deciding round, the round-0 proposer's index, order count. */
   decided: { height: number; round: number; proposer0: number; orders: number; atMs: number }[]
@@ -97,6 +117,10 @@ export interface SimResult {
     decidedOrders: number
     maxRound: number
     simMs: number
+    /** Orders refused at intake (new ones) and on fetch (referenced), by code. */
+    intakeRefused: Record<string, number>
+    /** The longest gap between decided heights (or to the end) from the heal on (ms). */
+    maxGapAfterHealMs: number
   }
   trace: string[]
 }
@@ -118,7 +142,10 @@ const VALIDATION: ValidationParams = {
   maxOrdersPerBatch: 1000,
   inclusionGraceMs: 2000,
   maxClockSkewMs: 300,
+  perTraderMaxOrdersPerBatch: SIM_INTAKE.perTraderCap,
 }
+/** After a fetch that did not bring every order (the service's FETCH_RETRY_MS). */
+const FETCH_RETRY_MS = 250
 const GENESIS: ParentRef = { hash: `0x${'00'.repeat(32)}`, timestamp: 0n, chainRef: 0n }
 const TRADERS = 6
 /** Censoring proposers drop this trader's orders. */
@@ -135,12 +162,6 @@ type Wire =
   | { kind: 'sync-req'; height: bigint }
   | { kind: 'sync-resp'; commits: Decision[]; messages: ConsensusMessage[] }
 
-interface SimOrder {
-  id: Hex
-  batch: bigint
-  trader: number
-}
-
 interface SimNode {
   index: number
   address: Address
@@ -152,8 +173,7 @@ interface SimNode {
   // ---- persisted (survive a crash) ----
   records: SignedRecord[]
   chain: Decision[]
-  /** batch → order id → since (ms). */
-  mempool: Map<bigint, Map<Hex, number>>
+  mempool: SimMempool
   lastHeightSeen: bigint
 }
 
@@ -242,6 +262,14 @@ export function runSimulation(opts: SimOptions): SimResult {
   const decidedAt = new Map<bigint, { hash: Hex; content: BatchContent; round: number; at: number }>()
   const refused: Record<string, number> = {}
   const registry = new Map<Hex, SimOrder>()
+  const intakeRefused: Record<string, number> = {}
+  const honestNonces = Array.from({ length: TRADERS }, () => 0n)
+  const bonds = new BondBook()
+  const legacy = opts.legacyIntake ?? false
+  // Their own generator, so that adding them shifts nothing else a seed draws.
+  const traderRng = new Prng(opts.seed ^ 0x7a3d_e11d)
+  const hostileTraders =
+    opts.hostileTraders ?? traderRng.shuffle([...TRADER_BEHAVIOURS]).slice(0, traderRng.int(1, 3))
   let orderCount = 0
   let partitionsCount = 0
   let crashCount = 0
@@ -291,7 +319,7 @@ export function runSimulation(opts: SimOptions): SimResult {
       driver: undefined as unknown as ConsensusDriver,
       records: [],
       chain: [],
-      mempool: new Map(),
+      mempool: new SimMempool(),
       lastHeightSeen: 1n,
     }
     node.driver = makeDriver(node, initialState(configFor(node), 1n, GENESIS))
@@ -304,9 +332,25 @@ export function runSimulation(opts: SimOptions): SimResult {
   }
 
   function held(node: SimNode, batch: bigint): Map<Hex, number> {
-    let m = node.mempool.get(batch)
-    if (!m) node.mempool.set(batch, (m = new Map()))
-    return m
+    return node.mempool.held(batch)
+  }
+
+  function intakeView(node: SimNode, t: number): IntakeView {
+    const st = node.driver.state
+    return {
+      height: st.height,
+      parentTimestamp: st.parent.timestamp,
+      batchIntervalMs: PARAMS.batchIntervalMs,
+      now: t,
+      bonded: (trader) => bonds.bonded(trader, node.index, t),
+    }
+  }
+
+  /** A new order reaches a validator (from its trader, gossip or anti-entropy): intake's rules. */
+  function takeNew(node: SimNode, o: SimOrder): boolean {
+    const refusal = node.mempool.takeNew(o, intakeView(node, now))
+    if (refusal) intakeRefused[refusal] = (intakeRefused[refusal] ?? 0) + 1
+    return refusal === null
   }
 
   function makeDriver(node: SimNode, state: ReturnType<typeof initialState>): ConsensusDriver {
@@ -323,11 +367,23 @@ export function runSimulation(opts: SimOptions): SimResult {
             const o = registry.get(id)
             if (!o) return 'invalid' // the fetch over sync finds nothing: no such order
             if (o.batch !== s.height) return 'invalid'
-            const m = held(node, o.batch)
-            if (!m.has(id)) m.set(id, t) // fetched now
-            return 'valid'
+            // fetched now, through intake as `referenced`; refused, it stays unknown (parked, fetched again)
+            const refusal = node.mempool.takeReferenced(o, intakeView(node, t), legacy)
+            if (refusal)
+              intakeRefused[`${refusal} (referenced)`] = (intakeRefused[`${refusal} (referenced)`] ?? 0) + 1
+            return refusal ? 'unknown' : 'valid'
           },
-          heldOrders: () => [...held(node, s.height)].map(([id, since]) => ({ id, since })),
+          heldOrders: () =>
+            [...held(node, s.height)].map(([id, since]) => {
+              const o = registry.get(id)!
+              return { id, since, trader: String(o.trader), nonce: o.nonce }
+            }),
+          orderKey: legacy
+            ? undefined
+            : (id) => {
+                const o = registry.get(id)
+                return o && { trader: String(o.trader), nonce: o.nonce }
+              },
         }),
     })
   }
@@ -363,17 +419,13 @@ export function runSimulation(opts: SimOptions): SimResult {
 
   function deliver(node: SimNode, from: SimNode, w: Wire): void {
     switch (w.kind) {
-      case 'order': {
-        const o = registry.get(w.id)!
-        const m = held(node, o.batch)
-        if (!m.has(w.id)) m.set(w.id, now)
+      case 'order':
+        takeNew(node, registry.get(w.id)!)
         break
-      }
       case 'orders':
         for (const id of w.ids) {
           const o = registry.get(id)!
-          const m = held(node, o.batch)
-          if (!m.has(id)) m.set(id, now)
+          if (!node.mempool.has(o)) takeNew(node, o)
         }
         break
       case 'consensus':
@@ -430,6 +482,13 @@ export function runSimulation(opts: SimOptions): SimResult {
       })
     }
     for (const m of out.messages) sendConsensus(node, m)
+    if (out.missing.length > 0) {
+      // The fetch is instant (orderStatus took what intake would take): what is still missing was refused,
+      // and is asked for again after a pause, as the service does.
+      at(now + FETCH_RETRY_MS, () => {
+        if (node.up && node.generation === gen) handle(node, node.driver.retryPending(now))
+      })
+    }
   }
 
   function proposalContent(node: SimNode, height: bigint, parent: ParentRef): BatchContent {
@@ -498,6 +557,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   function onDecision(node: SimNode, d: Decision): void {
     const parent = node.chain.length > 0 ? node.chain[node.chain.length - 1] : null
     node.chain.push(d)
+    node.mempool.decided(d.height, (id) => registry.get(id))
     if (node.behaviour !== null) return
     log(
       `n${node.index} decides h${d.height} r${d.round} ${d.valueHash.slice(0, 10)} (${d.content.orderIds.length} orders)`,
@@ -539,12 +599,18 @@ export function runSimulation(opts: SimOptions): SimResult {
       const entry = orderRng.pick(nodes)
       if (!entry.up) return
       const h = maxHonestHeight() + (orderRng.chance(0.8) ? BigInt(opts.orderLead ?? 1) : 0n)
-      const o: SimOrder = { id: orderRng.hex32(), batch: h, trader: orderRng.int(0, TRADERS - 1) }
-      registry.set(o.id, o)
-      orderCount++
-      held(entry, h).set(o.id, now)
-      if (entry.behaviour !== 'silent') broadcast(entry, { kind: 'order', id: o.id })
+      const trader = orderRng.int(0, TRADERS - 1)
+      const o = newOrder(trader, h, ++honestNonces[trader])
+      // An honest trader keeps to the rules; its order may still be late for the batch (refused).
+      if (takeNew(entry, o) && entry.behaviour !== 'silent') broadcast(entry, { kind: 'order', id: o.id })
     })
+  }
+
+  function newOrder(trader: number, batch: bigint, nonce: bigint): SimOrder {
+    const o: SimOrder = { id: orderRng.hex32(), batch, trader, nonce }
+    registry.set(o.id, o)
+    orderCount++
+    return o
   }
 
   function scheduleSync(node: SimNode): void {
@@ -567,7 +633,8 @@ export function runSimulation(opts: SimOptions): SimResult {
       if (!node.up || node.behaviour === 'silent') return
       const h = node.driver.height
       const ids: Hex[] = []
-      for (const b of [h, h + 1n, h + 2n]) for (const id of node.mempool.get(b)?.keys() ?? []) ids.push(id)
+      for (const b of [h, h + 1n, h + 2n])
+        for (const id of node.mempool.byBatch.get(b)?.keys() ?? []) ids.push(id)
       if (ids.length > 0) send(node, netRng.pick(nodes.filter((x) => x !== node)), { kind: 'orders', ids })
     })
   }
@@ -639,6 +706,31 @@ export function runSimulation(opts: SimOptions): SimResult {
   })
   scheduleFaults()
   scheduleOrder()
+  scheduleHostileTraders(
+    {
+      rng: traderRng,
+      validators: n,
+      now: () => now,
+      at,
+      open: () => now < chaosMs + healMs,
+      position: () => {
+        const top = honest.reduce(
+          (a, b) => (b.driver.height > a.driver.height ? b : a),
+          honest[0] ?? nodes[0],
+        )
+        return { height: top.driver.height, parentTimestamp: top.driver.state.parent.timestamp }
+      },
+      batchIntervalMs: PARAMS.batchIntervalMs,
+      newOrder,
+      deliver: (to, o) => {
+        const node = nodes[to]
+        if (!node.up) return
+        if (takeNew(node, o) && node.behaviour !== 'silent') broadcast(node, { kind: 'order', id: o.id })
+      },
+    },
+    hostileTraders,
+    bonds,
+  )
   for (const node of nodes) scheduleSync(node)
   for (const node of nodes) scheduleOrderRepair(node)
   for (const node of nodes) handle(node, node.driver.start(now))
@@ -682,19 +774,47 @@ export function runSimulation(opts: SimOptions): SimResult {
       )
     }
   }
-  // Inclusion: an order every honest validator held since before (parent + interval − grace) is in its batch.
+  // Termination within a bound: from the heal on, every gap between decided heights (the first honest
+  // decision of each) and the one from the last decision to the end of the run.
+  const bound = opts.decideBoundMs ?? 25_000
+  const times = [chaosMs, ...[...decidedAt.values()].map((d) => d.at).filter((t) => t > chaosMs), end].sort(
+    (a, b) => a - b,
+  )
+  let maxGapAfterHealMs = 0
+  for (let i = 1; i < times.length; i++) {
+    const gap = times[i] - times[i - 1]
+    if (gap > maxGapAfterHealMs) maxGapAfterHealMs = gap
+    if (gap > bound)
+      violate(`termination bound: no height decided between ${times[i - 1]} and ${times[i]} ms`)
+  }
+  // Inclusion: an order every honest validator held since before (parent + interval − grace) is in its batch,
+  // or (issue 24) the batch holds another envelope of its trader and nonce, or the cap's worth of its
+  // trader's orders — what an honest proposer whose intake refused it could hold instead.
   let decidedOrders = 0
   for (const [h, { content }] of decidedAt) {
     decidedOrders += content.orderIds.length
     if (content.orderIds.length >= VALIDATION.maxOrdersPerBatch) continue
     const ids = new Set(content.orderIds)
+    const nonces = new Set<string>()
+    const perTrader = new Map<number, number>()
+    for (const id of content.orderIds) {
+      const o = registry.get(id)
+      if (!o) continue
+      nonces.add(`${o.trader}:${o.nonce}`)
+      perTrader.set(o.trader, (perTrader.get(o.trader) ?? 0) + 1)
+    }
+    const covered = (id: Hex) => {
+      if (legacy) return false
+      const o = registry.get(id)!
+      return nonces.has(`${o.trader}:${o.nonce}`) || (perTrader.get(o.trader) ?? 0) >= SIM_INTAKE.perTraderCap
+    }
     const parentTimestamp = h === 1n ? GENESIS.timestamp : decidedAt.get(h - 1n)?.content.timestamp
     if (parentTimestamp === undefined) continue
     const cutoff = inclusionCutoff(content.timestamp, parentTimestamp, VALIDATION)
     const first = honest[0]
     for (const [id, since] of first ? held(first, h) : []) {
-      if (since >= cutoff || ids.has(id)) continue
-      if (honest.every((x) => (x.mempool.get(h)?.get(id) ?? Number.POSITIVE_INFINITY) < cutoff)) {
+      if (since >= cutoff || ids.has(id) || covered(id)) continue
+      if (honest.every((x) => (x.mempool.byBatch.get(h)?.get(id) ?? Number.POSITIVE_INFINITY) < cutoff)) {
         violate(`inclusion: h${h} omits ${id.slice(0, 10)} held by every honest validator since ≤ ${since}`)
       }
     }
@@ -706,6 +826,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     violations,
     validators: n,
     byzantine,
+    hostileTraders,
     heights: nodes.map((x) => Number(x.driver.height)),
     decided: [...decidedAt]
       .sort((a, b) => (a[0] < b[0] ? -1 : 1))
@@ -728,6 +849,8 @@ export function runSimulation(opts: SimOptions): SimResult {
       decidedOrders,
       maxRound,
       simMs: end,
+      intakeRefused,
+      maxGapAfterHealMs,
     },
     trace,
   }

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { runSimulation } from '../../../src/consensus/sim/simulation.js'
+import { TRADER_BEHAVIOURS } from '../../../src/consensus/sim/traders.js'
 
 /**
  * The quick sweep of the deterministic simulation (`pnpm sim --seeds 10000` is the long one): every seed
- * runs validators through drops, duplicates, reordering, partitions, crash-restarts and up to f Byzantine
- * validators, and checks agreement, validity, no honest double-sign, inclusion, and termination after heal.
+ * runs validators through drops, duplicates, reordering, partitions, crash-restarts, up to f Byzantine
+ * validators and 1–3 hostile traders against each validator's intake rules, and checks agreement, validity,
+ * no honest double-sign, inclusion, and termination after heal within a bound (`pnpm sim:termination
+ * --seeds 10000` is the long sweep of that).
  */
 describe('consensus simulation', () => {
   it('holds every invariant over a quick sweep of 200 seeds', { timeout: 180_000 }, () => {
@@ -27,6 +30,49 @@ describe('consensus simulation', () => {
     expect(crashes).toBeGreaterThan(100)
     expect(equivocations).toBeGreaterThan(0)
     expect([...behaviours].sort()).toEqual(['censor', 'equivocate', 'invalid', 'silent'])
+  })
+
+  it('hostile traders cannot stop it: 200 seeds with all five at once terminate within the bound (issue 24)', {
+    timeout: 120_000,
+  }, () => {
+    // Each seed: an equivocating, a splitting, a late, a flooding and a bond-flipping trader, against each
+    // validator's intake rules, on top of the Byzantine validators, crashes and partitions of the seed.
+    const failures: string[] = []
+    const refused: Record<string, number> = {}
+    let heights = 0
+    for (let seed = 1; seed <= 200; seed++) {
+      const r = runSimulation({ seed, chaosMs: 6000, healMs: 20_000, hostileTraders: [...TRADER_BEHAVIOURS] })
+      if (!r.ok) failures.push(`seed ${seed}: ${r.violations.join('; ')}`)
+      heights += Math.min(...r.heights) - 1
+      for (const [k, v] of Object.entries(r.stats.intakeRefused)) refused[k] = (refused[k] ?? 0) + v
+    }
+    expect(failures).toEqual([])
+    expect(heights).toBeGreaterThan(200 * 5)
+    // The traders really split the validators' views: every rule refused some of their orders.
+    for (const code of [
+      'ORDER_DUPLICATE',
+      'ORDER_RATE_LIMITED',
+      'ORDER_INSUFFICIENT_BOND',
+      'ORDER_TARGET_CLOSED',
+    ])
+      expect(refused[code]).toBeGreaterThan(100)
+  })
+
+  it('with the intake of before issue 24, one equivocating trader stops every height', () => {
+    const quiet = {
+      validators: 4,
+      byzantine: [],
+      crashes: false,
+      partitions: false,
+      chaosMs: 4000,
+      healMs: 12_000,
+    }
+    const before = runSimulation({ seed: 5, ...quiet, hostileTraders: ['equivocate'], legacyIntake: true })
+    expect(before.violations.some((v) => v.startsWith('termination'))).toBe(true)
+    expect(before.stats.intakeRefused['ORDER_DUPLICATE (referenced)']).toBeGreaterThan(0)
+    const after = runSimulation({ seed: 5, ...quiet, hostileTraders: ['equivocate'] })
+    expect(after.violations).toEqual([])
+    expect(Math.min(...after.heights)).toBeGreaterThan(10)
   })
 
   it('replays a seed exactly', () => {

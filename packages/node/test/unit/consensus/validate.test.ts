@@ -120,6 +120,70 @@ describe('validateProposal', () => {
     })
   })
 
+  it('inclusion rule: another envelope of the same (trader, nonce) stands in for a held one (issue 24)', () => {
+    // We hold id(5) (trader t, nonce 7) since long before; the proposer got the trader's other envelope
+    // id(6) with that nonce first, and its intake refuses id(5) for good.
+    const keys = new Map<Hex, { trader: string; nonce: bigint }>([
+      [id(1), { trader: 'u', nonce: 1n }],
+      [id(5), { trader: 't', nonce: 7n }],
+      [id(6), { trader: 't', nonce: 7n }],
+      [id(8), { trader: 't', nonce: 8n }],
+    ])
+    const held = [
+      { id: id(1), since: 0, ...keys.get(id(1)) },
+      { id: id(5), since: 0, ...keys.get(id(5)) },
+    ]
+    const orderKey = (x: Hex) => keys.get(x)
+    const p = batch({ orderIds: [id(1), id(6)] })
+    expect(validateProposal(p, ctx({ held, known: [id(6)], orderKey }))).toEqual({
+      valid: true,
+      acceptable: true,
+    })
+    // Both envelopes are fine too (the batch keeps one of them).
+    const both = batch({ orderIds: [id(1), id(5), id(6)] })
+    expect(validateProposal(both, ctx({ held, known: [id(6)], orderKey }))).toEqual({
+      valid: true,
+      acceptable: true,
+    })
+    // Another nonce of the same trader does not stand in for it.
+    const other = batch({ orderIds: [id(1), id(8)] })
+    expect(validateProposal(other, ctx({ held, known: [id(8)], orderKey }))).toMatchObject({
+      code: 'CONSENSUS_CENSORS_ORDER',
+    })
+    // Without the keys (a caller that does not know them) the order is demanded on its own, as before.
+    expect(validateProposal(p, ctx({ held, known: [id(6)] }))).toMatchObject({
+      code: 'CONSENSUS_CENSORS_ORDER',
+    })
+  })
+
+  it('inclusion rule: the per-trader cap of a trader’s orders stands in for its others (issue 24)', () => {
+    // Cap 2: the proposer holds two orders of trader t (ids 5, 6), we hold two others (7, 8) and one of u.
+    const keys = new Map<Hex, { trader: string; nonce: bigint }>(
+      [5, 6, 7, 8].map((n) => [id(n), { trader: 't', nonce: BigInt(n) }] as const),
+    )
+    keys.set(id(1), { trader: 'u', nonce: 1n })
+    const held = [1, 7, 8].map((n) => ({ id: id(n), since: 0, ...keys.get(id(n)) }))
+    const params = { ...PARAMS, maxOrdersPerBatch: 10, perTraderMaxOrdersPerBatch: 2 }
+    const orderKey = (x: Hex) => keys.get(x)
+    const known = [id(5), id(6)]
+    expect(
+      validateProposal(batch({ orderIds: [id(1), id(5), id(6)] }), ctx({ held, known, orderKey, params })),
+    ).toEqual({ valid: true, acceptable: true })
+    // One short of the cap: ours are demanded.
+    expect(
+      validateProposal(batch({ orderIds: [id(1), id(5)] }), ctx({ held, known, orderKey, params })),
+    ).toMatchObject({
+      code: 'CONSENSUS_CENSORS_ORDER',
+    })
+    // The trader's cap does not excuse omitting another trader's order.
+    expect(
+      validateProposal(batch({ orderIds: [id(5), id(6)] }), ctx({ held, known, orderKey, params })),
+    ).toMatchObject({
+      code: 'CONSENSUS_CENSORS_ORDER',
+      message: expect.stringContaining(id(1)),
+    })
+  })
+
   it('inclusion rule is waived when the batch is full', () => {
     const held = [1, 2, 3, 4].map((n) => ({ id: id(n), since: 0 }))
     const full = batch({ orderIds: [id(1), id(2), id(3)] })

@@ -211,6 +211,59 @@ describe('mempool and intake', () => {
     })
   })
 
+  it('a proposal’s order is taken past the nonce, the cap and the bond, a new one is not (issue 24)', async () => {
+    const { intake, mempool } = await setup()
+    // One nonce, two envelopes: the first is taken, the second refused when new, taken when referenced.
+    const e1 = sealed(key(1), 1n, 7n)
+    const e2 = sealed(key(1), 1n, 7n, { buyAmount: 8n })
+    await intake.submit(e1, false)
+    await expect(intake.submit(e2, false)).rejects.toMatchObject({ code: 'ORDER_DUPLICATE' })
+    await intake.submit(e2, false, { referenced: true })
+    expect(mempool.has(orderIdOf(e1)) && mempool.has(orderIdOf(e2))).toBe(true)
+    // The same envelope twice is still a duplicate.
+    await expect(intake.submit(e2, false, { referenced: true })).rejects.toMatchObject({
+      code: 'ORDER_DUPLICATE',
+    })
+    // A third envelope of the nonce, new: still refused.
+    await expect(intake.submit(sealed(key(1), 1n, 7n, { buyAmount: 7n }), false)).rejects.toMatchObject({
+      code: 'ORDER_DUPLICATE',
+    })
+    // The cap (3): the trader already has 2 for batch 1; one more new, then refused; referenced past it.
+    await intake.submit(sealed(key(1), 1n, 8n), false)
+    await expect(intake.submit(sealed(key(1), 1n, 9n), false)).rejects.toMatchObject({
+      code: 'ORDER_RATE_LIMITED',
+    })
+    await intake.submit(sealed(key(1), 1n, 9n), false, { referenced: true })
+    expect(mempool.countFor(addressOf(key(1)).toLowerCase() as Hex, 1n)).toBe(4)
+    // The bond (key 9 holds 1 < 5): refused when new, taken when a proposal names it.
+    const poor = sealed(key(9), 1n, 1n)
+    await expect(intake.submit(poor, false)).rejects.toMatchObject({ code: 'ORDER_INSUFFICIENT_BOND' })
+    await intake.submit(poor, false, { referenced: true })
+    // What stays objective for referenced orders: the signature, and a replay of a final status.
+    const forged = { ...sealed(key(2), 1n, 1n), signature: sealed(key(3), 1n, 1n).signature }
+    await expect(intake.submit(forged, false, { referenced: true })).rejects.toMatchObject({
+      code: 'ORDER_BAD_SIGNATURE',
+    })
+    await mempool.remove([orderIdOf(e2)], 'included', { batch: 1n })
+    await expect(intake.submit(e2, false, { referenced: true })).rejects.toMatchObject({
+      code: 'ORDER_DUPLICATE',
+    })
+  })
+
+  it('two envelopes of one nonce in one referenced fetch are both taken (issue 24)', async () => {
+    const { intake, mempool } = await setup()
+    const e1 = sealed(key(4), 1n, 7n)
+    const e2 = sealed(key(4), 1n, 7n, { buyAmount: 8n })
+    const out = await intake.submitMany([e1, e2], false, { referenced: true })
+    expect(out.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled'])
+    // new, in one request: the second is refused as before
+    const f1 = sealed(key(5), 1n, 7n)
+    const f2 = sealed(key(5), 1n, 7n, { buyAmount: 8n })
+    const fresh = await intake.submitMany([f1, f2], false)
+    expect(fresh.map((r) => r.status)).toEqual(['fulfilled', 'rejected'])
+    expect(mempool.size).toBe(3)
+  })
+
   it('evicts the furthest-expiring foreign orders first, never local ones', async () => {
     const { mempool, storage } = await setup(3)
     const add = (k: number, batch: bigint, local: boolean) => {
