@@ -74,7 +74,19 @@ export class ConsensusDriver {
   /** Catch-up: a decided value with its precommits, fetched from a peer. */
   commit(content: BatchContent, precommits: Vote[], now: number): DriverOutput {
     if (content.height !== this.state.height) return emptyOutput(this.state)
-    const checked = precommits.filter((v) => this.checkVote(v))
+    // One signature check per validator at most: a sync answer could carry thousands of precommits
+    // (~16k fit in its 8 MiB), each a signature to recover (issue 24). Only precommits of this height,
+    // from the set, each signer once; one that does not check out makes the whole commit a lie, dropped
+    // (another peer's answer will do).
+    const checked: Vote[] = []
+    const seen = new Set<string>()
+    for (const v of precommits) {
+      if (v.type !== 'precommit' || v.height !== content.height || seen.has(v.validator)) continue
+      if (!this.state.config.validators.includes(v.validator)) continue
+      seen.add(v.validator)
+      if (!this.checkVote(v)) return emptyOutput(this.state)
+      checked.push(v)
+    }
     return this.apply({ type: 'commit', now, content, precommits: checked })
   }
 

@@ -65,6 +65,8 @@ import {
  * current height's proposals and votes, or the decided heights it lacks.
  */
 const SYNC_MAX_BYTES = 8 * 1024 * 1024
+/** Rounds of current-height messages taken from one sync answer. */
+const SYNC_ROUNDS = 8
 /** After a fetch that did not bring every order a proposal names, the pause before asking again. */
 const FETCH_RETRY_MS = 250
 
@@ -524,7 +526,11 @@ export class ConsensusService {
       )
       const res = decodeSyncResponse(raw, SYNC_MAX_BYTES)
       for (const c of res.commits) this.apply((now) => this.driver.commit(c.content, c.precommits, now))
-      for (const m of res.messages) this.apply((now) => this.driver.receive(m, now))
+      // An honest peer has at most a proposal and two votes per validator per round for the height, and
+      // lists them by ascending round: the last SYNC_ROUNDS rounds' worth are taken, the rest is not
+      // checked (up to 4,096 fit in an answer, each a signature to recover; issue 24).
+      const most = 3 * this.config.validators.length * SYNC_ROUNDS
+      for (const m of res.messages.slice(-most)) this.apply((now) => this.driver.receive(m, now))
     } catch (e) {
       this.node.logger.debug({ peer: peer.toString(), err: (e as Error).message }, 'consensus sync failed')
     }

@@ -403,3 +403,41 @@ describe('parked proposals (issue 24)', () => {
     expect(judged).toEqual([1000])
   })
 })
+
+describe('a sync answer cannot buy thousands of signature checks (issue 24)', () => {
+  it('a commit with 5,000 precommits checks at most one per validator, and still decides', async () => {
+    const { ConsensusDriver } = await import('../../../src/consensus/driver.js')
+    let checks = 0
+    const counting = {
+      ...verifier,
+      vote: (v: Vote) => {
+        checks++
+        return verifier.vote(v)
+      },
+    }
+    const driver = new ConsensusDriver(initialState(config(0), 1n, GENESIS), {
+      verifier: counting,
+      judge: () => ({ valid: true, acceptable: true }),
+    })
+    driver.start(0)
+    const c = content(1n, GENESIS.hash)
+    const good = [1, 2, 3].map((j) => vote(j, 'precommit', 1n, 0, contentHash(c)))
+    // Junk first: copies of a validator's vote with a broken signature, and votes of strangers.
+    const forged = { ...good[0], signature: { ...good[0].signature, s: `0x${'11'.repeat(32)}` as Hex } }
+    const stranger = { ...good[1], validator: `0x${'99'.repeat(20)}` as Address }
+    const junk = Array.from({ length: 5000 }, (_, i) => (i % 2 === 0 ? forged : stranger))
+    const out = driver.commit(c, [...junk, ...good], 1)
+    expect(checks).toBe(1)
+    // A forged precommit makes the whole commit a lie: dropped after one check. Honest first, it decides.
+    expect(out.decisions).toHaveLength(0)
+    const again = new ConsensusDriver(initialState(config(0), 1n, GENESIS), {
+      verifier: counting,
+      judge: () => ({ valid: true, acceptable: true }),
+    })
+    again.start(0)
+    checks = 0
+    const decided = again.commit(c, [...good, ...junk], 1)
+    expect(checks).toBeLessThanOrEqual(validators.length)
+    expect(decided.decisions).toHaveLength(1)
+  })
+})
