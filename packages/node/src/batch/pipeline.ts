@@ -136,8 +136,12 @@ const restingCodec = struct('RestingOrder', {
 })
 type Resting = { order: SignedOrder; sold: bigint; bought: bigint; fee: bigint; lastFill: bigint }
 
-/** Processed batches kept in memory: the balance view of a batch reads those not yet settled at its chainRef. */
-const RECENT = 1024n
+/**
+ * Processed records kept in memory: the balance view of a batch reads those not yet settled at its chainRef,
+ * usually a few. A record holds the batch's fills, up to ~300 kB for 1,000 orders, so older ones are read
+ * from disk when needed.
+ */
+const RECENT = 64n
 /** Processed records this far below the last height seen settled on chain are deleted. */
 const KEEP_SETTLED = 4096n
 const NO_PROPOSER: Address = '0x0000000000000000000000000000000000000000'
