@@ -59,6 +59,7 @@ import {
   topicOf,
   verdictOf,
 } from './network/index.js'
+import { dkgTopic } from './sealing/index.js'
 import { NodeStorage } from './storage/index.js'
 
 export const NODE_VERSION = '0.1.0'
@@ -206,7 +207,8 @@ export class AllotNode {
       privateKey,
       listen,
       bootstrap: this.o.bootstrap,
-      topics: allTopics(g.networkId),
+      // The DKG's topic too: its rejects (forged signatures, each a recovery) must cost the sender (issue 24).
+      topics: [...allTopics(g.networkId), dkgTopic(g.networkId)],
       allowColocation: this.o.allowColocation ?? loopbackOnly(listen),
       gossipToMeshPeers: this.o.gossipRepair,
     })
