@@ -600,15 +600,16 @@ describe('an adversarial peer against four validators on libp2p', () => {
     for (const a of m.syncAnswer) expect(a.badSigs).toBeLessThanOrEqual(2 * validators.length)
   })
 
-  // Finding: catchUpOrders pages for as long as the peer says `more`, whether or not it delivers what it
-  // lists: an endless inventory keeps every validator paging (and hashing unasked answers) for good.
-  it.fails('pages through a lying inventory a bounded number of times', () => {
+  // catchUpOrders paged for as long as the peer said `more`, whether or not it delivered what it listed:
+  // an endless inventory kept every validator paging (and hashing unasked answers) for good — 45–48
+  // requests each in one run, and counting. It now stops at the first page the peer does not deliver.
+  it('pages through a lying inventory a bounded number of times', () => {
     console.log(
       'sync requests served to each validator',
       nodes.map((n) => hostile.sync.servedTo(SYNC_PROTOCOL, n.node.peerId)),
     )
     for (let i = 0; i < 4; i++)
-      expect(hostile.sync.servedTo(SYNC_PROTOCOL, v(i).peerId)).toBeLessThanOrEqual(8)
+      expect(hostile.sync.servedTo(SYNC_PROTOCOL, v(i).peerId)).toBeLessThanOrEqual(4)
   })
 
   it('refuses floods of streams and lying frames without hanging', () => {
