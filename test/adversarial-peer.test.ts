@@ -200,7 +200,9 @@ describe('an adversarial peer against four validators on libp2p', () => {
     unbondedTraders: new Set<string>(),
     /** Per honest node: signature checks and wall time one hostile consensus-sync answer cost it. */
     syncAnswer: [] as { badSigs: number; ms: number }[],
-    flood: [] as string[],
+    flood: [] as ('answered' | 'closed' | 'refused' | 'hanging')[],
+    /** Orders of the honest trader accepted during the attack. */
+    honestOrders: [] as Hex[],
     /** Lowest score each hostile peer reached on each validator during the attack. */
     minScore: new Map<string, number[]>(),
   }
@@ -471,8 +473,8 @@ describe('an adversarial peer against four validators on libp2p', () => {
         T.results,
         encode(attestationCodec, { result: far, validator: who, signature: stranger.signResult(far) }),
       )
-      // bundles of validly signed orders of traders without a bond: the same 16 traders every even tick,
-      // 16 never seen before every odd one.
+      // bundles of validly signed orders of traders without a bond: every other bundle the same 16
+      // traders, the others 16 never seen before.
       if (tick % 5 === 0) {
         const base = (tick / 5) % 2 === 0 ? 1 : 100 + tick * 16
         const orders = Array.from({ length: 16 }, (_, i) =>
@@ -480,6 +482,30 @@ describe('an adversarial peer against four validators on libp2p', () => {
         )
         for (let i = 0; i < 16; i++) m.unbondedTraders.add(addressOf(traderKey(base + i)).toLowerCase())
         await send(hostile.unbonded, T.orders, encode(orderGossipCodec, { kind: 'bundle', orders }))
+      }
+      // And a burst of cheap junk from each rejected-junk sender: volume is what graylisting must cut.
+      for (const [name, topic] of [
+        ['orders', T.orders],
+        ['consensus', T.consensus],
+        ['unseal', T.unseal],
+        ['results', T.results],
+        ['dkg', T.dkg],
+      ] as const)
+        for (let k = 0; k < 4; k++) await send(hostile[name], topic, Uint8Array.of(9, ...junk(24)))
+      // An honest trader's order through a validator's intake, gossiped as usual. It names the batch after
+      // the open one: an order taken in the last moments before its batch's cut-off may reach the proposer
+      // too late on a loaded machine (docs/node.md "Known limits"), which is not what this test is about.
+      if (tick % 4 === 0) {
+        const at = v((tick / 4) % 4)
+        const target = open + 1n
+        const bytes = encodeSealedOrder(
+          sealed(traderKey(0), target, BigInt(tick), (await nodes[0].sealing!.batchKey(target)) ?? key),
+        )
+        const ok = await at.intake.submit(bytes, true).catch(() => undefined)
+        if (ok) {
+          at.publishOrder(bytes)
+          m.honestOrders.push(ok.orderId)
+        }
       }
       sampleScores()
       await new Promise((r) => setTimeout(r, 25))
@@ -534,14 +560,43 @@ describe('an adversarial peer against four validators on libp2p', () => {
       30_000,
       `certificates for heights 1..${upTo} at every validator`,
     )
+    // The honest trader's orders went into decided batches, at every validator.
+    expect(m.honestOrders.length).toBeGreaterThanOrEqual(2)
+    const decidedIds = async (n: AllotNode) => {
+      const ids = new Set<string>()
+      for await (const [, c] of n.storage.batches.entries()) for (const id of c.orderIds) ids.add(id)
+      return ids
+    }
+    await waitFor(
+      async () =>
+        (await Promise.all(nodes.map((n) => decidedIds(n.node)))).every((ids) =>
+          m.honestOrders.every((id) => ids.has(id)),
+        ),
+      20_000,
+      `the honest orders in decided batches`,
+    ).catch(async (e) => {
+      const sets = await Promise.all(nodes.map((n) => decidedIds(n.node)))
+      console.log(
+        m.honestOrders.map((id) => [
+          id.slice(0, 10),
+          sets.map((x) => x.has(id)),
+          nodes.map((n) => n.node.mempool.finalStatus(id) ?? n.node.mempool.get(id)?.batch),
+        ]),
+      )
+      throw e
+    })
   })
 
   const lowest = () =>
     Object.fromEntries([...m.minScore].map(([name, s]) => [name, s.map((x) => Math.round(x))]))
 
-  it('graylists the sender of rejected orders, consensus, unseal and results junk', () => {
+  it('graylists the sender of rejected orders, consensus, unseal and results junk', async () => {
     const scores = lowest()
     console.log('lowest scores during the attack', scores)
+    const verdicts = (await metrics[0].gossip.get()).values.map(
+      (x) => `${x.labels.topic} ${x.labels.verdict} ${x.labels.code}: ${x.value}`,
+    )
+    console.log('validator 0 gossip verdicts', verdicts)
     for (const name of ['orders', 'consensus', 'unseal', 'results'])
       for (const s of scores[name]) expect(s, `${name}: ${scores[name]}`).toBeLessThan(GRAYLIST)
   })
@@ -588,6 +643,20 @@ describe('an adversarial peer against four validators on libp2p', () => {
     for (let i = 0; i < 4; i++) expect(chains[i].totalReads - m.readsBefore[i]).toBeLessThanOrEqual(8)
   })
 
+  it('validates a bounded share of the junk: its sender is graylisted after a few rejects', async () => {
+    for (const name of ['orders', 'consensus', 'unseal', 'results', 'dkg'])
+      expect(m.sent.get(name)).toBeGreaterThanOrEqual(50)
+    for (let i = 0; i < 4; i++) {
+      const rejects = new Map<string, number>()
+      for (const x of (await metrics[i].gossip.get()).values)
+        if (x.labels.verdict === 'reject')
+          rejects.set(String(x.labels.topic), (rejects.get(String(x.labels.topic)) ?? 0) + x.value)
+      // Every topic's rejects come from its one hostile sender (honest peers send nothing rejectable).
+      for (const t of Object.values(T))
+        expect(rejects.get(t) ?? 0, `${t} at validator ${i}`).toBeLessThanOrEqual(30)
+    }
+  })
+
   it('bounds the signature checks gossip junk buys: until its sender is graylisted', () => {
     for (let i = 0; i < 4; i++) expect(m.badSigsAfter[i] - m.badSigsBefore[i]).toBeLessThan(200)
   })
@@ -614,6 +683,8 @@ describe('an adversarial peer against four validators on libp2p', () => {
 
   it('refuses floods of streams and lying frames without hanging', () => {
     expect(m.flood.length).toBe(144)
+    expect(m.flood.filter((f) => f === 'hanging')).toEqual([])
+    expect(m.flood.filter((f) => f === 'answered').length).toBeGreaterThan(0)
     console.log('flood', {
       answered: m.flood.filter((f) => f === 'answered').length,
       closed: m.flood.filter((f) => f === 'closed').length,
@@ -622,7 +693,7 @@ describe('an adversarial peer against four validators on libp2p', () => {
   })
 
   it('keeps the heap bounded', () => {
-    expect(m.heapAfter - m.heapBefore).toBeLessThan(128 * 2 ** 20)
+    expect(m.heapAfter - m.heapBefore).toBeLessThan(48 * 2 ** 20)
   })
 
   it('still runs the DKG of the next epoch to the same result at every validator', async () => {

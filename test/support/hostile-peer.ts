@@ -90,25 +90,38 @@ export class HostilePeer {
   /**
    * Opens `count` streams on `protocol` to `node` at once, each writing `frame` (raw bytes, e.g. a lying
    * length prefix); resolves with how each ended: 'answered' (a frame came back), 'closed' (the stream
-   * ended without one), 'refused' (could not be opened or was reset).
+   * ended without one), 'refused' (could not be opened, or was reset), or 'hanging' (none of these
+   * within `hangMs`).
    */
   async flood(
     node: AllotNode,
     protocol: string,
     count: number,
     frame: Uint8Array,
-  ): Promise<('answered' | 'closed' | 'refused')[]> {
+    hangMs = 15_000,
+  ): Promise<('answered' | 'closed' | 'refused' | 'hanging')[]> {
+    const one = async () => {
+      try {
+        const stream = await this.host.dialProtocol(node.host.peerId, protocol, {
+          maxOutboundStreams: count + 1,
+        } as never)
+        stream.sink([frame]).catch(() => {})
+        for await (const chunk of stream.source) if (chunk.byteLength > 0) return 'answered' as const
+        return 'closed' as const
+      } catch {
+        return 'refused' as const
+      }
+    }
     return Promise.all(
       Array.from({ length: count }, async () => {
+        let timer: NodeJS.Timeout | undefined
+        const hang = new Promise<'hanging'>((r) => {
+          timer = setTimeout(() => r('hanging'), hangMs)
+        })
         try {
-          const stream = await this.host.dialProtocol(node.host.peerId, protocol, {
-            maxOutboundStreams: count + 1,
-          } as never)
-          stream.sink([frame]).catch(() => {})
-          for await (const chunk of stream.source) if (chunk.byteLength > 0) return 'answered' as const
-          return 'closed' as const
-        } catch {
-          return 'refused' as const
+          return await Promise.race([one(), hang])
+        } finally {
+          clearTimeout(timer)
         }
       }),
     )
