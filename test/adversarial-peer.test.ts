@@ -551,7 +551,7 @@ describe('an adversarial peer against four validators on libp2p', () => {
     // Make each validator ask the liar for consensus messages (it asks a random peer when its height stalls).
     for (let i = 0; i < 4; i++) {
       const svc = nodes[i].consensus!
-      for (let k = 0; k < 80; k++) {
+      for (let k = 0; k < 200; k++) {
         const before = hostile.sync.servedTo(CONSENSUS_SYNC_PROTOCOL, v(i).peerId)
         const bad = svc.driver.stats.badSignatures
         const started = Date.now()
