@@ -206,6 +206,7 @@ export class AllotNode {
       privateKey,
       listen,
       bootstrap: this.o.bootstrap,
+      // The DKG's topic too: its rejects (forged signatures, each a recovery) must cost the sender (issue 24).
       topics: allTopics(g.networkId),
       allowColocation: this.o.allowColocation ?? loopbackOnly(listen),
       gossipToMeshPeers: this.o.gossipRepair,

@@ -221,7 +221,19 @@ export async function fetchOrders(
   intake: OrderIntake,
   o: SyncClientOptions = {},
 ): Promise<number> {
+  return (await fetchOrdersCounted(host, peer, ids, intake, o)).added
+}
+
+/** `fetchOrders`, also telling how many of the asked orders the peer delivered (taken by intake or not). */
+async function fetchOrdersCounted(
+  host: Libp2p,
+  peer: PeerId,
+  ids: Hex[],
+  intake: OrderIntake,
+  o: SyncClientOptions,
+): Promise<{ added: number; delivered: number }> {
   let added = 0
+  let delivered = 0
   for (let i = 0; i < ids.length; i += API_LIMITS.maxSyncIds) {
     const res = await syncRequest(
       host,
@@ -231,25 +243,28 @@ export async function fetchOrders(
     )
     if (res.kind !== 'orders') throw new AllotError('WIRE_MALFORMED', 'unexpected sync answer')
     const asked = new Set(ids.slice(i, i + API_LIMITS.maxSyncIds).map((id) => id.toLowerCase()))
-    const results = await intake.submitMany(
-      onlyAsked(
-        asked,
-        res.orders.map((h) => Buffer.from(h.slice(2), 'hex')),
-      ),
-      false,
-      { referenced: o.referenced },
+    const envelopes = onlyAsked(
+      asked,
+      res.orders.map((h) => Buffer.from(h.slice(2), 'hex')),
     )
+    delivered += envelopes.length
+    const results = await intake.submitMany(envelopes, false, { referenced: o.referenced })
     for (const r of results) {
       if (r.status === 'fulfilled') added++
       else if (!isAllotError(r.reason)) throw r.reason
     }
   }
-  return added
+  return { added, delivered }
 }
 
 /**
  * Catch-up after a restart or a late join: page through a peer's order ids, fetch the ones we lack.
  * Nobody re-broadcasts; we pull. Returns how many orders were added.
+ *
+ * Paging stops at a peer that does not keep its word (issue 24): a page whose ids do not go on ascending
+ * from the last one, or whose listed orders the peer then delivers less than half of. Before, a peer
+ * answering `more` forever with ids it never delivered kept every node that connected to it paging, and
+ * hashing its unasked answers, for as long as the connection lasted.
  */
 export async function catchUpOrders(
   host: Libp2p,
@@ -269,10 +284,24 @@ export async function catchUpOrders(
       o.deadlineMs ?? 10_000,
     )
     if (res.kind !== 'orderIds') throw new AllotError('WIRE_MALFORMED', 'unexpected sync answer')
+    let last: Hex | null = after
+    for (const id of res.ids) {
+      if (last !== null && !(id.toLowerCase() > last))
+        throw new AllotError('WIRE_MALFORMED', 'order inventory page is not ascending after the last one')
+      last = id.toLowerCase() as Hex
+    }
     const missing = res.ids.filter((id) => !mempool.has(id))
-    if (missing.length > 0) added += await fetchOrders(host, peer, missing, intake, o)
+    if (missing.length > 0) {
+      const got = await fetchOrdersCounted(host, peer, missing, intake, o)
+      added += got.added
+      if (got.delivered * 2 < missing.length)
+        throw new AllotError(
+          'SYNC_ORDERS_UNDELIVERED',
+          `peer delivered ${got.delivered} of the ${missing.length} orders it listed`,
+        )
+    }
     if (res.more === 0 || res.ids.length === 0) break
-    after = res.ids[res.ids.length - 1]
+    after = last
   }
   return added
 }

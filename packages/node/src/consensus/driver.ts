@@ -4,6 +4,7 @@ import {
   type ConsensusEvent,
   type ConsensusMessage,
   type ConsensusState,
+  contentHash,
   heightMessages,
   proposerOf,
   type StepOutput,
@@ -71,18 +72,26 @@ export class ConsensusDriver {
     return this.apply({ type: 'value', now, height, round, content })
   }
 
-  /** Catch-up: a decided value with its precommits, fetched from a peer. */
+  /**
+   * Catch-up: a decided value with its precommits, fetched from a peer. Only precommits that can count
+   * (the value's hash, the first one's round, one per validator) are checked, and the first bad signature
+   * drops the commit: a peer's commit of a thousand forged precommits used to cost a recovery each (issue 24).
+   */
   commit(content: BatchContent, precommits: Vote[], now: number): DriverOutput {
     if (content.height !== this.state.height) return emptyOutput(this.state)
     // One signature check per validator at most: a sync answer could carry thousands of precommits
-    // (~16k fit in its 8 MiB), each a signature to recover (issue 24). Only precommits of this height,
-    // from the set, each signer once; one that does not check out makes the whole commit a lie, dropped
-    // (another peer's answer will do).
+    // (~16k fit in its 8 MiB), each a signature to recover (issue 24). Only precommits that can count
+    // (this height, one round, this value, a validator of the set, each once); one that does not check
+    // out makes the whole commit a lie, dropped (another peer's answer will do).
+    const hash = contentHash(content)
+    const round = precommits[0]?.round
+    const validators = this.state.config.validators
     const checked: Vote[] = []
     const seen = new Set<string>()
     for (const v of precommits) {
-      if (v.type !== 'precommit' || v.height !== content.height || seen.has(v.validator)) continue
-      if (!this.state.config.validators.includes(v.validator)) continue
+      if (v.type !== 'precommit' || v.height !== content.height || v.round !== round || v.valueHash !== hash)
+        continue
+      if (seen.has(v.validator) || !validators.includes(v.validator)) continue
       seen.add(v.validator)
       if (!this.checkVote(v)) return emptyOutput(this.state)
       checked.push(v)

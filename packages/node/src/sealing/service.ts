@@ -190,11 +190,15 @@ export class SealingService {
     const e = this.epochOf(ks.height)
     if (!e) return { accepted: false, code: 'SEAL_NO_BATCH_KEY', message: `no epoch covers ${ks.height}` }
     let byIndex = this.shares.get(ks.height)
-    if (byIndex?.has(ks.index)) return { accepted: true, ready: this.isReady(ks.height) }
+    // The very share we hold, again (gossip and the key-shares fetch both bring it): taken as before. Any
+    // other message naming a held index is checked: it used to be accepted unchecked, so a forged share
+    // for a (height, index) we held passed gossip validation and was forwarded to every peer (issue 24).
+    if (byIndex?.has(ks.index) && sameKeyShare(this.held.get(ks.height)?.get(ks.index), ks))
+      return { accepted: true, ready: this.isReady(ks.height) }
     try {
       const s = verifyKeyShare(this.o.domain, ks, batchCommitments(e.public, ks.height), this.o.validators)
       if (!byIndex) this.shares.set(ks.height, (byIndex = new Map()))
-      byIndex.set(s.index, s)
+      if (!byIndex.has(s.index)) byIndex.set(s.index, s)
       this.hold(ks)
       return { accepted: true, ready: this.isReady(ks.height) }
     } catch (err) {
@@ -270,4 +274,18 @@ export class SealingService {
       recover: recoverAddressFast,
     })
   }
+}
+
+/** Whether two key-share messages are the same message (a repeat), field by field. */
+function sameKeyShare(a: KeyShare | undefined, b: KeyShare): boolean {
+  return (
+    !!a &&
+    a.height === b.height &&
+    a.index === b.index &&
+    a.share.toLowerCase() === b.share.toLowerCase() &&
+    a.validator.toLowerCase() === b.validator.toLowerCase() &&
+    a.signature.v === b.signature.v &&
+    a.signature.r.toLowerCase() === b.signature.r.toLowerCase() &&
+    a.signature.s.toLowerCase() === b.signature.s.toLowerCase()
+  )
 }

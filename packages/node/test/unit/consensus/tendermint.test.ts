@@ -5,6 +5,7 @@ import {
   type ConsensusMessage,
   type ConsensusParams,
   type ConsensusState,
+  type ConsensusVerifier,
   contentHash,
   initialState,
   keySigner,
@@ -439,5 +440,37 @@ describe('a sync answer cannot buy thousands of signature checks (issue 24)', ()
     const decided = again.commit(c, [...good, ...junk], 1)
     expect(checks).toBeLessThanOrEqual(validators.length)
     expect(decided.decisions).toHaveLength(1)
+  })
+})
+
+describe('catch-up commits from a peer (issue 24)', () => {
+  it('checks one precommit per validator that could count, and drops a commit at its first bad signature', async () => {
+    const { ConsensusDriver } = await import('../../../src/consensus/driver.js')
+    const newDriver = (v: ConsensusVerifier = verifier) => {
+      const d = new ConsensusDriver(initialState(config(0), 1n, GENESIS), {
+        verifier: v,
+        judge: () => ({ valid: true, acceptable: true }),
+      })
+      d.start(0)
+      return d
+    }
+    const v = content(1n, GENESIS.hash)
+    const good = [1, 2, 3].map((j) => vote(j, 'precommit', 1n, 0, contentHash(v)))
+    // A thousand copies and votes for other values cost no check: one recovery per counting validator.
+    let checks = 0
+    const d = newDriver({ ...verifier, vote: (x: Vote) => (checks++, verifier.vote(x)) })
+    const copies = Array.from({ length: 1000 }, () => good[0])
+    const others = Array.from({ length: 100 }, (_, i) =>
+      vote(2, 'precommit', 1n, 0, `0x${i.toString(16).padStart(64, '1')}`),
+    )
+    const out = d.commit(v, [...copies, ...others, ...good], 1)
+    expect(out.decisions.map((x) => x.valueHash)).toEqual([contentHash(v)])
+    expect(checks).toBe(3)
+    // A forged precommit in a validator's name: the commit is dropped there, nothing after it is checked.
+    const forged = { ...good[1], signature: good[0].signature }
+    const d2 = newDriver()
+    expect(d2.commit(v, [good[0], forged, good[2], good[1]], 1).decisions).toEqual([])
+    expect(d2.stats.badSignatures).toBe(1)
+    expect(d2.height).toBe(1n)
   })
 })

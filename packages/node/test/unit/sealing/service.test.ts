@@ -141,6 +141,11 @@ describe('SealingService', () => {
     await v1.onDecided(13n)
     expect(published).toHaveLength(1)
     expect(observer.onShare(published[0])).toEqual({ accepted: true, ready: false })
+    // The same share again is taken as before; a forgery naming the index now held is still checked
+    // (it used to be accepted unchecked, and gossip forwarded it: issue 24).
+    expect(observer.onShare({ ...published[0] })).toEqual({ accepted: true, ready: false })
+    const named = { ...published[0], share: toHex(uintToWord(42n)) }
+    expect(observer.onShare(named)).toMatchObject({ accepted: false, code: 'SEAL_BAD_SHARE' })
     expect(() => observer.unseal(13n, [a.entry])).toThrow(/SEAL_NOT_ENOUGH_SHARES/)
 
     await v3.onDecided(13n)
