@@ -24,6 +24,7 @@ export function sealingOpener(svc: SealingService, o: SealingOpenerOptions = {})
     async open(height, orders) {
       // An empty batch has nothing to open: no key needed (a validator catching up on batches whose
       // shares it never saw gets through the empty ones at once).
+      svc.openedThrough(height)
       if (orders.length === 0) return { opened: [], invalid: [] }
       const until = Date.now() + deadlineMs
       while (!svc.secretKey(height)) {

@@ -83,6 +83,8 @@ export class SealingService {
   private readonly epochs: StoredEpoch[] = []
   private readonly shares = new Map<bigint, Map<number, IndexedShare>>()
   private readonly secretKeys = new Map<bigint, Uint8Array>()
+  /** Heights below it are opened (`openedThrough`): their shares are not kept. */
+  private forgottenBelow = 0n
   /** Valid released shares as received, per height (recent heights only): served to peers that missed them. */
   private readonly held = new Map<bigint, Map<number, KeyShare>>()
   private readonly myIndex: number | null
@@ -197,7 +199,12 @@ export class SealingService {
       return { accepted: true, ready: this.isReady(ks.height) }
     try {
       const s = verifyKeyShare(this.o.domain, ks, batchCommitments(e.public, ks.height), this.o.validators)
-      if (!byIndex) this.shares.set(ks.height, (byIndex = new Map()))
+      if (!byIndex && ks.height >= this.forgottenBelow) this.shares.set(ks.height, (byIndex = new Map()))
+      if (!byIndex) {
+        // Valid, of a batch opened long ago: held for peers who missed it, not kept for a key.
+        this.hold(ks)
+        return { accepted: true, ready: false }
+      }
       if (!byIndex.has(s.index)) byIndex.set(s.index, s)
       this.hold(ks)
       return { accepted: true, ready: this.isReady(ks.height) }
@@ -246,6 +253,18 @@ export class SealingService {
   private isReady(height: bigint): boolean {
     const e = this.epochOf(height)
     return !!e && (this.secretKeys.has(height) || (this.shares.get(height)?.size ?? 0) > e.public.t)
+  }
+
+  /**
+   * The batch pipeline opened batch h, and opens heights in order: shares and keys of heights more than
+   * `keep` below it are not needed again (a retried height is at most a few back). Before, the shares of
+   * batches without orders (never opened, so never combined into a key) stayed forever, ~1 kB per height.
+   */
+  openedThrough(height: bigint, keep = 16n): void {
+    const below = height - keep
+    for (const h of this.shares.keys()) if (h < below) this.shares.delete(h)
+    for (const h of this.secretKeys.keys()) if (h < below) this.secretKeys.delete(h)
+    if (below > this.forgottenBelow) this.forgottenBelow = below
   }
 
   /** sk_h once t+1 valid shares are in; undefined before. */

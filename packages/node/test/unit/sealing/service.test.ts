@@ -115,6 +115,23 @@ describe('SealingService', () => {
     expect(lagging.secretKey(12n)).toBeDefined()
   })
 
+  it('shares of batches opened long ago are freed, those of batches without orders too', async () => {
+    const s = await validatorService(0)
+    const internals = s as unknown as { shares: Map<bigint, unknown>; secretKeys: Map<bigint, unknown> }
+    for (let h = 10n; h <= 14n; h++) await s.onDecided(h)
+    expect(internals.shares.size).toBe(5)
+    // The pipeline opened 14 (and every height before it, in order): what is 16 or more below goes.
+    s.openedThrough(14n, 2n)
+    expect([...internals.shares.keys()]).toEqual([12n, 13n, 14n])
+    // A late copy of a forgotten height's share is still valid gossip (held for peers), but not kept.
+    const other = await validatorService(1)
+    await other.onDecided(10n)
+    const late = await other.releaseShare(10n)
+    expect(s.onShare(late).accepted).toBe(true)
+    expect(internals.shares.has(10n)).toBe(false)
+    expect(s.heldShares(10n).map((x) => x.index)).toContain(late.index)
+  })
+
   it('unseals a batch after t+1 valid shares; a bad share is rejected; fewer shares decrypt nothing', async () => {
     const published: KeyShare[] = []
     const v1 = await validatorService(0, memorySealingStore(), published)
