@@ -144,6 +144,8 @@ type Resting = { order: SignedOrder; sold: bigint; bought: bigint; fee: bigint; 
 const RECENT = 64n
 /** Processed records this far below the last height seen settled on chain are deleted. */
 const KEEP_SETTLED = 4096n
+/** Decided heights this far past the last processed one keep their envelopes in memory. */
+const INBOX_AHEAD = 64n
 const NO_PROPOSER: Address = '0x0000000000000000000000000000000000000000'
 
 /**
@@ -269,12 +271,17 @@ export class BatchPipeline {
     const h = content.height
     if (h <= this.lastProcessed) return Promise.resolve()
     if (this.stopped) return Promise.reject(new AllotError('NODE_STOPPING', 'the batch pipeline stopped'))
-    const envelopes = new Map<Hex, Uint8Array>()
-    for (const id of content.orderIds) {
-      const e = this.o.mempool.get(id)
-      if (e) envelopes.set(id, e.bytes)
+    // Kept in memory only near the height at work: a pipeline stuck far behind (a batch it cannot open yet)
+    // would otherwise hold every later batch's envelopes. Further ones are read from storage (the
+    // content), decided orders and peers when their turn comes.
+    if (h <= this.lastProcessed + INBOX_AHEAD) {
+      const envelopes = new Map<Hex, Uint8Array>()
+      for (const id of content.orderIds) {
+        const e = this.o.mempool.get(id)
+        if (e) envelopes.set(id, e.bytes)
+      }
+      this.inbox.set(h, { content, proposer, envelopes })
     }
-    this.inbox.set(h, { content, proposer, envelopes })
     const done = new Promise<void>((resolve, reject) => {
       const ws = this.waiters.get(h) ?? []
       ws.push({ resolve, reject })
