@@ -891,7 +891,11 @@ describe('devnet end to end', () => {
     const filled = [...ends.values()].filter((e) => e.status === 'filled' || e.status === 'partially_filled')
     expect(filled.length).toBeGreaterThan(0)
     for (const e of ends.values())
-      if (!['filled', 'partially_filled', 'unfilled'].includes(e.status)) expect(e.code).toBeTruthy()
+      if (!['filled', 'partially_filled', 'unfilled'].includes(e.status))
+        expect(
+          e.code,
+          JSON.stringify(e, (_, v) => (typeof v === 'bigint' ? String(v) : v)),
+        ).toBeTruthy()
     // Every certified batch that filled an order settles on chain, once.
     const heights = await settledHeights()
     const need = new Set(filled.map((e) => String(e.batch)))

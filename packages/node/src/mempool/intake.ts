@@ -402,7 +402,9 @@ export class OrderIntake {
       throw new AllotError('ORDER_BAD_SIGNATURE', 'cancellation signature is not the trader’s')
     if (!this.d.mempool.has(c.orderId))
       throw new AllotError('ORDER_DUPLICATE', `order ${c.orderId} is no longer pending`)
-    await this.d.mempool.remove([c.orderId], 'cancelled')
+    await this.d.mempool.remove([c.orderId], 'cancelled', {
+      error: { code: 'ORDER_CANCELLED', message: 'its trader cancelled it before its batch was decided' },
+    })
     return { orderId: c.orderId }
   }
 }

@@ -233,7 +233,15 @@ export class Mempool {
   async pruneExpired(beforeBatch: Height): Promise<number> {
     const ids: Hex[] = []
     for (const e of this.byId.values()) if (e.expiresAfter < beforeBatch) ids.push(e.id)
-    if (ids.length > 0) await this.remove(ids, 'expired')
+    // The status says why (an acknowledged order ends with a reason): found by the devnet's rolling
+    // restart, where an order a validator took just before it was killed outlived its batch.
+    if (ids.length > 0)
+      await this.remove(ids, 'expired', {
+        error: {
+          code: 'ORDER_EXPIRED',
+          message: `no decided batch up to its last batch included it (it was pruned before batch ${beforeBatch})`,
+        },
+      })
     return ids.length
   }
 

@@ -51,6 +51,7 @@ export const GOSSIP_ACTIONS: Readonly<Record<string, 'ignore' | 'reject'>> = {
   ORDER_BAD_BATCH: 'reject',
   ORDER_BAD_ORDER: 'reject',
   ORDER_BAD_SIGNATURE: 'reject',
+  ORDER_CANCELLED: 'reject',
   ORDER_DUPLICATE: 'ignore',
   ORDER_EXPIRED: 'reject',
   ORDER_INSUFFICIENT_BALANCE: 'reject',
