@@ -84,9 +84,8 @@ export function dkgScheduleOf(g: Pick<Genesis, 'batchIntervalMs' | 'sealing' | '
   }
 }
 
-/** The gossip topic of the DKG's broadcast messages. */
-/** The request/response protocol that fetches broadcasts by ref (a proposal or a decided height names them). */
-/** The private request/response protocol of DkgShares. */
+// Its gossip topic (`dkg`) and protocols (`dkg-refs`: broadcasts by ref; `dkg-shares`: the private
+// DkgShares) are named in the network's tables: network/topics.ts, protocol/src/api.ts.
 
 /** What the DKG needs of the network (run.ts wires gossip and the shares protocol behind it). */
 export interface DkgTransport {
