@@ -6,10 +6,8 @@ import {
   type BatchContent,
   type BatchView,
   batchHashOf,
-  bytes,
   type ClearingResult,
   decodeSealedOrder,
-  fromHex,
   type Hex,
   type NetworkDomain,
   type OrderStatus,
@@ -17,6 +15,7 @@ import {
   orderIdOf,
   type PenaltyEvidence,
   payloadHashOf,
+  rawBytes,
   resultHashOf,
   type SignedOrder,
   signedOrderCodec,
@@ -178,7 +177,7 @@ export class BatchPipeline {
   private readonly seenOnChain = new Map<bigint, { txHash: Hex; status: 'settled' | 'voided' }>()
   private running: Promise<void> | undefined
   private readonly resting: Repository<Hex, Resting>
-  private readonly decidedOrders: Repository<Hex, Hex>
+  private readonly decidedOrders: Repository<Hex, Uint8Array>
   private readonly processed: Repository<bigint, ProcessedBatch>
   /** The height whose finalization last wrote an order's status (finalizations may come in any order). */
   private readonly statusHeight: Repository<Hex, bigint>
@@ -195,11 +194,13 @@ export class BatchPipeline {
   lastSettled = 0n
   /** The last processed height that is sent to the contract: the next result's `prevHeight`. */
   private lastSettlementNeeded = 0n
+  /** Processed records at or below it are deleted. */
+  private prunedThrough = 0n
 
   constructor(private readonly o: BatchPipelineOptions) {
     const sub = (name: string) => o.storage.db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' })
     this.resting = new Repository(sub('resting'), hexKey, restingCodec)
-    this.decidedOrders = new Repository(sub('decided-orders'), hexKey, bytes(8192))
+    this.decidedOrders = new Repository(sub('decided-orders'), hexKey, rawBytes(8192))
     this.processed = new Repository(sub('processed'), heightKey, processedBatchCodec)
     this.statusHeight = new Repository(sub('status-height'), hexKey, u64)
     this.assets = new Set(o.genesis.assets.map((a) => a.id))
@@ -207,13 +208,14 @@ export class BatchPipeline {
   }
 
   async start(): Promise<void> {
-    for await (const [h, rec] of this.processed.entries({ reverse: true, limit: Number(RECENT) }))
+    for await (const [h, rec] of this.processed.entries({ reverse: true, limit: Number(RECENT) })) {
+      if (this.recent.size === 0) {
+        // The last record: where processing resumes, and the next result's prevHeight.
+        this.lastProcessed = h
+        this.target = h
+        this.lastSettlementNeeded = rec.settle ? h : rec.result.prevHeight
+      }
       this.recent.set(h, rec)
-    const last = await this.processed.last()
-    if (last) {
-      this.lastProcessed = last[0]
-      this.target = last[0]
-      this.lastSettlementNeeded = last[1].settle ? last[0] : last[1].result.prevHeight
     }
     const finalized = await this.o.storage.results.last()
     if (finalized) this.lastCertified = finalized[0]
@@ -306,8 +308,7 @@ export class BatchPipeline {
 
   /** The envelope of an order decided into a batch here (served to peers catching up). */
   async decidedOrder(id: Hex): Promise<Uint8Array | undefined> {
-    const raw = await this.decidedOrders.get(id)
-    return raw === undefined ? undefined : fromHex(raw)
+    return this.decidedOrders.get(id)
   }
 
   /** Our result at a processed height (what we attested), or undefined. */
@@ -380,9 +381,8 @@ export class BatchPipeline {
       const envelopes = new Map<Hex, Uint8Array>()
       for (const id of content.orderIds) {
         const e = this.o.mempool.get(id)
-        const raw = e ? undefined : await this.decidedOrders.get(id)
-        if (e) envelopes.set(id, e.bytes)
-        else if (raw !== undefined) envelopes.set(id, fromHex(raw))
+        const raw = e ? e.bytes : await this.decidedOrders.get(id)
+        if (raw !== undefined) envelopes.set(id, raw)
       }
       entry = { content, proposer, envelopes }
       this.inbox.set(h, entry)
@@ -442,8 +442,7 @@ export class BatchPipeline {
     const ops: BatchOp[] = []
     // 1. The decided envelopes (consensus stored the content), kept by id for peers catching up.
     const envelopes = content.orderIds.map((id, i) => ({ id, envelope: decodeSealedOrder(bytes[i]) }))
-    for (let i = 0; i < bytes.length; i++)
-      ops.push(this.decidedOrders.putOp(content.orderIds[i], toHex(bytes[i])))
+    for (let i = 0; i < bytes.length; i++) ops.push(this.decidedOrders.putOp(content.orderIds[i], bytes[i]))
 
     // 2. One envelope per (trader, nonce), and at most the per-trader cap: a trader who signed two envelopes
     // of one nonce, or split its cap across validators, may get both halves into a batch (intake takes
@@ -468,7 +467,6 @@ export class BatchPipeline {
     // 4. Resting remainders of earlier batches, still valid at h, then this batch's orders. One signed order
     // fills at most once per batch (the contract's DuplicateOrder) and has one remainder: an order sealed
     // again in another envelope, or while it rests, is refused as a duplicate — the first one is kept.
-    const restingIds: Hex[] = []
     const rested = new Map<Hex, Resting>()
     const digests = new Map<Hex, Hex>() // order id → EIP-712 digest of its signed order
     const firstByDigest = new Map<Hex, Hex>()
@@ -508,7 +506,6 @@ export class BatchPipeline {
       }
       voided.delete(id)
       if (take(id, r.order) !== undefined) continue
-      restingIds.push(id)
       rested.set(id, r)
       solverOrders.push(this.solverOrder(id, r.order, r.sold, r.bought, r.fee))
     }
@@ -659,8 +656,6 @@ export class BatchPipeline {
       statuses,
     }
     ops.push(this.processed.putOp(h, record))
-    const old = this.lastSettled - KEEP_SETTLED
-    if (old > 0n && old < h) ops.push(this.processed.delOp(old))
     if (this.stopped) throw new AllotError('NODE_STOPPING', 'the batch pipeline stopped')
     this.o.faultPoint?.('process:before-write', h, content.orderIds.length)
     await this.o.storage.write(ops)
@@ -671,8 +666,15 @@ export class BatchPipeline {
     if (settle) this.lastSettlementNeeded = h
     this.recent.set(h, record)
     this.recent.delete(h - RECENT)
+    // Records far below the contract's settled height are not read again (the balance view reads those
+    // after it): dropped in one range, however far it moved since.
+    const old = this.lastSettled - KEEP_SETTLED
+    if (old > this.prunedThrough) {
+      this.prunedThrough = old
+      await this.processed.db.clear({ lte: heightKey.encode(old) }).catch(() => {})
+    }
     log.info(
-      { orders: content.orderIds.length, resting: restingIds.length, fills: result.fills.length, resultHash },
+      { orders: content.orderIds.length, resting: rested.size, fills: result.fills.length, resultHash },
       'batch cleared',
     )
 
