@@ -181,6 +181,13 @@ export class AllotNode {
     const bonds = this.o.bonds ?? new GenesisBondReader(g.bond.allowance)
     const bondAsset = g.assets.find((a) => a.symbol === g.bond.token)?.id ?? g.assets[0].id
     const balances = this.o.balances ?? new GenesisBalanceReader(bondAsset, bonds)
+    const mayHave = (id: Hex) => this.storage.mayHaveStatus(id)
+    const statuses = (ids: Hex[]) => this.storage.orderStatus.getMany(ids)
+    const anyFinal = screenedExists(mayHave, batchedExists(statuses))
+    const finalButCancelled = screenedExists(
+      mayHave,
+      batchedExists(statuses, (s) => s !== undefined && s.status !== 'cancelled'),
+    )
     this.intake = new OrderIntake({
       rules: {
         domain: domainOf(g),
@@ -194,10 +201,7 @@ export class AllotNode {
       verifier: this.verifier,
       bonds,
       // level only for the ids its filter cannot rule out (almost none: a replay, a Bloom false positive)
-      knownFinal: screenedExists(
-        (id: Hex) => this.storage.mayHaveStatus(id),
-        batchedExists((ids: Hex[]) => this.storage.orderStatus.getMany(ids)),
-      ),
+      knownFinal: (ids, o) => (o?.referenced ? finalButCancelled : anyFinal)(ids),
     })
 
     const privateKey = this.o.peerKey ?? (await loadOrCreatePeerKey(this.o.dataDir))
