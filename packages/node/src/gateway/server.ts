@@ -127,6 +127,8 @@ export class Gateway {
         resolve()
       })
     })
+    // What a stream's `batch` event said of each batch's settlement: a change since is a `settlement` event.
+    this.d.storage.on('finalized', this.onFinalized)
     this.sweepTimer = setInterval(() => this.limiter.sweep(), GATEWAY_DEFAULTS.rateIdleMs)
     this.sweepTimer.unref()
     this.settledPoll = setInterval(
@@ -143,6 +145,7 @@ export class Gateway {
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer)
     clearInterval(this.settledPoll)
+    this.d.storage.off('finalized', this.onFinalized)
     this.stopping.abort()
     const s = this.server
     this.server = undefined
@@ -310,16 +313,22 @@ export class Gateway {
     })
   }
 
-  /** Batches finalized recently whose settlement status changed since the last look. */
+  private readonly onFinalized = (v: BatchView): void => {
+    this.settledSeen.set(v.height, v.settlement?.status ?? '')
+    // Oldest first (insertion order): only recent batches are watched.
+    for (const h of this.settledSeen.keys()) if (this.settledSeen.size > 64) this.settledSeen.delete(h)
+  }
+
+  /** Batches finalized recently whose settlement status changed since streams were told of them. */
   private async pollSettlements(): Promise<void> {
     if (this.settlementListeners.size === 0) return
     for await (const [h, v] of this.d.storage.results.entries({ reverse: true, limit: 32 })) {
       const s = v.settlement?.status ?? ''
       const seen = this.settledSeen.get(h)
+      if (seen === undefined) continue // finalized before this gateway started: streams never told of it
       this.settledSeen.set(h, s)
       if (seen !== undefined && seen !== s) for (const l of this.settlementListeners) l(v)
     }
-    for (const h of this.settledSeen.keys()) if (this.settledSeen.size > 64) this.settledSeen.delete(h)
   }
 }
 
