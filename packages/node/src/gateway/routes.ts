@@ -11,6 +11,7 @@ import type { BatchBook } from '../batch/index.js'
 import type { Genesis } from '../config/index.js'
 import type { RequestContext, ResponseFrames } from '../network/index.js'
 import type { NodeStorage } from '../storage/index.js'
+import { GATEWAY_DEFAULTS } from './options.js'
 
 /** What the gateway reads from the node it serves (run.ts fills it). */
 export interface GatewayDeps {
@@ -140,7 +141,7 @@ export const ROUTES: Route[] = [
     summary: 'Submit up to 512 sealed orders at once; one outcome per order, in order',
     body: 'SubmitManyRequest',
     response: 'SubmittedMany',
-    maxBodyBytes: 2 * 256 * 1024 + 64 * 1024,
+    maxBodyBytes: GATEWAY_DEFAULTS.maxManyBodyBytes,
     handle: async (d, c) => {
       const list = field(c.body, 'envelopes')
       if (!Array.isArray(list)) throw new AllotError('WIRE_MALFORMED', 'envelopes must be an array')
