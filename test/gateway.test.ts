@@ -374,7 +374,7 @@ describe('bad input', () => {
     expect(r.status, JSON.stringify(r.json)).toBe(200)
   })
 
-  it('limits each client’s rate (429 API_RATE_LIMITED) and streams, and keeps serving', async () => {
+  it('limits each client’s rate (429 API_RATE_LIMITED) and streams, keeps serving; loopback, CORS as configured', async () => {
     // Other gateways on the same node with tight limits, so the flood is deterministic.
     const deps = {
       api: running.node.apiHandler,
@@ -412,6 +412,25 @@ describe('bad input', () => {
       ctrl.abort()
       await g.stop()
       await streams.stop()
+    }
+    // Loopback by default; CORS only for the origins configured.
+    expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const cors = new Gateway(deps, { port: 0, corsOrigins: ['http://wallet.example'] })
+    await cors.start()
+    try {
+      const pre = await fetch(`${cors.url}/v1/orders`, {
+        method: 'OPTIONS',
+        headers: { origin: 'http://wallet.example', 'access-control-request-method': 'POST' },
+      })
+      expect(pre.status).toBe(204)
+      expect(pre.headers.get('access-control-allow-origin')).toBe('http://wallet.example')
+      const other = await fetch(`${cors.url}/health`, { headers: { origin: 'http://elsewhere.example' } })
+      expect(other.headers.get('access-control-allow-origin')).toBeNull()
+      // The node's gateway allows no other origin at all.
+      const none = await fetch(`${base}/health`, { headers: { origin: 'http://wallet.example' } })
+      expect(none.headers.get('access-control-allow-origin')).toBeNull()
+    } finally {
+      await cors.stop()
     }
     // The node's own gateway was never limited by the other's flood.
     expect((await call('GET', '/health')).status).toBe(200)
