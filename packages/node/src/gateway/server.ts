@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { AllotError, type BatchView, decodeApiResponse, encodeApiRequest, type Hex } from '@allot/protocol'
@@ -105,6 +106,8 @@ export class Gateway {
       idleMs: GATEWAY_DEFAULTS.rateIdleMs,
     })
     this.openapi = toJson(openApiDocument())
+    // Every request in flight and every open stream listens to it.
+    setMaxListeners(Number.POSITIVE_INFINITY, this.stopping.signal)
   }
 
   /** The base URL once started (`http://host:port`). */
@@ -202,9 +205,9 @@ export class Gateway {
         if (path === '/health') return this.send(res, 200, toJson({ ok: true }))
         if (path === '/status') return this.send(res, 200, toJson(await statusOf(this.d)))
         if (path === '/openapi.json') return this.send(res, 200, this.openapi)
-        if (path === '/v1/stream/batches') return this.streamBatches(req, res, client)
+        if (path === '/v1/stream/batches') return this.streamBatches(res, client)
         const order = /^\/v1\/stream\/orders\/([^/]+)$/.exec(path)
-        if (order) return await this.streamOrder(req, res, client, pathSegment(order[1]) as Hex)
+        if (order) return await this.streamOrder(res, client, pathSegment(order[1]) as Hex)
         const asset = EXPLORER_ASSETS[path === '/' ? '/index.html' : path]
         if (asset) return this.send(res, 200, asset.body(), asset.type)
       }
@@ -230,7 +233,7 @@ export class Gateway {
   }
 
   /** Opens an event stream if the client may hold another; returns its closer, or throws 429. */
-  private openStream(req: IncomingMessage, res: ServerResponse, client: string): AbortSignal {
+  private openStream(res: ServerResponse, client: string): AbortSignal {
     const n = this.streams.get(client) ?? 0
     if (n >= this.o.maxStreamsPerClient)
       throw new AllotError('API_RATE_LIMITED', `at most ${this.o.maxStreamsPerClient} streams per client`)
@@ -244,10 +247,12 @@ export class Gateway {
       else this.streams.set(client, left)
     }
     res.on('close', done)
-    this.stopping.signal.addEventListener('abort', () => {
+    const onStop = () => {
       done()
       res.end()
-    })
+    }
+    this.stopping.signal.addEventListener('abort', onStop, { once: true })
+    closed.signal.addEventListener('abort', () => this.stopping.signal.removeEventListener('abort', onStop))
     res.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
@@ -256,7 +261,6 @@ export class Gateway {
     res.write('retry: 2000\n\n')
     const beat = setInterval(() => res.write(': keep-alive\n\n'), GATEWAY_DEFAULTS.streamHeartbeatMs)
     closed.signal.addEventListener('abort', () => clearInterval(beat))
-    void req
     return closed.signal
   }
 
@@ -264,8 +268,8 @@ export class Gateway {
    * `batch` events: each finalized batch, from the p2p API's own `watchBatches` stream; `settlement`
    * events: a batch seen settled (or voided) on chain since.
    */
-  private streamBatches(req: IncomingMessage, res: ServerResponse, client: string): void {
-    const signal = this.openStream(req, res, client)
+  private streamBatches(res: ServerResponse, client: string): void {
+    const signal = this.openStream(res, client)
     const onSettled = (v: BatchView) => res.write(`event: settlement\ndata: ${toJson(v)}\n\n`)
     this.settlementListeners.add(onSettled)
     signal.addEventListener('abort', () => this.settlementListeners.delete(onSettled))
@@ -283,16 +287,11 @@ export class Gateway {
   }
 
   /** `status` events: the order's status each time it changes (checked at each finalized batch and each interval). */
-  private async streamOrder(
-    req: IncomingMessage,
-    res: ServerResponse,
-    client: string,
-    id: Hex,
-  ): Promise<void> {
+  private async streamOrder(res: ServerResponse, client: string, id: Hex): Promise<void> {
     const ctx = { client, signal: this.stopping.signal }
     // The first status is read before the stream opens, so an unknown or malformed id is a plain error answer.
     const first = await callApi(this.d, { kind: 'status', orderId: id }, ctx)
-    const signal = this.openStream(req, res, client)
+    const signal = this.openStream(res, client)
     let last = ''
     const emit = (s: unknown) => {
       const json = toJson(s)
