@@ -273,6 +273,14 @@ describe('the OpenAPI document and the implementation', () => {
       'unsealed',
       'filled',
     ])
+    const [me] = (await call('GET', '/v1/validators')).json.validators as Json[]
+    expect([me.self, me.up, me.inQuorum, me.lastSigned !== null, me.height !== null]).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ])
     const st = (await call('GET', '/status')).json
     expect(st.inResultQuorum).toBe(true)
     expect(BigInt(st.finalized as string)).toBeGreaterThanOrEqual(BigInt(height))

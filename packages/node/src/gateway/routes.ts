@@ -260,7 +260,8 @@ export const ROUTES: Route[] = [
     method: 'GET',
     path: '/v1/validators',
     operationId: 'validators',
-    summary: 'Each validator: connected, last certificate it signed, in the recent quorums or not',
+    summary:
+      'Each validator: connected, its height (this node), last certificate it signed, in the recent quorums or not',
     response: 'Validators',
     handle: async (d) => {
       const recent: { height: bigint; signers: Set<string> }[] = []
@@ -280,6 +281,7 @@ export const ROUTES: Route[] = [
             peerId: v.peerId,
             self,
             up: self || peers.has(v.peerId),
+            height: self ? d.progress().height : null,
             lastSigned: lastSigned.get(a) ?? null,
             inQuorum: recent.some((r) => r.signers.has(a)),
           }

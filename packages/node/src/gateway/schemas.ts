@@ -171,6 +171,8 @@ export const SCHEMAS: Record<string, Schema> = {
         peerId: { type: 'string' },
         self: { type: 'boolean' },
         up: { type: 'boolean' },
+        /** The height it works on: known for this node only (null for the others). */
+        height: nullable(uint),
         lastSigned: nullable(uint),
         inQuorum: { type: 'boolean' },
       }),

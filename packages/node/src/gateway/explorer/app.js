@@ -62,7 +62,7 @@ function batchRow(b) {
 async function showList() {
   view.innerHTML = `
     <section><h2>Validators</h2><table id="validators"><thead><tr><th>validator</th><th>peer</th><th>up</th>
-      <th>last signature</th><th>in quorum</th></tr></thead><tbody></tbody></table></section>
+      <th>height</th><th>last signature</th><th>in quorum</th></tr></thead><tbody></tbody></table></section>
     <section><h2>Batches</h2><table id="batches"><thead><tr><th>height</th><th>orders</th><th>fills</th>
       <th>uniform prices</th><th>certificate</th><th>settlement</th><th>objective</th></tr></thead><tbody></tbody></table></section>`
   const { batches } = await get('/v1/batches?limit=25')
@@ -100,6 +100,7 @@ async function refreshValidators() {
       ) => `<tr><td><code>${esc(v.address)}</code>${v.self ? ' <span class="muted">(this node)</span>' : ''}</td>
       <td><code>${short(v.peerId)}</code></td>
       <td class="${v.up ? 'ok' : 'bad'}">${v.up ? 'up' : 'down'}</td>
+      <td>${v.height ?? '<span class="muted" title="known for this node only">—</span>'}</td>
       <td>${v.lastSigned ?? '—'}</td>
       <td class="${v.inQuorum ? 'ok' : 'bad'}">${v.inQuorum ? 'yes' : 'no'}</td></tr>`,
     )
