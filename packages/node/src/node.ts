@@ -124,6 +124,11 @@ export class AllotNode {
   gossip!: Gossip
   verifier!: SignatureVerifier
   validatorAddress: Address | undefined
+  /**
+   * The `/allot/api/1` handler itself (encoded request in, encoded answer out): the HTTP gateway answers
+   * through it, so both front doors share one validation and one set of error codes.
+   */
+  apiHandler!: (req: Uint8Array, ctx: RequestContext) => Promise<ResponseFrames>
   private readonly unregister: (() => Promise<void>)[] = []
   private pruneTimer: NodeJS.Timeout | undefined
   private running = false
@@ -231,7 +236,7 @@ export class AllotNode {
       },
     })
 
-    const apiHandler = createApiHandler({
+    const apiHandler = (this.apiHandler = createApiHandler({
       intake: this.intake,
       mempool: this.mempool,
       storage: this.storage,
@@ -240,7 +245,7 @@ export class AllotNode {
       batchKey: (h) => this.batchKeySource?.(h) ?? Promise.resolve(undefined),
       publishOrder: (bytes) => this.publishOrder(bytes),
       publishCancel: (c) => this.publishCancel(c),
-    })
+    }))
     await this.registerProtocol(API_PROTOCOL, apiHandler, {
       maxRequestBytes: API_LIMITS.maxRequestBytes,
       deadlineMs: this.o.apiDeadlineMs ?? 10_000,
