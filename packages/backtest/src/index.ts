@@ -36,6 +36,7 @@ export {
   type TraderOutcomes,
 } from './metrics.js'
 export { type ConfigRun, type ReplayOptions, runBacktest, summarise, type Totals } from './replay.js'
+export { type ReportInput, reportHtml, reportJson } from './report.js'
 export {
   addressOf,
   DEFAULT_SIMULATION,

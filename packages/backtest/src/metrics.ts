@@ -174,8 +174,8 @@ interface Arc {
 }
 
 /**
- * What the remaining orders (what is left of each order after its fill, fill-or-kill ones only if
- * untouched) still offer each other: an order selling X for Y lets an arbitrageur turn Y into X at
+ * What the remaining orders (what is left of each order after its fill, above 10⁻³ of it; fill-or-kill
+ * ones only if untouched) still offer each other: an order selling X for Y lets an arbitrageur turn Y into X at
  * `s·10⁴ / (b·(10⁴ + f))`; a cycle whose rates multiply above 1 is money left on the table.
  */
 export function arbitrageLeft(
@@ -194,7 +194,9 @@ export function arbitrageLeft(
     const bal = balances?.[o.trader]?.[o.sellAsset]
     if (balances && (bal ?? 0n) < left) left = bal ?? 0n
     if (o.kind === 'buy' && fl.bought >= o.buyAmount) continue
-    if (left <= 0n) continue
+    // What rounding leaves of a filled order (a unit or so) is dust, not an offer: ignore remainders
+    // below 10⁻³ of the order.
+    if (left <= 0n || left * 1000n <= o.sellAmount) continue
     const rate = ratio(o.sellAmount, o.buyAmount) / f
     const key = `${o.buyAsset}>${o.sellAsset}`
     const cur = best.get(key)

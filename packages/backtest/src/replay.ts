@@ -22,6 +22,8 @@ export interface Totals {
   fees: number
   /** Mean over batches of the mean |price error| (batches with a reference only). */
   meanAbsPriceError: number
+  /** Per asset: mean |price error| over the batches that priced it (compare assets, not means over different sets). */
+  priceErrorByAsset: Record<string, number>
   meanSpread: number
   /** Batches left with a crossed pair or a profitable cycle, and Σ of the cycle value estimates. */
   batchesWithArbitrage: number
@@ -105,6 +107,7 @@ export function summarise(
       surplus: 0,
       fees: 0,
       meanAbsPriceError: 0,
+      priceErrorByAsset: {},
       meanSpread: 0,
       batchesWithArbitrage: 0,
       crossedPairs: 0,
@@ -112,6 +115,7 @@ export function summarise(
     }
     let priced = 0
     let vfr = 0
+    const byAsset = new Map<string, [number, number]>()
     for (const r of results) {
       const m = r[side]
       t.orders += m.orders
@@ -124,6 +128,12 @@ export function summarise(
       if (Object.keys(m.priceError).length > 0) {
         t.meanAbsPriceError += m.meanAbsPriceError
         priced++
+        for (const [a, e] of Object.entries(m.priceError)) {
+          const acc = byAsset.get(a) ?? [0, 0]
+          acc[0] += Math.abs(e)
+          acc[1]++
+          byAsset.set(a, acc)
+        }
       }
       if (m.arbitrage.crossedPairs > 0 || m.arbitrage.cycle.length > 0) t.batchesWithArbitrage++
       t.crossedPairs += m.arbitrage.crossedPairs
@@ -133,6 +143,10 @@ export function summarise(
     t.valueFillRate = results.length ? vfr / results.length : 0
     t.meanAbsPriceError = priced ? t.meanAbsPriceError / priced : 0
     t.meanSpread = results.length ? t.meanSpread / results.length : 0
+    for (const a of [...byAsset.keys()].sort()) {
+      const [sum, n] = byAsset.get(a) as [number, number]
+      t.priceErrorByAsset[a] = sum / n
+    }
     return t
   }
   const solveMs = results.reduce((s, r) => s + r.solveMs, 0)
