@@ -118,14 +118,16 @@ export function reportHtml(r: ReportInput): string {
         (a) => a !== header.numeraire,
       )
     : []
-  const labels = (run: ConfigRun) => run.batches.map((b) => String(b.index + 1))
+  // x is time (a batch's close, s): configurations with other intervals line up
+  const xy = (run: ConfigRun, y: (b: ConfigRun['batches'][number]) => number | undefined) =>
+    run.batches.map((b) => ({ x: b.t / 1000, y: y(b) ?? null }))
   const palette = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b']
   const charts: unknown[] = []
   for (const a of assets.slice(0, 4)) {
     const ds: unknown[] = [
       {
         label: `${a} reference`,
-        data: runs[0].batches.map((b) => b.reference?.[a] ?? null),
+        data: xy(runs[0], (b) => b.reference?.[a]),
         borderColor: '#444',
         borderDash: [4, 3],
         pointRadius: 0,
@@ -134,14 +136,14 @@ export function reportHtml(r: ReportInput): string {
     runs.forEach((run, i) => {
       ds.push({
         label: `${a} batch (${run.config.name})`,
-        data: run.batches.map((b) => b.batch.prices[a] ?? null),
+        data: xy(run, (b) => b.batch.prices[a]),
         borderColor: palette[(2 * i) % 6],
         pointRadius: 0,
         spanGaps: true,
       })
       ds.push({
         label: `${a} continuous VWAP (${run.config.name})`,
-        data: run.batches.map((b) => b.continuous.prices[a] ?? null),
+        data: xy(run, (b) => b.continuous.prices[a]),
         borderColor: palette[(2 * i + 1) % 6],
         pointRadius: 0,
         spanGaps: true,
@@ -149,36 +151,38 @@ export function reportHtml(r: ReportInput): string {
     })
     charts.push({
       id: `price-${a}`,
-      title: `${a}: clearing price vs reference (${header.numeraire} per unit)`,
+      title: `${a}: clearing price vs reference (${header.numeraire} per unit; x: seconds)`,
       type: 'line',
-      labels: labels(runs[0]),
+      xy: true,
       datasets: ds,
     })
   }
-  const perBatch = (key: 'surplus' | 'fillRate', title: string) => {
+  const perBatch = (key: 'surplus' | 'fillRate', title: string, cumulative: boolean) => {
     const ds: unknown[] = []
+    const series = (run: ConfigRun, side: 'batch' | 'continuous') => {
+      let acc = 0
+      return xy(run, (b) => (cumulative ? (acc += b[side][key]) : b[side][key]))
+    }
     runs.forEach((run, i) => {
+      const c = palette[(2 * i) % 6]
+      const d = palette[(2 * i + 1) % 6]
       ds.push({
         label: `batch (${run.config.name})`,
-        data: run.batches.map((b) => b.batch[key]),
-        borderColor: palette[(2 * i) % 6],
-        backgroundColor: palette[(2 * i) % 6],
+        data: series(run, 'batch'),
+        borderColor: c,
         pointRadius: 0,
       })
       ds.push({
         label: `continuous (${run.config.name})`,
-        data: run.batches.map((b) => b.continuous[key]),
-        borderColor: palette[(2 * i + 1) % 6],
-        backgroundColor: palette[(2 * i + 1) % 6],
+        data: series(run, 'continuous'),
+        borderColor: d,
         pointRadius: 0,
       })
     })
-    const longest = runs.reduce((a, b) => (b.batches.length > a.batches.length ? b : a))
-    const type = longest.batches.length > 30 ? 'line' : 'bar'
-    charts.push({ id: key, title, type, labels: labels(longest), datasets: ds })
+    charts.push({ id: key, title, type: 'line', xy: true, datasets: ds })
   }
-  perBatch('surplus', `Trader surplus per batch (${header.numeraire})`)
-  perBatch('fillRate', 'Fill rate per batch (orders with a fill)')
+  perBatch('surplus', `Trader surplus, cumulative (${header.numeraire}; x: seconds)`, true)
+  perBatch('fillRate', 'Fill rate per batch (orders with a fill; x: seconds)', false)
   const series: number[][] = []
   const names: string[] = []
   for (const run of runs)
@@ -286,9 +290,9 @@ Chart.defaults.animation = false;
 for (const c of charts) {
   new Chart(document.getElementById(c.id), {
     type: c.type,
-    data: { labels: c.labels, datasets: c.datasets.map((d) => ({ borderWidth: 1.5, fill: false, ...d })) },
-    options: { maintainAspectRatio: false, responsive: true, interaction: { mode: 'index', intersect: false },
-      plugins: { legend: { labels: { boxWidth: 12 } } }, scales: { x: { ticks: { maxTicksLimit: 20 } } } },
+    data: { ...(c.labels ? { labels: c.labels } : {}), datasets: c.datasets.map((d) => ({ borderWidth: 1.5, fill: false, ...d })) },
+    options: { maintainAspectRatio: false, responsive: true, interaction: { mode: c.xy ? 'nearest' : 'index', intersect: false },
+      plugins: { legend: { labels: { boxWidth: 12 } } }, scales: { x: { ...(c.xy ? { type: 'linear' } : {}), ticks: { maxTicksLimit: 20 } } } },
   });
 }
 document.body.dataset.rendered = 'yes';
