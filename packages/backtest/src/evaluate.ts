@@ -1,4 +1,4 @@
-import { type ClearBatchParams, clearBatch, type SolverOrder } from '@allot/solver'
+import { type ClearBatchParams, type SolverOrder, solveBatch } from '@allot/solver'
 import { runContinuousAuction } from './cda.js'
 import type { HistoryBatch, HistoryHeader, HistoryOrder } from './history.js'
 import {
@@ -198,16 +198,8 @@ function pricesOfReference(ref: Record<string, number>, header: HistoryHeader): 
 export function evaluateWindow(w: Window, header: HistoryHeader, config: MechanismConfig): WindowResult {
   const numeraire = config.numeraire ?? header.numeraire
   const feeBps = config.feeBps ?? 0
-  const orders: SolverOrder[] = w.orders.map((o) => ({
-    id: o.id,
-    trader: o.trader,
-    sellAsset: o.sellAsset,
-    buyAsset: o.buyAsset,
-    sellAmount: o.sellAmount,
-    buyAmount: o.buyAmount,
-    kind: o.kind,
-    partiallyFillable: o.partiallyFillable,
-  }))
+  // A history order is a solver order with an arrival time (and an agent class) added.
+  const orders: readonly SolverOrder[] = w.orders
   const balances = w.balances ?? fundedBalances(w.orders)
   const params: ClearBatchParams = { numeraire, feeBps, height: BigInt(w.height) }
   if (header.resourceAssets?.length) params.resourceAssets = new Set(header.resourceAssets)
@@ -215,10 +207,21 @@ export function evaluateWindow(w: Window, header: HistoryHeader, config: Mechani
   if (config.previousPrices === 'reference' && w.reference)
     params.previousPrices = pricesOfReference(w.reference, header)
   const started = performance.now()
-  const out = clearBatch({ orders, balances, params })
+  // solveBatch is clearBatch's clearing (the same prices and amounts) without the settlement payload and
+  // its hash, which a replay does not use.
+  const sol = solveBatch({ orders, balances, params })
   const solveMs = performance.now() - started
+  const P = sol.prepared
+  const prices: Record<string, bigint> = {}
+  P.assets.forEach((a, k) => {
+    if (sol.prices[k] > 0n) prices[a] = sol.prices[k]
+  })
+  const { sold, bought, fee } = sol.amounts
   const batchFills = new Map<string, Fill>()
-  for (const f of out.fills) batchFills.set(f.id, f)
+  P.orders.forEach((o, i) => {
+    batchFills.set(o.id, { sold: sold[i], bought: bought[i], fee: fee[i] })
+  })
+  const out = { prices, dropped: P.dropped }
   const cda = runContinuousAuction(w.orders, {
     numeraire,
     feeBps,

@@ -78,7 +78,12 @@ export function measureOutcome(x: OutcomeInput, traders: TraderOutcomes): Outcom
   let surplus = 0
   let fees = 0
   const vwap = new Map<string, { base: number; quote: number }>() // asset -> Σ base units, Σ numeraire units
-  const eff = new Map<string, number[]>()
+  // per sell asset, per buy asset: the pair's effective prices, whether the order sells the base, and its VWAP
+  const pairs = new Map<
+    string,
+    Map<string, { list: number[]; sellsBase: boolean; vwap?: { base: number; quote: number } }>
+  >()
+  const eff: number[][] = []
   for (const o of orders) {
     const fl = fills.get(o.id) ?? { sold: 0n, bought: 0n, fee: 0n }
     const vx = val[o.sellAsset] ?? 0
@@ -100,18 +105,32 @@ export function measureOutcome(x: OutcomeInput, traders: TraderOutcomes): Outcom
     t[0] += s
     t[1] += Number(fl.bought) * (mval[o.buyAsset] ?? 0) - Number(fl.sold + fl.fee) * (mval[o.sellAsset] ?? 0)
     t[2] += sv
-    const { base, quote } = pairOf(o.sellAsset, o.buyAsset, x.numeraire)
-    const baseAmt = o.sellAsset === base ? fl.sold : fl.bought
-    const quoteAmt = o.sellAsset === base ? fl.bought : fl.sold
-    const key = `${base}|${quote}`
-    const list = eff.get(key) ?? []
-    list.push(ratio(quoteAmt, baseAmt))
-    eff.set(key, list)
-    if (quote === x.numeraire) {
-      const w = vwap.get(base) ?? { base: 0, quote: 0 }
-      w.base += Number(baseAmt)
-      w.quote += Number(quoteAmt)
-      vwap.set(base, w)
+    let bySell = pairs.get(o.sellAsset)
+    if (!bySell) {
+      bySell = new Map()
+      pairs.set(o.sellAsset, bySell)
+    }
+    let pair = bySell.get(o.buyAsset)
+    if (!pair) {
+      const { base, quote } = pairOf(o.sellAsset, o.buyAsset, x.numeraire)
+      // both directions of a pair share one list of prices and one VWAP
+      const back = pairs.get(o.buyAsset)?.get(o.sellAsset)
+      const list = back?.list ?? []
+      if (!back) eff.push(list)
+      let w = back?.vwap
+      if (!w && quote === x.numeraire) {
+        w = { base: 0, quote: 0 }
+        vwap.set(base, w)
+      }
+      pair = { list, sellsBase: o.sellAsset === base, ...(w ? { vwap: w } : {}) }
+      bySell.set(o.buyAsset, pair)
+    }
+    const baseAmt = Number(pair.sellsBase ? fl.sold : fl.bought)
+    const quoteAmt = Number(pair.sellsBase ? fl.bought : fl.sold)
+    pair.list.push(baseAmt > 0 ? quoteAmt / baseAmt : 0)
+    if (pair.vwap) {
+      pair.vwap.base += baseAmt
+      pair.vwap.quote += quoteAmt
     }
   }
   const dec = (a: string) => x.decimals[a] ?? 0
@@ -137,7 +156,7 @@ export function measureOutcome(x: OutcomeInput, traders: TraderOutcomes): Outcom
     errN++
   }
   let spreadSum = 0
-  for (const list of eff.values()) {
+  for (const list of eff) {
     let lo = Number.POSITIVE_INFINITY
     let hi = 0
     let sum = 0
@@ -159,7 +178,7 @@ export function measureOutcome(x: OutcomeInput, traders: TraderOutcomes): Outcom
     prices,
     priceError,
     meanAbsPriceError: errN ? errSum / errN : 0,
-    spread: eff.size ? spreadSum / eff.size : 0,
+    spread: eff.length ? spreadSum / eff.length : 0,
     arbitrage: arbitrageLeft(orders, fills, val, x.feeBps, x.balances),
   }
 }
