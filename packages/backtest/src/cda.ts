@@ -234,8 +234,8 @@ export function runContinuousAuction(orders: readonly HistoryOrder[], params: Cd
 function newEntry(o: HistoryOrder, seq: number, numeraire: string, f: bigint): Entry {
   const { base } = pairOf(o.sellAsset, o.buyAsset, numeraire)
   const ask = o.sellAsset === base
-  // ask: least quote/base = b(B+f) / (sB); bid: most quote/base = sB / (b(B+f))
-  const num = ask ? o.buyAmount * (B + f) : o.sellAmount * B
-  const den = ask ? o.sellAmount * B : o.buyAmount * (B + f)
+  // ask: least quote/base = b(B+f) / (sB); bid: most quote/base = sB / (b(B+f)); without a fee B cancels
+  const num = f === 0n ? (ask ? o.buyAmount : o.sellAmount) : ask ? o.buyAmount * (B + f) : o.sellAmount * B
+  const den = f === 0n ? (ask ? o.sellAmount : o.buyAmount) : ask ? o.sellAmount * B : o.buyAmount * (B + f)
   return { o, seq, ask, num, den, fill: { sold: 0n, bought: 0n, fee: 0n } }
 }

@@ -204,7 +204,8 @@ export function arbitrageLeft(
   feeBps: number,
   balances?: Record<string, Record<string, bigint>>,
 ): Arbitrage {
-  const best = new Map<string, Arc>()
+  const best = new Map<string, Map<string, Arc>>() // by the asset paid, by the asset received
+  const arcs: Arc[] = []
   const f = 1 + feeBps / 10_000
   for (const o of orders) {
     const fl = fills.get(o.id) ?? { sold: 0n, bought: 0n, fee: 0n }
@@ -217,18 +218,29 @@ export function arbitrageLeft(
     // below 10⁻³ of the order.
     if (left <= 0n || left * 1000n <= o.sellAmount) continue
     const rate = ratio(o.sellAmount, o.buyAmount) / f
-    const key = `${o.buyAsset}>${o.sellAsset}`
-    const cur = best.get(key)
-    if (!cur || rate > cur.rate) best.set(key, { from: o.buyAsset, to: o.sellAsset, rate, capacity: left })
+    let from = best.get(o.buyAsset)
+    if (!from) {
+      from = new Map()
+      best.set(o.buyAsset, from)
+    }
+    const cur = from.get(o.sellAsset)
+    if (!cur) {
+      const arc = { from: o.buyAsset, to: o.sellAsset, rate, capacity: left }
+      from.set(o.sellAsset, arc)
+      arcs.push(arc)
+    } else if (rate > cur.rate) {
+      cur.rate = rate
+      cur.capacity = left
+    }
   }
   const eps = 1e-9
   let crossedPairs = 0
-  for (const a of best.values()) {
+  for (const a of arcs) {
     if (a.from >= a.to) continue
-    const back = best.get(`${a.to}>${a.from}`)
+    const back = best.get(a.to)?.get(a.from)
     if (back && a.rate * back.rate > 1 + eps) crossedPairs++
   }
-  const cycle = positiveCycle([...best.values()], eps)
+  const cycle = positiveCycle(arcs, eps)
   let cycleGain = 0
   let value = 0
   if (cycle.length > 0) {
