@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { registerBacktestCommands } from './backtest.js'
 import { registerBatchCommands } from './batch.js'
 import { registerDevnetCommands } from './devnet.js'
 import { registerFundsCommands } from './funds.js'
@@ -18,4 +19,5 @@ export const commands: RegisterCommands[] = [
   registerSolveCommands,
   registerFundsCommands,
   registerDevnetCommands,
+  registerBacktestCommands,
 ]
