@@ -25,6 +25,7 @@ import type { BondReader } from './bonds.js'
  */
 const REFERENCED_AHEAD = 64n
 
+import type { MempoolMetrics } from '../metrics/index.js'
 import { type EnvelopeFields, envelopeDigester, rawSignatureFault, readSealedEnvelope } from './envelope.js'
 import type { Mempool, MempoolEntry } from './mempool.js'
 import type { BatchSchedule } from './schedule.js'
@@ -52,6 +53,8 @@ export interface IntakeDeps {
    */
   knownFinal?: (ids: Hex[]) => boolean[] | Promise<boolean[]>
   now?: () => number
+  /** `allot_intake_seconds`, observed once per list (a submit, a submitMany, a gossip bundle, a sync page). */
+  metrics?: Pick<MempoolMetrics, 'intakeLatency'>
 }
 
 /** What intake takes: an envelope's bytes, a decoded order, or both (`submit`). */
@@ -151,6 +154,7 @@ export class OrderIntake {
     local: boolean,
     o: { referenced?: boolean } = {},
   ): Promise<PromiseSettledResult<Accepted>[]> {
+    const started = performance.now()
     const out = new Array<PromiseSettledResult<Accepted>>(inputs.length)
     const refuse = (c: Candidate, reason: unknown) => {
       out[c.at] = { status: 'rejected', reason }
@@ -242,6 +246,7 @@ export class OrderIntake {
     } finally {
       for (const c of held) this.release(c)
     }
+    this.d.metrics?.intakeLatency.observe((performance.now() - started) / 1000)
     return out
   }
 

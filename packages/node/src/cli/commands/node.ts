@@ -1,4 +1,3 @@
-import { createServer, type Server } from 'node:http'
 import { type Address, AllotError } from '@allot/protocol'
 import type { Command } from 'commander'
 import { pino } from 'pino'
@@ -96,6 +95,10 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
         rpcUrl: o.rpcUrl,
         sealingEpoch,
         metrics,
+        metricsHttp:
+          o.metricsPort === undefined
+            ? undefined
+            : { registry, port: Number(o.metricsPort), host: o.metricsHost },
         logger,
         verifier: {
           threads: o.verifyThreads ? Number(o.verifyThreads) : undefined,
@@ -103,34 +106,12 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
         },
       })
       const n = running.node
-      let server: Server | undefined
-      if (o.metricsPort !== undefined) {
-        server = createServer((req, res) => {
-          if (req.url !== '/metrics') {
-            res.writeHead(404).end()
-            return
-          }
-          registry.metrics().then(
-            (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-            (e) => res.writeHead(500).end(String(e)),
-          )
-        })
-        await new Promise<void>((resolve) => server?.listen(Number(o.metricsPort), o.metricsHost, resolve))
-        const addr = server.address()
-        logger.info(
-          {
-            metrics: `http://${o.metricsHost}:${typeof addr === 'object' && addr ? addr.port : o.metricsPort}/metrics`,
-          },
-          'metrics',
-        )
-      }
       logger.info({ api: n.apiAddrs() }, 'api listening')
       await new Promise<void>((resolve) => {
         const stop = () => resolve()
         process.once('SIGINT', stop)
         process.once('SIGTERM', stop)
       })
-      server?.close()
       await running.stop()
     })
 }
