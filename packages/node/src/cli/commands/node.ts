@@ -1,6 +1,5 @@
 import { type Address, AllotError } from '@allot/protocol'
 import type { Command } from 'commander'
-import { pino } from 'pino'
 import {
   keyNeedsPassword,
   loadGenesis,
@@ -12,6 +11,7 @@ import {
 import { createNodeMetrics, createRegistry } from '../../metrics/index.js'
 import { runNode } from '../../run.js'
 import { readSealingEpoch } from '../../sealing/index.js'
+import { createCliLogger, LOG_FORMATS } from '../log.js'
 import type { RegisterCommands } from './index.js'
 import { keyPassword } from './keys.js'
 
@@ -27,6 +27,7 @@ interface StartOptions {
   metricsPort?: string
   metricsHost: string
   logLevel: string
+  logFormat: string
   verifyThreads?: string
   verifyBackend?: 'noble' | 'native'
   sealingEpoch?: string
@@ -39,7 +40,9 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
   const node = program.command('node').description('run an allot node')
   node
     .command('start')
-    .description('start a node: JSON logs on stdout, Prometheus metrics on --metrics-port')
+    .description(
+      'start a node: JSON logs on stdout (--log-format pretty for a terminal), Prometheus metrics on --metrics-port',
+    )
     .requiredOption('--genesis <file>', 'genesis file (docs/genesis.md)')
     .requiredOption('--data <dir>', 'data directory (level database, network identity)')
     .option('--listen <multiaddr>', 'listen address (repeatable)', collect, [])
@@ -54,12 +57,17 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://<metrics-host>:<port>/metrics')
     .option('--metrics-host <host>', 'metrics bind address', '127.0.0.1')
     .option('--log-level <level>', 'pino log level', 'info')
+    .option(
+      '--log-format <format>',
+      `logs: ${LOG_FORMATS.join(' | ')} (pretty: one human-readable line each)`,
+      'json',
+    )
     .option('--verify-threads <n>', 'signature worker threads (default: the cores available)')
     .option('--verify-backend <backend>', 'signature backend: noble | native', 'noble')
     .option('--sealing-epoch <file>', 'a dealt sealing epoch to add (devnets: epoch-0.json, docs/sealing.md)')
     .option('--sealing-shares <file>', "this validator's shares of --sealing-epoch (keys/shares-<i>.json)")
     .action(async (o: StartOptions) => {
-      const logger = pino({ level: o.logLevel })
+      const logger = createCliLogger({ level: o.logLevel, format: o.logFormat })
       const genesis = loadGenesis(o.genesis)
       const validatorKey = o.validatorKey
         ? loadSecpKey(
