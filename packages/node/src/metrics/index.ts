@@ -32,9 +32,14 @@ export function createRegistry(withDefaults = true): Registry {
   return r
 }
 
-export { EQUIVOCATION_KINDS, TIMEOUT_STEPS } from './consensus.js'
-export { DKG_STAGES, type DkgStage, setDkgStage } from './sealing.js'
+export { createApiMetrics } from './api.js'
+export { createBatchMetrics } from './batch.js'
+export { createConsensusMetrics, EQUIVOCATION_KINDS, TIMEOUT_STEPS } from './consensus.js'
+export { createMempoolMetrics } from './mempool.js'
+export { createNetworkMetrics } from './network.js'
+export { createSealingMetrics, DKG_STAGES, type DkgStage, setDkgStage } from './sealing.js'
 export { MetricsServer, type MetricsServerOptions } from './server.js'
+export { createSettlementMetrics } from './settlement.js'
 export type {
   ApiMetrics,
   BatchMetrics,
