@@ -210,7 +210,7 @@ describe('an adversarial peer against four validators on libp2p', () => {
   /** Rejected messages counted on `topic` at validator i (every one from its hostile sender). */
   const rejectsOn = async (i: number, topic: string) => {
     let n = 0
-    for (const x of (await metrics[i].gossip.get()).values)
+    for (const x of (await metrics[i].network.gossip.get()).values)
       if (x.labels.verdict === 'reject' && x.labels.topic === topic) n += x.value
     return n
   }
@@ -632,7 +632,7 @@ describe('an adversarial peer against four validators on libp2p', () => {
   it('graylists the sender of rejected orders, consensus, unseal and results junk', async () => {
     const scores = lowest()
     console.log('lowest scores during the attack', scores)
-    const verdicts = (await metrics[0].gossip.get()).values.map(
+    const verdicts = (await metrics[0].network.gossip.get()).values.map(
       (x) => `${x.labels.topic} ${x.labels.verdict} ${x.labels.code}: ${x.value}`,
     )
     console.log('validator 0 gossip verdicts', verdicts)

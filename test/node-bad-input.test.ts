@@ -348,7 +348,7 @@ describe('bad input at the API and on gossip', () => {
     const counts = new Map<string, number>()
     const read = async () => {
       counts.clear()
-      for (const v of (await metrics.gossip.get()).values)
+      for (const v of (await metrics.network.gossip.get()).values)
         counts.set(`${v.labels.verdict}:${v.labels.code}`, v.value)
       return counts
     }
@@ -382,7 +382,7 @@ describe('bad input at the API and on gossip', () => {
     const bundle = (orders: Uint8Array[]) => encode(orderGossipCodec, { kind: 'bundle', orders })
     const verdicts = async () => {
       const m = new Map<string, number>()
-      for (const v of (await metrics.gossip.get()).values)
+      for (const v of (await metrics.network.gossip.get()).values)
         if (v.labels.topic === topic) m.set(`${v.labels.verdict}:${v.labels.code}`, v.value)
       return m
     }
@@ -435,7 +435,7 @@ describe('bad input at the API and on gossip', () => {
     await sender.host.dial(target.host.getMultiaddrs()[0])
     await waitFor(() => sender.gossip.peersOn(topic) >= 1, 10_000, 'the sender on the topic')
     const accepted = async () => {
-      for (const v of (await metrics.gossip.get()).values)
+      for (const v of (await metrics.network.gossip.get()).values)
         if (v.labels.topic === topic && v.labels.verdict === 'accept') return v.value
       return 0
     }

@@ -88,7 +88,7 @@ async function handle(m: Record<string, unknown>): Promise<Record<string, unknow
     }
     case 'verdicts':
       return {
-        verdicts: (await metrics.gossip.get()).values.map(
+        verdicts: (await metrics.network.gossip.get()).values.map(
           (v) => `${v.labels.topic} ${v.labels.verdict} ${v.labels.code} ${v.value}`,
         ),
       }

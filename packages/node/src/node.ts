@@ -171,7 +171,7 @@ export class AllotNode {
     this.storage = await NodeStorage.open(`${this.o.dataDir}/db`)
     this.mempool = new Mempool(this.storage, {
       maxOrders: this.o.maxMempoolOrders,
-      onSizeChange: (n) => m?.mempoolSize.set(n),
+      onSizeChange: (n) => m?.mempool.orders.set(n),
       onAdded: this.o.onOrderAdded,
     })
     const loaded = await this.mempool.load()
@@ -204,6 +204,7 @@ export class AllotNode {
       schedule: this.schedule,
       mempool: this.mempool,
       verifier: this.verifier,
+      metrics: m?.mempool,
       bonds,
       // level only for the ids its filter cannot rule out (almost none: a replay, a Bloom false positive)
       knownFinal: (ids, o) => (o?.referenced ? finalButCancelled : anyFinal)(ids),
@@ -221,7 +222,7 @@ export class AllotNode {
       gossipToMeshPeers: this.o.gossipRepair,
     })
     this.gossip = new Gossip(this.host.services.pubsub, {
-      onVerdict: (topic, verdict, code) => m?.gossip.inc({ topic, verdict, code: code ?? 'OK' }),
+      onVerdict: (topic, verdict, code) => m?.network.gossip.inc({ topic, verdict, code: code ?? 'OK' }),
     })
     this.gossip.subscribe(this.ordersTopic, {
       maxBytes: MAX_ORDER_GOSSIP_BYTES,
@@ -267,14 +268,14 @@ export class AllotNode {
       },
     )
 
-    this.host.addEventListener('peer:connect', () => m?.peers.set(this.host.getPeers().length))
+    this.host.addEventListener('peer:connect', () => m?.network.peers.set(this.host.getPeers().length))
     // Orders are pulled from peers that serve sync (nodes), once identify says so: API clients (the CLI,
     // AllotClient) connect too, and asking them only fails.
     this.host.addEventListener('peer:identify', (ev) => {
       if (this.o.syncOnConnect === false || !ev.detail.protocols.includes(SYNC_PROTOCOL)) return
       void this.syncFrom(ev.detail.peerId).catch(() => {})
     })
-    this.host.addEventListener('peer:disconnect', () => m?.peers.set(this.host.getPeers().length))
+    this.host.addEventListener('peer:disconnect', () => m?.network.peers.set(this.host.getPeers().length))
 
     const retain = BigInt(this.o.retainBatches ?? 2)
     this.pruneTimer = setInterval(
@@ -302,8 +303,8 @@ export class AllotNode {
     const un = await handleProtocol(this.host, protocol, handler, {
       ...opts,
       onOutcome: (code, ms) => {
-        m?.apiRequests.inc({ protocol, code })
-        m?.apiLatency.observe({ protocol }, ms / 1000)
+        m?.api.requests.inc({ protocol, code })
+        m?.api.latency.observe({ protocol }, ms / 1000)
         opts.onOutcome?.(code, ms)
       },
     })

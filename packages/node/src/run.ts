@@ -31,6 +31,7 @@ import {
 } from './consensus/index.js'
 import { recoverAddressFast } from './crypto/index.js'
 import { Gateway, type GatewayOptions } from './gateway/index.js'
+import { MetricsServer, type Registry } from './metrics/index.js'
 import { topicOf } from './network/index.js'
 import { type AllotNode, createNode, type NodeOptions } from './node.js'
 import {
@@ -41,7 +42,14 @@ import {
   wireEpochDkg,
   wireKeyShareFetch,
 } from './sealing/index.js'
-import { BatchSubmitter, ChainBalanceReader, type ChainClients, connectChain } from './settlement/index.js'
+import { type Service, type ServiceEntry, ServiceList } from './services.js'
+import {
+  BatchSubmitter,
+  ChainBalanceReader,
+  type ChainClients,
+  ChainRefPoller,
+  connectChain,
+} from './settlement/index.js'
 
 export interface RunNodeOptions extends NodeOptions {
   /** Blocks below the chain head that count as final (chainRef). Default 0 (devnets: anvil mines on demand). */
@@ -59,6 +67,8 @@ export interface RunNodeOptions extends NodeOptions {
   unsealDeadlineMs?: number
   /** The HTTP/JSON gateway and explorer (`--http`); off when absent. */
   http?: GatewayOptions
+  /** Serve `metrics`' registry on `http://<host>:<port>/metrics` (the first service, stopped last). */
+  metricsHttp?: { registry: Registry; port: number; host: string }
 }
 
 /** Largest KeyShare message on the unseal topic (an encoded share is ~150 bytes). */
@@ -76,6 +86,10 @@ export interface RunningNode {
   chain?: ChainClients
   /** The HTTP gateway, when `http` was given (its `url` once started). */
   gateway?: Gateway
+  /** The metrics endpoint (`metricsHttp`): its URL once started. */
+  metricsServer?: MetricsServer
+  /** The services running, in start order (`stop` stops them in reverse). */
+  services(): string[]
   /** The height consensus works on, the last certified and the last settled batch. */
   progress(): { height: bigint; finalized: bigint; settled: bigint }
   stop(): Promise<void>
@@ -85,9 +99,15 @@ export interface RunningNode {
  * Assembles and starts a node (STYLE.md: services assembled in one place). With an RPC URL the node reads
  * bonds and balances from the settlement contract; with a validator key it also runs consensus, clears
  * decided batches, attests, and settles certified ones.
+ *
+ * The node is one ordered list of services (`ServiceList`): metrics endpoint → chain view → node (storage,
+ * mempool, host, gossip, API) → sealing → DKG → batch pipeline → consensus. Each is constructed once those
+ * before it have started (it takes what it needs from them), and they stop in reverse: consensus first,
+ * the metrics endpoint last. docs/node.md "Services".
  */
 export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
   const g = o.genesis
+  const m = o.metrics
   let chain: ChainClients | undefined
   let reader: ChainBalanceReader | undefined
   if (o.rpcUrl) {
@@ -116,15 +136,56 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
       intakeCutoffMs: g.intakeCutoffMs,
     })
   const node = await createNode({ ...o, schedule, bonds: o.bonds ?? reader, balances: o.balances ?? reader })
-  await node.start()
-
   // Sealing: the validator index order is the sorted validator set (consensus's order too); share i
   // of every dealt or generated epoch belongs to the i-th address of it.
   const validators = g.validators.map((v) => v.address.toLowerCase() as Address).sort()
+  /** Ends the waits that outlive a stopping pipeline: an opener's wait for shares, a settlement's takeover. */
+  const stopping = new AbortController()
+
+  let metricsServer: MetricsServer | undefined
+  let chainView: ChainRefPoller | undefined
   let sealing: SealingService | undefined
   let dkg: EpochDkg | undefined
   let fetchMissingShares: ((h: bigint) => void) | undefined
+  let pipeline: BatchPipeline | undefined
+  let consensus: ConsensusService | undefined
+  let settled = 0n
+
+  const entries: ServiceEntry[] = []
+  const http = o.metricsHttp
+  if (http)
+    entries.push({
+      name: 'metrics',
+      create: () => (metricsServer = new MetricsServer({ ...http, logger: node.logger })),
+    })
+  const r = reader
+  if (r && o.validatorKey) {
+    const c = chain as ChainClients
+    entries.push({
+      name: 'chain-view',
+      create: () =>
+        (chainView = new ChainRefPoller({
+          read: () => r.chainRef(),
+          head: () => c.publicClient.getBlockNumber({ cacheTime: 0 }),
+          everyMs: Math.max(200, g.batchIntervalMs / 2),
+          logger: node.logger.child({ service: 'chain-view' }),
+          metrics: m?.settlement,
+        })),
+    })
+  }
+  entries.push({ name: 'node', create: () => node })
   if (g.sealing.enabled) {
+    entries.push({ name: 'sealing', create: () => sealingService() })
+    entries.push({ name: 'dkg', create: () => dkgService() })
+  }
+  if (o.validatorKey) {
+    const key = o.validatorKey
+    entries.push({ name: 'batch', create: () => batchService() })
+    entries.push({ name: 'consensus', create: () => consensusService(key) })
+  }
+
+  /** The sealing service with its unseal topic and key-share protocol. */
+  function sealingService(): Service {
     const unsealTopic = topicOf(g.networkId, 'unseal')
     const s = new SealingService({
       domain: domainOf(g),
@@ -134,56 +195,57 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
       publishShare: async (ks) => {
         await node.gossip.publish(unsealTopic, encode(keyShareCodec, ks)).catch(() => 0)
       },
+      metrics: m?.sealing,
     })
-    await s.start()
-    const e = o.sealingEpoch
-    if (e && !(await s.batchKey(e.public.startHeight))) await s.addEpoch(e)
-    node.gossip.subscribe<KeyShare>(unsealTopic, {
-      maxBytes: MAX_KEY_SHARE_BYTES,
-      // A share that fails its checks (signer, index, Feldman commitments) is rejected: the peer pays.
-      validate: async (data) => {
-        const ks = decode(keyShareCodec, data, MAX_KEY_SHARE_BYTES)
-        const v = s.onShare(ks)
-        // Lacking the share's epoch (restarted mid-DKG, a late joiner, a non-validator) is ours, not the
-        // sender's: ignored, so honest peers are not graylisted for it; a share that fails its checks rejects.
-        if (!v.accepted)
-          throw new AllotError(
-            v.code,
-            v.message,
-            v.code === 'SEAL_NO_BATCH_KEY' ? { gossip: 'ignore' } : undefined,
-          )
-        return ks
-      },
-    })
-    node.setBatchKeySource((h) => s.batchKey(h))
-    dkg = await wireEpochDkg(node, s, g, validators, o.validatorKey)
-    fetchMissingShares = await wireKeyShareFetch(node, s, g)
     sealing = s
+    return {
+      async start() {
+        await s.start()
+        const e = o.sealingEpoch
+        if (e && !(await s.batchKey(e.public.startHeight))) await s.addEpoch(e)
+        node.gossip.subscribe<KeyShare>(unsealTopic, {
+          maxBytes: MAX_KEY_SHARE_BYTES,
+          // A share that fails its checks (signer, index, Feldman commitments) is rejected: the peer pays.
+          validate: async (data) => {
+            const ks = decode(keyShareCodec, data, MAX_KEY_SHARE_BYTES)
+            const v = s.onShare(ks)
+            // Lacking the share's epoch (restarted mid-DKG, a late joiner, a non-validator) is ours, not the
+            // sender's: ignored, so honest peers are not graylisted for it; a share that fails its checks rejects.
+            if (!v.accepted)
+              throw new AllotError(
+                v.code,
+                v.message,
+                v.code === 'SEAL_NO_BATCH_KEY' ? { gossip: 'ignore' } : undefined,
+              )
+            return ks
+          },
+        })
+        node.setBatchKeySource((h) => s.batchKey(h))
+        fetchMissingShares = await wireKeyShareFetch(node, s, g)
+      },
+      async stop() {
+        node.gossip.unsubscribe(unsealTopic)
+        await s.stop()
+      },
+    }
   }
 
-  let consensus: ConsensusService | undefined
-  let pipeline: BatchPipeline | undefined
-  let chainRef = 0n
-  let chainRefTimer: NodeJS.Timeout | undefined
-  /** Our confirmed chain view: proposals beyond it are refused, so a lagging view is refreshed on demand too. */
-  const refreshChainRef = (): void => {
-    reader
-      ?.chainRef()
-      .then((r) => {
-        if (r > chainRef) chainRef = r
-      })
-      .catch(() => {})
-  }
-  if (o.validatorKey) {
-    const key: PrivateKey = o.validatorKey
-    if (reader) {
-      chainRef = await reader.chainRef()
-      chainRefTimer = setInterval(refreshChainRef, Math.max(200, g.batchIntervalMs / 2))
-      chainRefTimer.unref()
+  /** The validators' DKG of later epochs, on its topic and protocols. */
+  async function dkgService(): Promise<Service> {
+    const d = await wireEpochDkg(node, sealing as SealingService, g, validators, o.validatorKey, m?.sealing)
+    dkg = d
+    return {
+      start: () => d.start(),
+      async stop() {
+        node.gossip.unsubscribe(topicOf(g.networkId, 'dkg'))
+        await d.stop()
+      },
     }
-    let svc: ConsensusService | undefined
+  }
+
+  function batchService(): Service {
     const certVerifier = keyVerifier(domainOf(g), recoverAddressFast)
-    pipeline = new BatchPipeline({
+    const p = new BatchPipeline({
       genesis: g,
       domain: domainOf(g),
       storage: node.storage,
@@ -192,7 +254,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
         reader && chain
           ? contractChainView(reader, chain, g.settlement)
           : (o.chainView ?? { available: async () => 0n, settledHeightAt: async () => 0n }),
-      attest: (h, r) => svc!.attest(h, r),
+      attest: async (h, res) => consensus?.attest(h, res),
       settler:
         chain && reader
           ? contractSettler(
@@ -200,15 +262,25 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
                 clients: chain,
                 settlement: g.settlement,
                 takeoverMs: o.settleTakeoverMs ?? Math.max(2000, 3 * g.batchIntervalMs),
+                metrics: m?.settlement,
               }),
               chain,
               g.settlement,
+              stopping.signal,
             )
           : undefined,
       logger: node.logger.child({ service: 'batch' }),
-      onSettled: (h) => node.setSettledHeight(h),
+      onSettled: (h) => {
+        node.setSettledHeight(h)
+        if (h > settled) m?.settlement.settledHeight.set(Number((settled = h)))
+      },
       opener: sealing
-        ? sealingOpener(sealing, { deadlineMs: o.unsealDeadlineMs, onWaiting: fetchMissingShares })
+        ? sealingOpener(sealing, {
+            deadlineMs: o.unsealDeadlineMs,
+            onWaiting: fetchMissingShares,
+            signal: stopping.signal,
+            metrics: m?.sealing,
+          })
         : undefined,
       peers: {
         // Ask each connected peer in turn until one answers (a restarted node catching up).
@@ -230,44 +302,58 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
       verifyCertificate: (cert) => verifyCertificate(cert, validators, certVerifier.result).ok,
       faultPoint: failAt(),
       proposerOf: async (h) => {
-        const round = await svc?.decidedRound(h)
+        const round = await consensus?.decidedRound(h)
         return round === undefined ? undefined : proposerOf(validators, h, round)
       },
+      metrics: m?.batch,
     })
-    await pipeline.start()
-    const bp = pipeline
-    node.setDecidedOrderSource((id) => bp.decidedOrder(id))
-    const p = pipeline
-    svc = consensus = new ConsensusService(node, {
+    pipeline = p
+    return {
+      async start() {
+        await p.start()
+        node.setDecidedOrderSource((id) => p.decidedOrder(id))
+      },
+      async stop() {
+        stopping.abort()
+        await p.stop()
+      },
+    }
+  }
+
+  function consensusService(key: PrivateKey): Service {
+    const p = pipeline as BatchPipeline
+    const c = new ConsensusService(node, {
       validatorKey: key,
-      chainRef: () => chainRef,
-      onChainRefAhead: () => refreshChainRef(),
+      chainRef: () => chainView?.chainRef ?? 0n,
+      onChainRefAhead: () => chainView?.refresh(),
       onDecided: (d) => {
         // The decision is persisted and this validator's share of sk_h released first (alongside the
         // pipeline, whose opener waits for t+1 shares): never a share of an undecided batch.
         if (sealing)
           void sealing
             .onDecided(d.height, d.content.dkgRefs)
-            .catch((e) =>
-              node.logger.error(
-                { height: String(d.height), err: (e as Error).message },
-                'share release failed',
-              ),
-            )
+            .catch((err) => node.logger.error({ height: String(d.height), err }, 'share release failed'))
         void p.decided(d.content, proposerOf(validators, d.height, d.round)).catch(() => {})
       },
       onCertified: (cert) => void p.certified(cert).catch(() => {}),
       dkg,
+      metrics: m?.consensus,
     })
-    await consensus.start()
-    // Heights decided before a restart but not processed, and results not yet certified, resume now.
-    void p
-      .resume()
-      .catch((e) => node.logger.error({ err: (e as Error).message }, 'batch pipeline resume failed'))
-    const c = consensus
-    node.setHeightSource(() => c.height)
-    if (schedule instanceof ConsensusSchedule) {
-      schedule.bind(() => ({ height: c.height, parentTimestamp: Number(c.driver.state.parent.timestamp) }))
+    consensus = c
+    return {
+      async start() {
+        await c.start()
+        // Heights decided before a restart but not processed, and results not yet certified, resume now.
+        void p.resume().catch((err) => node.logger.error({ err }, 'batch pipeline resume failed'))
+        node.setHeightSource(() => c.height)
+        if (schedule instanceof ConsensusSchedule) {
+          schedule.bind(() => ({
+            height: c.height,
+            parentTimestamp: Number(c.driver.state.parent.timestamp),
+          }))
+        }
+      },
+      stop: () => c.stop(),
     }
   }
 
@@ -276,25 +362,34 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
     finalized: pipeline?.lastCertified ?? 0n,
     settled: pipeline?.lastSettled ?? 0n,
   })
+  // The HTTP gateway is the last service: it answers only once everything it reads from runs, and stops first.
   let gateway: Gateway | undefined
-  if (o.http) {
-    const bp = pipeline
-    gateway = new Gateway(
-      {
-        api: node.apiHandler,
-        storage: node.storage,
-        genesis: g,
-        progress,
-        peers: () => node.host.getPeers().map((p) => p.toString()),
-        selfPeerId: node.peerId,
-        validator: node.validatorAddress,
-        book: bp ? (h) => bp.bookAt(h) : undefined,
+  const gatewayOptions = o.http
+  if (gatewayOptions) {
+    entries.push({
+      name: 'gateway',
+      create: () => {
+        const bp = pipeline
+        gateway = new Gateway(
+          {
+            api: node.apiHandler,
+            storage: node.storage,
+            genesis: g,
+            progress,
+            peers: () => node.host.getPeers().map((p) => p.toString()),
+            selfPeerId: node.peerId,
+            validator: node.validatorAddress,
+            book: bp ? (h) => bp.bookAt(h) : undefined,
+          },
+          gatewayOptions,
+          node.logger.child({ service: 'gateway' }),
+        )
+        return gateway
       },
-      o.http,
-      node.logger.child({ service: 'gateway' }),
-    )
-    await gateway.start()
+    })
   }
+  const services = new ServiceList(node.logger.child({ service: 'services' }))
+  await services.start(entries)
 
   return {
     node,
@@ -303,16 +398,13 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
     sealing,
     dkg,
     chain,
-    gateway,
-    progress,
-    async stop() {
-      await gateway?.stop()
-      clearInterval(chainRefTimer)
-      dkg?.stop()
-      await consensus?.stop()
-      pipeline?.stop()
-      await node.stop()
+    get gateway() {
+      return gateway
     },
+    metricsServer,
+    services: () => services.names,
+    progress,
+    stop: () => services.stop(),
   }
 }
 

@@ -81,11 +81,13 @@ export function contractSettler(
   submitter: BatchSubmitter,
   clients: ChainClients,
   settlement: Address,
+  /** Ends submissions under way (the node stops): a takeover wait or a retry pause does not outlive it. */
+  signal?: AbortSignal,
 ): Settler {
   let fromBlock = 0n
   return {
     async settle(result: ClearingResult, certificate: BatchCertificate, proposer: Address) {
-      const r = await submitter.submit([{ result, certificate }], proposer)
+      const r = await submitter.submit([{ result, certificate }], proposer, signal)
       return r.status === 'settled' ? { txHash: r.txHash } : null
     },
     async settledSince() {

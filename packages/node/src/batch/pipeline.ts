@@ -27,6 +27,7 @@ import { clearBatch, type SolverOrder } from '@allot/solver'
 import type { Logger } from 'pino'
 import type { Genesis } from '../config/index.js'
 import { type Mempool, payloadHashBytes } from '../mempool/index.js'
+import type { BatchMetrics } from '../metrics/index.js'
 import { maxPenaltiesFor } from '../settlement/limits.js'
 import { type BatchOp, heightKey, hexKey, type NodeStorage, Repository } from '../storage/index.js'
 import { type BatchBook, batchBookCodec, type ProcessedBatch, processedBatchCodec } from './record.js'
@@ -112,6 +113,8 @@ export interface BatchPipelineOptions {
    * pipeline's writes; the drill's node kills itself there (run.ts, `ALLOT_FAIL_AT`).
    */
   faultPoint?: (point: FaultPoint, height: bigint, orders: number) => void
+  /** Orders, fills, penalties, unseal and solve time, objective (metrics/batch.ts). */
+  metrics?: BatchMetrics
 }
 
 /** Where a crash can split a batch's life: before and after each write. */
@@ -253,7 +256,12 @@ export class BatchPipeline {
     if (decided) this.kick(decided[0])
   }
 
-  stop(): void {
+  /**
+   * Stops for real: the settlement poll and every pause end, callers waiting on a height are told
+   * NODE_STOPPING, and the height and the certificate under way are awaited (the store closes after).
+   * An opener's wait for key shares and a settlement's takeover wait are ended by their own signal (run.ts).
+   */
+  async stop(): Promise<void> {
     this.stopped = true
     clearInterval(this.settledPoll)
     for (const t of this.timers) clearTimeout(t)
@@ -263,6 +271,8 @@ export class BatchPipeline {
     const stopped = new AllotError('NODE_STOPPING', 'the batch pipeline stopped')
     for (const ws of this.waiters.values()) for (const w of ws) w.reject(stopped)
     this.waiters.clear()
+    await this.running?.catch(() => {})
+    await this.finalizing.catch(() => {})
   }
 
   /**
@@ -457,7 +467,9 @@ export class BatchPipeline {
     // refused unopened and charged, each with its own signed envelope as evidence.
     const { kept, refused } = oneEnvelopePerNonce(envelopes, this.o.genesis.perTraderMaxOrdersPerBatch)
     // 3. Open them (unsealing), and check what only the plaintext shows.
+    const openStarted = performance.now()
     const { opened, invalid } = await (this.o.opener ?? plainOpener).open(h, kept)
+    const unsealMs = performance.now() - openStarted
     const rejected: InvalidOrder[] = [...refused, ...invalid]
     let solverOrders: SolverOrder[] = []
     // The trader's signed envelope of this batch is what a penalty carries to the contract as evidence.
@@ -548,6 +560,7 @@ export class BatchPipeline {
     const numeraire =
       this.o.genesis.assets.find((a) => a.symbol === this.o.genesis.bond.token)?.id ??
       this.o.genesis.assets[0].id
+    const solveStarted = performance.now()
     const out = clearBatch({
       orders: solverOrders,
       balances,
@@ -562,6 +575,7 @@ export class BatchPipeline {
         batchHash: batchHashOf(content),
       },
     })
+    const solveMs = performance.now() - solveStarted
     // Each envelope at most once (the solver never sees the rejected ones); one trader may pay for several.
     // Penalties cost gas as fills do: those beyond the gas the fills leave are dropped, by ascending id.
     const penalties = [
@@ -690,6 +704,7 @@ export class BatchPipeline {
 
     // Written: from here on, h is processed.
     this.lastProcessed = h
+    this.record(content.orderIds.length, result, out.objective, unsealMs, solveMs, h)
     if (settle) this.lastSettlementNeeded = h
     this.recent.set(h, record)
     this.recent.delete(h - RECENT)
@@ -928,6 +943,28 @@ export class BatchPipeline {
           this.o.logger.warn({ height: h.toString(), err: (e as Error).message }, 'settlement failed'),
         )
     }
+  }
+
+  /** A processed batch's figures; the timings and the objective of empty batches would only dilute them. */
+  private record(
+    orders: number,
+    result: ClearingResult,
+    objective: bigint,
+    unsealMs: number,
+    solveMs: number,
+    h: bigint,
+  ): void {
+    const m = this.o.metrics
+    if (!m) return
+    m.processed.inc()
+    m.lastProcessed.set(Number(h))
+    if (orders === 0) return
+    m.orders.inc(orders)
+    m.fills.inc(result.fills.length)
+    m.penalties.inc(result.penalties.length)
+    m.unsealSeconds.observe(unsealMs / 1000)
+    m.solveSeconds.observe(solveMs / 1000)
+    m.objective.set(Number(objective))
   }
 
   private async pollSettled(): Promise<void> {

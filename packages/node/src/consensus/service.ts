@@ -14,6 +14,7 @@ import { fetchOrders } from '../api/index.js'
 import { domainOf, type Genesis } from '../config/index.js'
 import { recoverAddressFast } from '../crypto/index.js'
 import type { Mempool, OrderIntake } from '../mempool/index.js'
+import type { ConsensusMetrics } from '../metrics/index.js'
 import {
   type AllotHost,
   type Gossip,
@@ -110,6 +111,8 @@ export interface ConsensusServiceOptions {
    * propose, a proposal's refs must be held to vote for it, and missing ones are fetched like orders.
    */
   dkg?: DkgRefSource
+  /** Height, round, decision latency, timeouts, bad signatures, equivocations (metrics/consensus.ts). */
+  metrics?: ConsensusMetrics
 }
 
 /** What consensus needs of the DKG: refs to propose, whether a ref is held, fetching the missing. */
@@ -158,6 +161,10 @@ export class ConsensusService {
   private readonly signResult: (r: BatchResult) => Signature
   /** Counters for metrics: equivocations seen, results that differed from the certified one. */
   readonly counters = { resultMismatches: 0, resultEquivocations: 0, certificates: 0 }
+  /** The driver's bad-signature count already exported. */
+  private badSignaturesSeen = 0
+  /** When the height at work began (the previous decision, or the start): decision latency. */
+  private heightSince = 0
 
   constructor(node: ConsensusNode, o: ConsensusServiceOptions) {
     this.node = node
@@ -258,6 +265,7 @@ export class ConsensusService {
       validate: async (data) => {
         const msg = decodeConsensusMessage(data)
         const refused = this.driver.admit(msg)
+        this.recordDriver()
         if (refused) throw new AllotError(refused.code, refused.message)
         return msg
       },
@@ -276,6 +284,7 @@ export class ConsensusService {
           throw new AllotError('CONSENSUS_UNKNOWN_VALIDATOR', `${a.validator} is not a validator`)
         }
         if (!this.verifier.result(a.result, a.signature, a.validator)) {
+          this.o.metrics?.badSignatures.inc()
           throw new AllotError(
             'CONSENSUS_BAD_SIGNATURE',
             'attestation signature does not recover to its validator',
@@ -299,15 +308,23 @@ export class ConsensusService {
       { height: String(height), round: state.round, records: records.length },
       'consensus starts',
     )
+    this.heightSince = this.now()
     this.apply((now) => this.driver.start(now))
     this.scheduleSync()
   }
 
+  /**
+   * Stops for real: its topics are left, every timer (steps, fetch retries, the sync tick) is cleared and
+   * none is set again, and the output under way (a write-ahead record, a decision) is awaited.
+   */
   async stop(): Promise<void> {
     this.running = false
+    this.node.gossip.unsubscribe(this.topic)
+    this.node.gossip.unsubscribe(this.resultsTopic)
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     if (this.syncTimer) clearTimeout(this.syncTimer)
+    this.syncTimer = undefined
     await this.chain.catch(() => {})
   }
 
@@ -320,11 +337,24 @@ export class ConsensusService {
   private apply(stepFn: (now: number) => DriverOutput): void {
     if (!this.running) return
     const out = stepFn(this.now())
+    this.recordDriver()
+    for (const e of out.evidence) this.o.metrics?.equivocations.inc({ kind: e.kind })
     this.chain = this.chain
       .then(() => this.process(out))
       .catch((e) => {
         this.node.logger.error({ err: (e as Error).message }, 'consensus output failed')
       })
+  }
+
+  /** Height, round and the driver's bad-signature count, after each of its steps. */
+  private recordDriver(): void {
+    const m = this.o.metrics
+    if (!m) return
+    m.height.set(Number(this.driver.height))
+    m.round.set(this.driver.state.round)
+    const bad = this.driver.stats.badSignatures
+    if (bad > this.badSignaturesSeen) m.badSignatures.inc(bad - this.badSignaturesSeen)
+    this.badSignaturesSeen = bad
   }
 
   private async process(out: DriverOutput): Promise<void> {
@@ -375,6 +405,9 @@ export class ConsensusService {
   }
 
   private async onDecision(d: Decision): Promise<void> {
+    const now = this.now()
+    this.o.metrics?.decisionSeconds.observe(Math.max(0, now - this.heightSince) / 1000)
+    this.heightSince = now
     const commit: Commit = { content: d.content, round: d.round, precommits: d.precommits }
     const s = this.node.storage
     await s.write([s.batches.putOp(d.height, d.content), this.commits.putOp(d.height, commit)])
@@ -392,10 +425,18 @@ export class ConsensusService {
   }
 
   private schedule(t: TimerRequest): void {
-    this.later(t.delayMs, () => this.apply((now) => this.driver.timeout(t, now)))
+    this.later(t.delayMs, () => {
+      const s = this.driver.state
+      // Counted only when it takes effect (tendermint.ts, L57/L61/L65): same height and round, and for
+      // propose and prevote the same step; a timeout of a step already passed changes nothing.
+      if (s.height === t.height && s.round === t.round && (t.kind === 'precommit' || s.step === t.kind))
+        this.o.metrics?.timeouts.inc({ step: t.kind })
+      this.apply((now) => this.driver.timeout(t, now))
+    })
   }
 
   private later(ms: number, fn: () => void): void {
+    if (!this.running) return
     const timer = setTimeout(
       () => {
         this.timers.delete(timer)
@@ -468,6 +509,7 @@ export class ConsensusService {
     const out = addAttestation(book, a)
     if (out.kind === 'equivocation') {
       this.counters.resultEquivocations++
+      this.o.metrics?.equivocations.inc({ kind: 'result' })
       this.node.logger.warn(
         { height: String(a.result.height), validator: a.validator, evidence: out },
         'result equivocation',
@@ -476,6 +518,7 @@ export class ConsensusService {
     }
     if (out.kind !== 'added' || !out.certificate) return
     this.counters.certificates++
+    this.o.metrics?.certificates.inc()
     await this.node.storage.certificates.put(out.certificate.height, out.certificate)
     if (out.mismatch || localMismatch(book)) this.alarm(book)
     this.o.onCertified?.(out.certificate)
@@ -483,6 +526,7 @@ export class ConsensusService {
 
   private alarm(book: AttestationBook): void {
     this.counters.resultMismatches++
+    this.o.metrics?.resultMismatches.inc()
     this.node.logger.error(
       { height: String(book.height), ours: book.local, certified: book.certificate?.resultHash },
       'CONSENSUS_RESULT_MISMATCH: our clearing result differs from the certified one',
@@ -500,6 +544,7 @@ export class ConsensusService {
   }
 
   private scheduleSync(): void {
+    if (!this.running) return
     const every = this.o.syncIdleMs ?? 2000
     this.syncTimer = setTimeout(() => {
       if (!this.running) return

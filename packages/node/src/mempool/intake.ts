@@ -25,6 +25,7 @@ import type { BondReader } from './bonds.js'
  */
 const REFERENCED_AHEAD = 64n
 
+import type { MempoolMetrics } from '../metrics/index.js'
 import { type EnvelopeFields, envelopeDigester, rawSignatureFault, readSealedEnvelope } from './envelope.js'
 import type { Mempool, MempoolEntry } from './mempool.js'
 import type { BatchSchedule } from './schedule.js'
@@ -53,6 +54,8 @@ export interface IntakeDeps {
    */
   knownFinal?: (ids: Hex[], o?: { referenced?: boolean }) => boolean[] | Promise<boolean[]>
   now?: () => number
+  /** `allot_intake_seconds`, observed once per list (a submit, a submitMany, a gossip bundle, a sync page). */
+  metrics?: Pick<MempoolMetrics, 'intakeLatency'>
 }
 
 /** What intake takes: an envelope's bytes, a decoded order, or both (`submit`). */
@@ -152,6 +155,7 @@ export class OrderIntake {
     local: boolean,
     o: { referenced?: boolean } = {},
   ): Promise<PromiseSettledResult<Accepted>[]> {
+    const started = performance.now()
     const out = new Array<PromiseSettledResult<Accepted>>(inputs.length)
     const refuse = (c: Candidate, reason: unknown) => {
       out[c.at] = { status: 'rejected', reason }
@@ -246,6 +250,7 @@ export class OrderIntake {
     } finally {
       for (const c of held) this.release(c)
     }
+    this.d.metrics?.intakeLatency.observe((performance.now() - started) / 1000)
     return out
   }
 

@@ -1,39 +1,26 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import { type ApiMetrics, createApiMetrics } from './api.js'
+import { type BatchMetrics, createBatchMetrics } from './batch.js'
+import { type ConsensusMetrics, createConsensusMetrics } from './consensus.js'
+import { createMempoolMetrics, type MempoolMetrics } from './mempool.js'
+import { createNetworkMetrics, type NetworkMetrics } from './network.js'
+import { createSealingMetrics, type SealingMetrics } from './sealing.js'
+import { createSettlementMetrics, type SettlementMetrics } from './settlement.js'
 
-/** The node's metrics (STYLE.md "Observability"): callers use `metrics?.x.inc()` so metrics can be off. */
+/**
+ * The node's metrics, one factory per concern (STYLE.md "Observability", Lodestar's metrics): each service
+ * takes its own group when constructed and records with `metrics?.x.inc()`, so metrics can be off.
+ * docs/node.md "Metrics" lists every family; a multi-node test checks each one is recorded.
+ */
 export function createNodeMetrics(registry: Registry) {
   return {
-    peers: new Gauge({ name: 'allot_peers', help: 'Connected peers', registers: [registry] }),
-    gossip: new Counter({
-      name: 'allot_gossip_messages_total',
-      help: 'Gossip messages by topic and verdict (accept/ignore/reject)',
-      labelNames: ['topic', 'verdict', 'code'] as const,
-      registers: [registry],
-    }),
-    mempoolSize: new Gauge({
-      name: 'allot_mempool_orders',
-      help: 'Orders in the mempool',
-      registers: [registry],
-    }),
-    apiRequests: new Counter({
-      name: 'allot_api_requests_total',
-      help: 'API and sync requests by protocol and result code',
-      labelNames: ['protocol', 'code'] as const,
-      registers: [registry],
-    }),
-    apiLatency: new Histogram({
-      name: 'allot_api_request_seconds',
-      help: 'API and sync request latency',
-      labelNames: ['protocol'] as const,
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers: [registry],
-    }),
-    intakeLatency: new Histogram({
-      name: 'allot_intake_seconds',
-      help: 'Order intake latency (validation, signature, write)',
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5],
-      registers: [registry],
-    }),
+    network: createNetworkMetrics(registry),
+    mempool: createMempoolMetrics(registry),
+    api: createApiMetrics(registry),
+    consensus: createConsensusMetrics(registry),
+    batch: createBatchMetrics(registry),
+    sealing: createSealingMetrics(registry),
+    settlement: createSettlementMetrics(registry),
   }
 }
 
@@ -45,4 +32,21 @@ export function createRegistry(withDefaults = true): Registry {
   return r
 }
 
+export { createApiMetrics } from './api.js'
+export { createBatchMetrics } from './batch.js'
+export { createConsensusMetrics, EQUIVOCATION_KINDS, TIMEOUT_STEPS } from './consensus.js'
+export { createMempoolMetrics } from './mempool.js'
+export { createNetworkMetrics } from './network.js'
+export { createSealingMetrics, DKG_STAGES, type DkgStage, setDkgStage } from './sealing.js'
+export { MetricsServer, type MetricsServerOptions } from './server.js'
+export { createSettlementMetrics } from './settlement.js'
+export type {
+  ApiMetrics,
+  BatchMetrics,
+  ConsensusMetrics,
+  MempoolMetrics,
+  NetworkMetrics,
+  SealingMetrics,
+  SettlementMetrics,
+}
 export { Registry }

@@ -148,6 +148,16 @@ export class Gossip {
     this.pubsub.subscribe(topic)
   }
 
+  /** Leaves a topic (a service stopping): its messages are ignored from now on. */
+  unsubscribe(topic: string): void {
+    if (!this.subs.delete(topic)) return
+    try {
+      this.pubsub.unsubscribe(topic)
+    } catch {
+      // The host stopped already: nothing to leave.
+    }
+  }
+
   async publish(topic: string, data: Uint8Array): Promise<number> {
     const r = await this.pubsub.publish(topic, data)
     return r.recipients.length

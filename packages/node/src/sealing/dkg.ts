@@ -19,6 +19,7 @@ import {
 } from '@allot/protocol'
 import type { Logger } from 'pino'
 import type { Genesis } from '../config/index.js'
+import { type DkgStage, type SealingMetrics, setDkgStage } from '../metrics/index.js'
 import type { SealingService } from './service.js'
 import { DkgTranscript, PHASE_OF, PHASES } from './transcript.js'
 import {
@@ -148,6 +149,13 @@ export interface EpochDkgOptions {
    * stored: a validator (re)started in the middle of a session replays its heights from there.
    */
   decidedRefsAt?: (h: bigint) => Promise<readonly Hex[] | undefined>
+  /**
+   * A node that is not a validator decides nothing: it follows the DKG on this clock instead (every
+   * `everyMs`, the height before `currentHeight()`), from `start()` to `stop()`.
+   */
+  observerClock?: { currentHeight: () => bigint; everyMs: number }
+  /** The DKG stage and finished attempts (metrics/sealing.ts). */
+  metrics?: Pick<SealingMetrics, 'dkgStage' | 'dkgOutcomes'>
 }
 
 const keyOf = (s: DkgSession) => `${s.startHeight}/${s.attempt}`
@@ -209,9 +217,65 @@ export class EpochDkg {
     this.myIndex = i >= 0 ? i + 1 : null
   }
 
-  /** Stops fetching (the node shuts down): a pending fetch of decided refs gives up. */
-  stop(): void {
+  /** Timers of its own (retry pauses, the observer's clock): cleared by `stop`. */
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly wakers = new Set<() => void>()
+  private observer: NodeJS.Timeout | undefined
+
+  /** Starts the observer's clock on a node that is not a validator (validators are driven by decisions). */
+  async start(): Promise<void> {
+    this.stopped = false
+    const clock = this.o.observerClock
+    if (clock && this.myIndex === null) {
+      this.observer = setInterval(() => void this.onHeight(clock.currentHeight() - 1n), clock.everyMs)
+      this.observer.unref()
+    }
+  }
+
+  /**
+   * Stops for real (the node shuts down): the observer's clock and every pause end now, a pending fetch
+   * of decided refs gives up, and the step under way is awaited.
+   */
+  async stop(): Promise<void> {
     this.stopped = true
+    clearInterval(this.observer)
+    this.observer = undefined
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    for (const wake of this.wakers) wake()
+    this.wakers.clear()
+    await this.queue
+  }
+
+  /** A pause that `stop` cuts short. */
+  private pause(ms: number, then?: () => void): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stopped) return resolve()
+      const wake = () => {
+        clearTimeout(t)
+        this.timers.delete(t)
+        this.wakers.delete(wake)
+        resolve()
+      }
+      const t = setTimeout(() => {
+        wake()
+        if (!this.stopped) then?.()
+      }, ms)
+      this.timers.add(t)
+      this.wakers.add(wake)
+    })
+  }
+
+  /** The stage of the newest session still open, or idle. */
+  stage(): DkgStage {
+    let newest: Session | undefined
+    for (const s of this.sessions.values()) if (!newest || s.begin > newest.begin) newest = s
+    return newest ? newest.tr.currentStage : 'idle'
+  }
+
+  private recordOutcome(o: DkgOutcome): void {
+    this.outcomes.push(o)
+    this.o.metrics?.dkgOutcomes.inc({ result: o.ok ? 'ok' : 'failed' })
   }
 
   private get P(): bigint {
@@ -268,6 +332,9 @@ export class EpochDkg {
   onHeight(h: bigint, refs?: readonly Hex[]): Promise<void> {
     this.queue = this.queue
       .then(() => this.step(h, refs))
+      .then(() => {
+        if (this.o.metrics) setDkgStage(this.o.metrics, this.stage())
+      })
       .catch((e) => this.log('error', { err: String(e) }, 'DKG step failed'))
     return this.queue
   }
@@ -449,17 +516,17 @@ export class EpochDkg {
     if ((this.viewFrom ?? 0n) > s.begin) {
       // We did not see every decided height of its windows (started or restarted mid-way): our view
       // of QUAL could differ from the others', so no epoch is taken from it.
-      this.outcomes.push({ ...base, ok: false, error: 'joined after the session began' })
+      this.recordOutcome({ ...base, ok: false, error: 'joined after the session began' })
       return
     }
     if (s.incomplete) {
-      this.outcomes.push({ ...base, ok: false, error: 'decided broadcasts missing' })
+      this.recordOutcome({ ...base, ok: false, error: 'decided broadcasts missing' })
       return
     }
     try {
       const r = s.tr.finish()
       await this.o.service.addEpoch({ public: r.public, shares: r.shares })
-      this.outcomes.push({ ...base, ok: true, qual: r.qual, disqualified: r.disqualified, keyed: !!r.shares })
+      this.recordOutcome({ ...base, ok: true, qual: r.qual, disqualified: r.disqualified, keyed: !!r.shares })
       this.log(
         'info',
         { epoch: String(s.s.startHeight), attempt: s.s.attempt, qual: r.qual, disqualified: r.disqualified },
@@ -470,7 +537,7 @@ export class EpochDkg {
         if (o.s.startHeight === s.s.startHeight) this.sessions.delete(o.key)
     } catch (e) {
       const error = (e as Error).message
-      this.outcomes.push({ ...base, ok: false, error })
+      this.recordOutcome({ ...base, ok: false, error })
       this.log(
         'warn',
         { epoch: String(s.s.startHeight), attempt: s.s.attempt, error },
@@ -571,7 +638,7 @@ export class EpochDkg {
       await this.fetchRefs(missing)
       if (refs.every((r) => this.held.has(r))) return true
       if (tries % 20 === 0) this.log('warn', { missing: missing.length }, 'DKG: decided refs not found yet')
-      await new Promise((r) => setTimeout(r, 250))
+      await this.pause(250)
     }
     const missing = refs.filter((r) => !this.held.has(r)).length
     if (missing > 0)
@@ -612,7 +679,7 @@ export class EpochDkg {
           s.tr.currentStage === 'deal' &&
           [...s.deals].some((d) => d !== me && !s.tr.hasSharesFrom(d))
         )
-          setTimeout(() => this.fetchShares(s), 100).unref()
+          void this.pause(100, () => this.fetchShares(s))
       })
   }
 

@@ -12,6 +12,7 @@ import {
 } from '@allot/protocol'
 import type { Genesis } from '../config/index.js'
 import { domainOf } from '../config/index.js'
+import type { SealingMetrics } from '../metrics/index.js'
 import { request } from '../network/index.js'
 import { topicOf } from '../network/topics.js'
 import type { AllotNode } from '../node.js'
@@ -44,6 +45,7 @@ export async function wireEpochDkg(
   g: Genesis,
   validators: Address[],
   validatorKey: PrivateKey | undefined,
+  metrics?: SealingMetrics,
 ): Promise<EpochDkg> {
   const topic = topicOf(g.networkId, 'dkg')
   const protocol = protocolOf('dkg-shares', g.networkId)
@@ -56,6 +58,12 @@ export async function wireEpochDkg(
     service: sealing,
     ops: nativeDkgOps,
     logger: node.logger.child({ service: 'dkg' }),
+    metrics,
+    // A node that is not a validator decides nothing: it follows the DKG as an observer on its own clock
+    // (the schedule's current height) to learn each new epoch's public part (batchKey, share checks).
+    observerClock: validatorKey
+      ? undefined
+      : { currentHeight: () => node.schedule.currentHeight(), everyMs: Math.min(g.batchIntervalMs, 5_000) },
     decidedRefsAt: async (h) => {
       const c = await node.storage.batches.get(h)
       return c ? (c.dkgRefs ?? []) : undefined
@@ -150,18 +158,6 @@ export async function wireEpochDkg(
     },
   )
   sealing.attachEpochGenerator(dkg)
-  if (!validatorKey) {
-    // A node that is not a validator decides nothing: it follows the DKG as an observer on its own
-    // clock (the schedule's current height) to learn each new epoch's public part (batchKey, share checks).
-    const timer = setInterval(
-      () => {
-        if (node.host.status !== 'started') return clearInterval(timer)
-        void dkg.onHeight(node.schedule.currentHeight() - 1n)
-      },
-      Math.min(g.batchIntervalMs, 5_000),
-    )
-    timer.unref()
-  }
   return dkg
 }
 

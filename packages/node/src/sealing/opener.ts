@@ -1,5 +1,6 @@
 import { AllotError, type Hex } from '@allot/protocol'
 import type { BatchOpener, InvalidOrder, OpenedOrder } from '../batch/unseal.js'
+import type { SealingMetrics } from '../metrics/index.js'
 import type { SealingService } from './service.js'
 
 export interface SealingOpenerOptions {
@@ -9,6 +10,10 @@ export interface SealingOpenerOptions {
   pollMs?: number
   /** Called while waiting (every `pollMs`): the node may ask peers for shares it missed. */
   onWaiting?: (height: bigint) => void
+  /** Ends a wait for shares at once (the node stops): the batch fails with NODE_STOPPING and is retried after a restart. */
+  signal?: AbortSignal
+  /** `allot_sealing_shares_missing` while a batch waits for its shares. */
+  metrics?: Pick<SealingMetrics, 'sharesMissing'>
 }
 
 /**
@@ -28,6 +33,8 @@ export function sealingOpener(svc: SealingService, o: SealingOpenerOptions = {})
       if (orders.length === 0) return { opened: [], invalid: [] }
       const until = Date.now() + deadlineMs
       while (!svc.secretKey(height)) {
+        o.metrics?.sharesMissing.set(svc.missingShares(height))
+        if (o.signal?.aborted) throw new AllotError('NODE_STOPPING', `batch ${height}: the node stops`)
         if (Date.now() > until) {
           throw new AllotError(
             'SEAL_NOT_ENOUGH_SHARES',
@@ -35,8 +42,9 @@ export function sealingOpener(svc: SealingService, o: SealingOpenerOptions = {})
           )
         }
         o.onWaiting?.(height)
-        await new Promise((r) => setTimeout(r, pollMs))
+        await pause(pollMs, o.signal)
       }
+      o.metrics?.sharesMissing.set(0)
       const sealed: { orderId: Hex; sealed: (typeof orders)[number]['envelope'] }[] = []
       const opened: OpenedOrder[] = []
       const invalid: InvalidOrder[] = []
@@ -65,4 +73,17 @@ export function sealingOpener(svc: SealingService, o: SealingOpenerOptions = {})
       return { opened, invalid }
     },
   }
+}
+
+/** A pause that an abort ends at once (no timer is left behind a stopped node). */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(t)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const t = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
 }

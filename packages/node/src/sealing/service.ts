@@ -21,6 +21,7 @@ import {
   verifyKeyShare,
 } from '@allot/protocol'
 import { fastSealPrimitives, recoverAddressFast } from '../crypto/index.js'
+import type { SealingMetrics } from '../metrics/index.js'
 
 /**
  * The node's sealing service (DESIGN "Sealing", "A batch, step by step" 3): holds the epochs' batch
@@ -65,6 +66,8 @@ export interface SealingServiceOptions {
   validatorKey?: PrivateKey
   /** Sends a share on the unseal topic. */
   publishShare?: (share: KeyShare) => Promise<void>
+  /** Shares received, shares missing, the epochs held (metrics/sealing.ts). */
+  metrics?: Pick<SealingMetrics, 'sharesReceived' | 'sharesMissing' | 'epochStart' | 'keyedThrough'>
 }
 
 export type ShareVerdict =
@@ -99,11 +102,42 @@ export class SealingService {
     } else this.myIndex = null
   }
 
+  /** Set by `stop`: nothing is released or published after it. */
+  private stopped = false
+
   async start(): Promise<void> {
     this.epochs.push(...(await this.o.store.listEpochs()))
+    this.recordEpochs()
+    this.stopped = false
   }
 
-  async stop(): Promise<void> {}
+  /**
+   * Stops for real: no share is released or published from now on (a decision that arrives while the
+   * node shuts down stays persisted, and the share is released again on request after a restart), and
+   * the shares and keys held in memory are dropped. Its store (the node's level) closes after it.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.shares.clear()
+    this.secretKeys.clear()
+    this.held.clear()
+  }
+
+  private recordEpochs(): void {
+    const m = this.o.metrics
+    if (!m || this.epochs.length === 0) return
+    let newest = this.epochs[0].public.startHeight
+    for (const e of this.epochs) if (e.public.startHeight > newest) newest = e.public.startHeight
+    m.epochStart.set(Number(newest))
+    m.keyedThrough.set(Number(this.lastKeyedHeight()))
+  }
+
+  /** Key shares still missing to rebuild sk_h (0 once it can be, or when no epoch covers h). */
+  missingShares(height: bigint): number {
+    const e = this.epochOf(height)
+    if (!e || this.secretKeys.has(height)) return 0
+    return Math.max(0, e.public.t + 1 - (this.shares.get(height)?.size ?? 0))
+  }
 
   /**
    * The generator of later epochs (the validators' DKG, sealing/dkg.ts): told of every decided
@@ -125,6 +159,7 @@ export class SealingService {
     }
     await this.o.store.putEpoch(e)
     this.epochs.push(e)
+    this.recordEpochs()
   }
 
   private epochOf(height: bigint): StoredEpoch | undefined {
@@ -167,7 +202,7 @@ export class SealingService {
     // The DKG's clock and its decided broadcasts (not awaited: its phases must not hold up the share release).
     void this.generator?.onHeight(height, dkgRefs ?? [])
     await this.o.store.markDecided(height)
-    if (this.myIndex === null) return undefined
+    if (this.myIndex === null || this.stopped) return undefined
     const ks = await this.releaseShare(height)
     this.onShare(ks)
     await this.o.publishShare?.(ks)
@@ -189,6 +224,12 @@ export class SealingService {
 
   /** A share from the unseal topic: checked (signer, index, commitments) and kept, or rejected with a code. */
   onShare(ks: KeyShare): ShareVerdict {
+    const v = this.checkShare(ks)
+    this.o.metrics?.sharesReceived.inc({ result: v.accepted ? 'accepted' : v.code })
+    return v
+  }
+
+  private checkShare(ks: KeyShare): ShareVerdict {
     const e = this.epochOf(ks.height)
     if (!e) return { accepted: false, code: 'SEAL_NO_BATCH_KEY', message: `no epoch covers ${ks.height}` }
     let byIndex = this.shares.get(ks.height)

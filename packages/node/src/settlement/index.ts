@@ -33,6 +33,7 @@ export {
   settlementAbi,
   tokenAbi,
 } from './chain.js'
+export { ChainRefPoller, type ChainRefPollerOptions } from './chain-ref.js'
 export { deploySettlement, deployTestToken, mintTestToken, type SettlementParams } from './deploy.js'
 export {
   type FollowerCursor,

@@ -1,5 +1,6 @@
 import { AllotError } from '@allot/protocol'
 import type { Address, Hex } from 'viem'
+import type { SettlementMetrics } from '../metrics/index.js'
 import {
   asSettleError,
   type CertifiedResult,
@@ -21,6 +22,8 @@ export interface BatchSubmitterOptions {
   backoffMs?: number
   maxBackoffMs?: number
   log?: (msg: string, fields?: Record<string, unknown>) => void
+  /** Transactions, reverts, gas used (metrics/settlement.ts). */
+  metrics?: Pick<SettlementMetrics, 'transactions' | 'reverts' | 'gasUsed'>
 }
 
 export type SubmitOutcome =
@@ -31,10 +34,14 @@ export type SubmitOutcome =
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t)
-      resolve()
-    })
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t)
+        resolve()
+      },
+      { once: true },
+    )
   })
 
 /**
@@ -60,7 +67,8 @@ export class BatchSubmitter {
       const deadline = Date.now() + this.opts.takeoverMs
       while (Date.now() < deadline && !signal?.aborted) {
         if (
-          (await this.retrying(() => readProgress(this.opts.clients, this.opts.settlement))).lastHeight >= top
+          (await this.retrying(() => readProgress(this.opts.clients, this.opts.settlement), signal))
+            .lastHeight >= top
         ) {
           return { status: 'already-settled', heights }
         }
@@ -68,12 +76,13 @@ export class BatchSubmitter {
       }
     }
     if (signal?.aborted) throw new AllotError('SETTLE_ABORTED', 'submission aborted')
-    const progress = await this.retrying(() => readProgress(this.opts.clients, this.opts.settlement))
+    const progress = await this.retrying(() => readProgress(this.opts.clients, this.opts.settlement), signal)
     const pending = sorted.filter((b) => b.result.height > progress.lastHeight)
     if (pending.length === 0) return { status: 'already-settled', heights }
     const args = pending.map(certifiedBatchArg)
     const pendingHeights = pending.map((b) => b.result.height)
     return this.retrying(async () => {
+      if (signal?.aborted) throw new AllotError('SETTLE_ABORTED', 'submission aborted')
       const { walletClient, account: acct } = requireWallet(this.opts.clients)
       const pc = this.opts.clients.publicClient
       let txHash: Hex
@@ -87,14 +96,20 @@ export class BatchSubmitter {
           account: acct,
         })
       } catch (e) {
-        if (revertName(e) && (await this.settledBy(top))) return { status: 'already-settled', heights }
+        if (revertName(e)) {
+          if (await this.settledBy(top)) return { status: 'already-settled', heights }
+          this.opts.metrics?.reverts.inc()
+        }
         asSettleError(e, 'settle')
       }
       const receipt = await pc.waitForTransactionReceipt({ hash: txHash })
+      this.opts.metrics?.gasUsed.inc(Number(receipt.gasUsed))
       if (receipt.status !== 'success') {
         if (await this.settledBy(top)) return { status: 'already-settled', heights }
+        this.opts.metrics?.reverts.inc()
         throw new AllotError('SETTLE_REVERTED', `settle reverted in ${txHash}`, { txHash })
       }
+      this.opts.metrics?.transactions.inc()
       this.opts.log?.('batches settled', {
         heights: pendingHeights.map(String),
         txHash,
@@ -109,16 +124,16 @@ export class BatchSubmitter {
   }
 
   /** Retries `fn` on errors that are not AllotErrors (RPC, network), with exponential backoff. */
-  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+  private async retrying<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const retries = this.opts.retries ?? 5
     let delay = this.opts.backoffMs ?? 200
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn()
       } catch (e) {
-        if (e instanceof AllotError || attempt >= retries) throw e
+        if (e instanceof AllotError || attempt >= retries || signal?.aborted) throw e
         this.opts.log?.('settlement RPC failed; retrying', { attempt, error: (e as Error).message })
-        await sleep(delay)
+        await sleep(delay, signal)
         delay = Math.min(delay * 2, this.opts.maxBackoffMs ?? 5000)
       }
     }

@@ -1,7 +1,5 @@
-import { createServer, type Server } from 'node:http'
 import { type Address, AllotError } from '@allot/protocol'
 import type { Command } from 'commander'
-import { pino } from 'pino'
 import {
   keyNeedsPassword,
   loadGenesis,
@@ -13,6 +11,7 @@ import {
 import { createNodeMetrics, createRegistry } from '../../metrics/index.js'
 import { runNode } from '../../run.js'
 import { readSealingEpoch } from '../../sealing/index.js'
+import { createCliLogger, LOG_FORMATS } from '../log.js'
 import type { RegisterCommands } from './index.js'
 import { keyPassword } from './keys.js'
 
@@ -28,6 +27,7 @@ interface StartOptions {
   metricsPort?: string
   metricsHost: string
   logLevel: string
+  logFormat: string
   verifyThreads?: string
   verifyBackend?: 'noble' | 'native'
   sealingEpoch?: string
@@ -43,7 +43,9 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
   const node = program.command('node').description('run an allot node')
   node
     .command('start')
-    .description('start a node: JSON logs on stdout, Prometheus metrics on --metrics-port')
+    .description(
+      'start a node: JSON logs on stdout (--log-format pretty for a terminal), Prometheus metrics on --metrics-port',
+    )
     .requiredOption('--genesis <file>', 'genesis file (docs/genesis.md)')
     .requiredOption('--data <dir>', 'data directory (level database, network identity)')
     .option('--listen <multiaddr>', 'listen address (repeatable)', collect, [])
@@ -58,6 +60,11 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
     .option('--metrics-port <port>', 'serve Prometheus metrics on http://<metrics-host>:<port>/metrics')
     .option('--metrics-host <host>', 'metrics bind address', '127.0.0.1')
     .option('--log-level <level>', 'pino log level', 'info')
+    .option(
+      '--log-format <format>',
+      `logs: ${LOG_FORMATS.join(' | ')} (pretty: one human-readable line each)`,
+      'json',
+    )
     .option('--verify-threads <n>', 'signature worker threads (default: the cores available)')
     .option('--verify-backend <backend>', 'signature backend: noble | native', 'noble')
     .option('--sealing-epoch <file>', 'a dealt sealing epoch to add (devnets: epoch-0.json, docs/sealing.md)')
@@ -69,7 +76,7 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
     .option('--http-host <host>', 'gateway bind address', '127.0.0.1')
     .option('--http-cors <origin>', 'an origin allowed by CORS (repeatable; * for any)', collect, [])
     .action(async (o: StartOptions) => {
-      const logger = pino({ level: o.logLevel })
+      const logger = createCliLogger({ level: o.logLevel, format: o.logFormat })
       const genesis = loadGenesis(o.genesis)
       const validatorKey = o.validatorKey
         ? loadSecpKey(
@@ -109,6 +116,10 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
             ? undefined
             : { port: httpPort(o.http), host: o.httpHost, corsOrigins: o.httpCors },
         metrics,
+        metricsHttp:
+          o.metricsPort === undefined
+            ? undefined
+            : { registry, port: Number(o.metricsPort), host: o.metricsHost },
         logger,
         verifier: {
           threads: o.verifyThreads ? Number(o.verifyThreads) : undefined,
@@ -116,34 +127,12 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
         },
       })
       const n = running.node
-      let server: Server | undefined
-      if (o.metricsPort !== undefined) {
-        server = createServer((req, res) => {
-          if (req.url !== '/metrics') {
-            res.writeHead(404).end()
-            return
-          }
-          registry.metrics().then(
-            (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
-            (e) => res.writeHead(500).end(String(e)),
-          )
-        })
-        await new Promise<void>((resolve) => server?.listen(Number(o.metricsPort), o.metricsHost, resolve))
-        const addr = server.address()
-        logger.info(
-          {
-            metrics: `http://${o.metricsHost}:${typeof addr === 'object' && addr ? addr.port : o.metricsPort}/metrics`,
-          },
-          'metrics',
-        )
-      }
       logger.info({ api: n.apiAddrs(), http: running.gateway?.url }, 'api listening')
       await new Promise<void>((resolve) => {
         const stop = () => resolve()
         process.once('SIGINT', stop)
         process.once('SIGTERM', stop)
       })
-      server?.close()
       await running.stop()
     })
 }
