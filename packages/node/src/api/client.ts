@@ -44,7 +44,8 @@ import type { Libp2p } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { RequestSession, requestStream } from '../network/index.js'
+// reqresp alone, not network/index.js: the client (and @allot/node/client) must not load gossipsub.
+import { RequestSession, requestStream } from '../network/reqresp.js'
 
 export interface ClientOptions {
   /** Deadline of each request (default 10 s). */

@@ -10,7 +10,7 @@ import {
   toHex,
 } from '@allot/protocol'
 import type { Command } from 'commander'
-import { AllotClient } from '../../api/index.js'
+import { AllotClient } from '../../client/index.js'
 import { keyNeedsPassword, loadSecpKey } from '../../config/index.js'
 import type { RegisterCommands } from './index.js'
 import { keyPassword } from './keys.js'
