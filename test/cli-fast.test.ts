@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildProgram } from '../packages/node/src/cli/program.js'
 import { REPO } from './support/cli.js'
 
@@ -41,6 +42,46 @@ function heavy(urls: string[]): string[] {
 }
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+describe('the bundled CLI the bin runs (dist/cli-bundle)', () => {
+  const BIN = join(REPO, 'packages', 'node', 'bin', 'allot.mjs')
+  beforeAll(() => {
+    // esbuild: a second or so; keeps the bundle in step with the sources under test.
+    const r = spawnSync(process.execPath, [join(REPO, 'packages', 'node', 'scripts', 'bundle-cli.mjs')], {
+      encoding: 'utf8',
+    })
+    expect(r.status, r.stderr).toBe(0)
+  })
+
+  /** The bundle's chunks a run loads, and which heavy packages their text holds. */
+  function bundledLoads(args: string[]): { chunks: string[]; packages: string[] } {
+    const file = join(dir, `bundle-${n++}.txt`)
+    const r = spawnSync(process.execPath, ['--import', TRACE, BIN, ...args], {
+      cwd: REPO,
+      env: { ...process.env, TRACE_LOADS: file },
+      encoding: 'utf8',
+    })
+    expect(r.status, r.stderr).toBe(0)
+    const chunks = [...new Set(readFileSync(file, 'utf8').split('\n'))].filter((u) =>
+      u.includes('/cli-bundle/'),
+    )
+    const text = chunks.map((u) => readFileSync(fileURLToPath(u), 'utf8')).join('\n')
+    // esbuild marks each bundled module with a comment naming its path, e.g. `// …/node_modules/libp2p/…`.
+    const packages = ['libp2p', 'viem', 'level', '@allot/solver'].filter((p) =>
+      p === '@allot/solver' ? text.includes('// packages/solver/src/') : text.includes(`/node_modules/${p}/`),
+    )
+    return { chunks, packages }
+  }
+
+  it('`allot --help` runs in this process and loads no chunk with libp2p, viem, level or the solver', () => {
+    const help = bundledLoads(['--help'])
+    // The hook is in this process only: a bin that ran the CLI in a child process would show no chunk.
+    expect(help.chunks.length).toBeGreaterThan(0)
+    expect(help.packages).toEqual([])
+    // The same check sees libp2p when a command needs it.
+    expect(bundledLoads(['order', '--help']).packages).toContain('libp2p')
+  })
+})
 
 describe('the CLI loads a command’s code only when that command runs', () => {
   it('`allot --help` loads no libp2p, viem, level, pino, solver or node code', () => {

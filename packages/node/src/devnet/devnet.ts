@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { AllotError, addressOf, randomPrivateKey, toHex } from '@allot/protocol'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Address, Hex } from 'viem'
@@ -44,13 +44,18 @@ const require = createRequire(import.meta.url)
 
 /**
  * The command line that starts a validator process: the CLI's `node start`, run the way this module
- * runs. Compiled (dist/, the `allot` bin), the validators run the compiled CLI with plain node; from
+ * runs. Compiled (dist/, or the bundle the `allot` bin runs), the validators run the compiled CLI with plain node; from
  * source (tests, `tsx`), they run the TypeScript sources through tsx, which is then installed (a
  * development dependency), with the workspace packages resolved to their sources (docs/build.md).
  */
 export function nodeCommand(args: string[]): { command: string; args: string[] } {
+  const here = import.meta.dirname
   const compiled = import.meta.url.endsWith('.js')
-  const main = join(import.meta.dirname, '..', 'cli', compiled ? 'main.js' : 'main.ts')
+  // Bundled (dist/cli-bundle/, the bin), its main sits beside this code; compiled per file, in ../cli.
+  const main =
+    basename(here) === 'cli-bundle'
+      ? join(here, 'main.js')
+      : join(here, '..', 'cli', compiled ? 'main.js' : 'main.ts')
   if (compiled) return { command: process.execPath, args: [main, ...args] }
   let tsx: string
   try {

@@ -36,6 +36,9 @@ interface StartOptions {
 
 const collect = (v: string, prev: string[] = []) => [...prev, v]
 
+/** pino's levels; anything else would make pino throw an uncoded error. */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
 export const registerNodeCommands: RegisterCommands = (program: Command) => {
   const node = program.command('node').description('run an allot node')
   node
@@ -60,6 +63,11 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
     .option('--sealing-epoch <file>', 'a dealt sealing epoch to add (devnets: epoch-0.json, docs/sealing.md)')
     .option('--sealing-shares <file>', "this validator's shares of --sealing-epoch (keys/shares-<i>.json)")
     .action(async (o: StartOptions) => {
+      if (!LOG_LEVELS.includes(o.logLevel))
+        throw new AllotError(
+          'CLI_BAD_FLAG',
+          `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${o.logLevel}`,
+        )
       const logger = pino({ level: o.logLevel })
       const genesis = loadGenesis(o.genesis)
       const validatorKey = o.validatorKey
