@@ -5,7 +5,8 @@
  *   - `allot solve` on a small real batch (packages/solver/testdata, 243 orders) ≤ 0.5 s;
  *   - `allot order submit` to a running 4-validator devnet ≤ 0.8 s at the median.
  * Each figure is the median of ALLOT_BENCH_RUNS runs (default 15; 9 for submit). ALLOT_BENCH_DEVNET=0
- * leaves the devnet out (it takes 20–40 s to come up).
+ * leaves the devnet out (it takes 20–40 s to come up); ALLOT_BENCH_DEVNET_DIR=<dir> uses the devnet
+ * running there instead of starting one.
  */
 import '@allot/protocol/polyfill'
 import { spawnSync } from 'node:child_process'
@@ -13,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { devnetDown, devnetUp } from '../../packages/node/src/devnet/index.js'
+import { devnetDown, devnetUp, readDevnet } from '../../packages/node/src/devnet/index.js'
 import { fmt } from '../../scripts/measure.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -76,9 +77,12 @@ report(
 )
 
 if (process.env.ALLOT_BENCH_DEVNET !== '0') {
-  const dir = mkdtempSync(join(tmpdir(), 'allot-bench-cli-'))
+  const running = process.env.ALLOT_BENCH_DEVNET_DIR
+  const dir = running ?? mkdtempSync(join(tmpdir(), 'allot-bench-cli-'))
   try {
-    const d = await devnetUp({ dir, validators: 4, batchMs: 1000, accounts: 1, chain: 'anvil', reset: false })
+    const d = running
+      ? readDevnet(running)
+      : await devnetUp({ dir, validators: 4, batchMs: 1000, accounts: 1, chain: 'anvil', reset: false })
     const submit = () =>
       timeRun([
         BIN,
@@ -96,7 +100,9 @@ if (process.env.ALLOT_BENCH_DEVNET !== '0') {
       ])
     report('allot order submit (4-validator devnet)', medianOf(Math.min(RUNS, 9), submit), '', 800)
   } finally {
-    await devnetDown(dir, true)
-    rmSync(dir, { recursive: true, force: true })
+    if (!running) {
+      await devnetDown(dir, true)
+      rmSync(dir, { recursive: true, force: true })
+    }
   }
 }
