@@ -24,6 +24,9 @@ export function commandNameOf(args: readonly string[]): string | undefined {
   return words[0] === 'help' ? words[1] : words[0]
 }
 
+/** Commands that make a few curve operations and exit (crypto-tables.ts). */
+const SHORT_LIVED = new Set(['order', 'balance', 'batch', 'deposit', 'withdraw', 'keys'])
+
 /**
  * The program, with every command group's module loaded (`all`) or only the one `argv` runs: the
  * other groups are listed by name and description (commands/index.ts), so `allot --help` and a
@@ -39,6 +42,8 @@ export async function buildProgram(
     // Parse errors are printed by runCli, with a code and as JSON under --json.
     .configureOutput({ outputError: () => {} })
   const wanted = o.all ? undefined : commandNameOf(argv.slice(2))
+  if (wanted !== undefined && SHORT_LIVED.has(wanted))
+    (await import('./crypto-tables.js')).useSmallCurveTables()
   for (const g of commandGroups) {
     if (o.all || g.commands.some((c) => c.name === wanted)) (await g.load())(program)
     else for (const c of g.commands) program.command(c.name).description(c.description)
