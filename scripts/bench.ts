@@ -10,7 +10,13 @@ import { cpus } from 'node:os'
 import { join } from 'node:path'
 
 const root = join(import.meta.dirname, '..')
-const dirs = ['packages/protocol/bench', 'packages/solver/bench', 'packages/node/bench', 'test/bench']
+const dirs = [
+  'packages/protocol/bench',
+  'packages/solver/bench',
+  'packages/backtest/bench',
+  'packages/node/bench',
+  'test/bench',
+]
 const filter = process.argv[2]
 const scripts = dirs
   .filter((d) => existsSync(join(root, d)))

@@ -6,6 +6,7 @@
 //   either was refused by all under the inclusion rule: height T was never decided;
 // - the cap split: the per-trader cap's worth of orders to {0,1} and as many different ones to {2,3}: the
 //   same stall, by ORDER_RATE_LIMITED.
+// - a cancellation that reached half of the validators: the same stall, by the final status `cancelled`.
 // And one validator refusing an order proposals name (a final status only it has) fetches it a few times a
 // second while it waits, no longer in a tight loop.
 // Each side first takes its own envelopes, then gossips them (as a node that accepted them does), so the
@@ -161,17 +162,41 @@ describe('a hostile trader cannot stop consensus', () => {
     await decidedEverywhere(t + 2n)
   })
 
+  it('a cancellation that reached only two validators: the height is decided', {
+    timeout: 60_000,
+  }, async () => {
+    // Every validator holds the order; then the trader's signed cancellation reaches {2,3} only (gossip
+    // lost it on the way to {0,1}; cancellations are not repaired by sync). Before, {2,3} refused every
+    // proposal naming the order (ORDER_DUPLICATE: a final status) and {0,1} every proposal leaving it out
+    // (the inclusion rule), so no proposal could gather a polka. A cancellation now loses the race to a
+    // proposal that names the order: the order is taken back when a proposal names it.
+    const t = targetBatch()
+    const o = order(4, t, 1n, 9n)
+    for (const v of running) await v.node.intake.submit(encodeSealedOrder(o), true)
+    for (const v of running.slice(2)) await v.node.mempool.remove([orderIdOf(o)], 'cancelled')
+    const c = await decidedEverywhere(t)
+    // {0,1} hold it and {2,3} take it back, so it is in the batch, and its status there says so
+    expect(c.orderIds).toContain(orderIdOf(o))
+    for (const v of running.slice(2))
+      await waitFor(
+        async () => (await v.node.storage.orderStatus.get(orderIdOf(o)))?.status === 'included',
+        5_000,
+        'the cancelled order recorded as included',
+      )
+    await decidedEverywhere(t + 2n)
+  })
+
   it('an order one validator will not take is fetched a few times a second while it waits, not in a loop', {
     timeout: 60_000,
   }, async () => {
-    // Every validator holds the order; validator 3 alone then records a final status for it (as if the
-    // trader's cancellation reached only it), so it refuses the order whenever a proposal names it. The
-    // other three still decide; validator 3 follows by the commit.
+    // Every validator holds the order; validator 3 alone then records a final status for it (`expired`:
+    // a cancellation no longer counts once a proposal names the order), so it refuses the order whenever a
+    // proposal names it. The other three still decide; validator 3 follows by the commit.
     const t = targetBatch()
     const o = order(3, t, 1n, 9n)
     for (const v of running) await v.node.intake.submit(encodeSealedOrder(o), true)
     const v3 = running[3].node
-    await v3.mempool.remove([orderIdOf(o)], 'cancelled')
+    await v3.mempool.remove([orderIdOf(o)], 'expired')
     let fetches = 0
     const submitMany = v3.intake.submitMany.bind(v3.intake)
     v3.intake.submitMany = (inputs, local, opts) => {

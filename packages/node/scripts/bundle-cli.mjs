@@ -3,7 +3,7 @@
 // code as a few bundled chunks loads 4–8× faster. Each command group stays its own chunk (esbuild
 // splits at the CLI's dynamic imports), so `allot --help` still loads no command's code.
 // Plain JavaScript, so it runs without tsx.
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from 'esbuild'
 
@@ -12,7 +12,11 @@ const out = join(pkg, 'dist', 'cli-bundle')
 rmSync(out, { recursive: true, force: true })
 mkdirSync(out, { recursive: true })
 await build({
-  entryPoints: [join(pkg, 'src', 'cli', 'main.ts')],
+  entryPoints: {
+    main: join(pkg, 'src', 'cli', 'main.ts'),
+    // The backtest's replay workers run this file beside the code that starts them (backtest/replay.ts).
+    'replay-worker': join(pkg, '..', 'backtest', 'src', 'replay-worker.mjs'),
+  },
   outdir: out,
   bundle: true,
   splitting: true,
@@ -40,5 +44,6 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 })
+renameSync(join(out, 'replay-worker.js'), join(out, 'replay-worker.mjs'))
 // The signature workers run this file beside the code that starts them (mempool/verifier.ts).
 copyFileSync(join(pkg, 'src', 'mempool', 'signature-worker.mjs'), join(out, 'signature-worker.mjs'))

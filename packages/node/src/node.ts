@@ -124,6 +124,11 @@ export class AllotNode {
   gossip!: Gossip
   verifier!: SignatureVerifier
   validatorAddress: Address | undefined
+  /**
+   * The `/allot/api/1` handler itself (encoded request in, encoded answer out): the HTTP gateway answers
+   * through it, so both front doors share one validation and one set of error codes.
+   */
+  apiHandler!: (req: Uint8Array, ctx: RequestContext) => Promise<ResponseFrames>
   private readonly unregister: (() => Promise<void>)[] = []
   private pruneTimer: NodeJS.Timeout | undefined
   private running = false
@@ -181,6 +186,13 @@ export class AllotNode {
     const bonds = this.o.bonds ?? new GenesisBondReader(g.bond.allowance)
     const bondAsset = g.assets.find((a) => a.symbol === g.bond.token)?.id ?? g.assets[0].id
     const balances = this.o.balances ?? new GenesisBalanceReader(bondAsset, bonds)
+    const mayHave = (id: Hex) => this.storage.mayHaveStatus(id)
+    const statuses = (ids: Hex[]) => this.storage.orderStatus.getMany(ids)
+    const anyFinal = screenedExists(mayHave, batchedExists(statuses))
+    const finalButCancelled = screenedExists(
+      mayHave,
+      batchedExists(statuses, (s) => s !== undefined && s.status !== 'cancelled'),
+    )
     this.intake = new OrderIntake({
       rules: {
         domain: domainOf(g),
@@ -194,10 +206,7 @@ export class AllotNode {
       verifier: this.verifier,
       bonds,
       // level only for the ids its filter cannot rule out (almost none: a replay, a Bloom false positive)
-      knownFinal: screenedExists(
-        (id: Hex) => this.storage.mayHaveStatus(id),
-        batchedExists((ids: Hex[]) => this.storage.orderStatus.getMany(ids)),
-      ),
+      knownFinal: (ids, o) => (o?.referenced ? finalButCancelled : anyFinal)(ids),
     })
 
     const privateKey = this.o.peerKey ?? (await loadOrCreatePeerKey(this.o.dataDir))
@@ -227,7 +236,7 @@ export class AllotNode {
       },
     })
 
-    const apiHandler = createApiHandler({
+    const apiHandler = (this.apiHandler = createApiHandler({
       intake: this.intake,
       mempool: this.mempool,
       storage: this.storage,
@@ -236,7 +245,7 @@ export class AllotNode {
       batchKey: (h) => this.batchKeySource?.(h) ?? Promise.resolve(undefined),
       publishOrder: (bytes) => this.publishOrder(bytes),
       publishCancel: (c) => this.publishCancel(c),
-    })
+    }))
     await this.registerProtocol(API_PROTOCOL, apiHandler, {
       maxRequestBytes: API_LIMITS.maxRequestBytes,
       deadlineMs: this.o.apiDeadlineMs ?? 10_000,

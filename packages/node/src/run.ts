@@ -30,6 +30,7 @@ import {
   verifyCertificate,
 } from './consensus/index.js'
 import { recoverAddressFast } from './crypto/index.js'
+import { Gateway, type GatewayOptions } from './gateway/index.js'
 import { topicOf } from './network/index.js'
 import { type AllotNode, createNode, type NodeOptions } from './node.js'
 import {
@@ -56,6 +57,8 @@ export interface RunNodeOptions extends NodeOptions {
   chainView?: ChainView
   /** How long a decided batch waits for t+1 key shares before its processing fails. Default 30 s. */
   unsealDeadlineMs?: number
+  /** The HTTP/JSON gateway and explorer (`--http`); off when absent. */
+  http?: GatewayOptions
 }
 
 /** Largest KeyShare message on the unseal topic (an encoded share is ~150 bytes). */
@@ -71,6 +74,8 @@ export interface RunningNode {
   /** The validators' DKG of later epochs (sealing on). */
   dkg?: EpochDkg
   chain?: ChainClients
+  /** The HTTP gateway, when `http` was given (its `url` once started). */
+  gateway?: Gateway
   /** The height consensus works on, the last certified and the last settled batch. */
   progress(): { height: bigint; finalized: bigint; settled: bigint }
   stop(): Promise<void>
@@ -266,6 +271,31 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
     }
   }
 
+  const progress = () => ({
+    height: consensus?.height ?? node.schedule.currentHeight(),
+    finalized: pipeline?.lastCertified ?? 0n,
+    settled: pipeline?.lastSettled ?? 0n,
+  })
+  let gateway: Gateway | undefined
+  if (o.http) {
+    const bp = pipeline
+    gateway = new Gateway(
+      {
+        api: node.apiHandler,
+        storage: node.storage,
+        genesis: g,
+        progress,
+        peers: () => node.host.getPeers().map((p) => p.toString()),
+        selfPeerId: node.peerId,
+        validator: node.validatorAddress,
+        book: bp ? (h) => bp.bookAt(h) : undefined,
+      },
+      o.http,
+      node.logger.child({ service: 'gateway' }),
+    )
+    await gateway.start()
+  }
+
   return {
     node,
     consensus,
@@ -273,12 +303,10 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
     sealing,
     dkg,
     chain,
-    progress: () => ({
-      height: consensus?.height ?? node.schedule.currentHeight(),
-      finalized: pipeline?.lastCertified ?? 0n,
-      settled: pipeline?.lastSettled ?? 0n,
-    }),
+    gateway,
+    progress,
     async stop() {
+      await gateway?.stop()
       clearInterval(chainRefTimer)
       dkg?.stop()
       await consensus?.stop()

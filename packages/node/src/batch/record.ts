@@ -4,6 +4,7 @@ import {
   bytes32,
   type ClearingResult,
   type Codec,
+  enumOf,
   type Infer,
   LIMITS,
   list,
@@ -84,3 +85,31 @@ export const processedBatchCodec = struct('ProcessedBatch', {
   statuses: list(orderStatusCodec, 1 << 22),
 })
 export type ProcessedBatch = Infer<typeof processedBatchCodec>
+
+/**
+ * The book a height was cleared on: every order the solver saw (this batch's opened orders and the resting
+ * remainders, each with the amounts it entered with) and the solver's objective. Written in the same write
+ * as the height's record, for readers only (the gateway's explorer draws supply and demand from it): no
+ * later result reads it. Sealed orders are readable here only because their batch was decided and unsealed.
+ */
+export const batchBookCodec = struct('BatchBook', {
+  /** Trader surplus in numeraire units, as the solver scored it. */
+  objective: u256,
+  numeraire: bytes32,
+  orders: list(
+    struct('BookOrder', {
+      orderId: bytes32,
+      trader: address,
+      sellAsset: bytes32,
+      buyAsset: bytes32,
+      sellAmount: u256,
+      buyAmount: u256,
+      kind: enumOf(['sell', 'buy'] as const),
+      partial: bool,
+      /** A remainder of an earlier batch, not an order of this one. */
+      resting: bool,
+    }),
+    1 << 20,
+  ),
+})
+export type BatchBook = Infer<typeof batchBookCodec>

@@ -152,9 +152,10 @@ export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
 
     // 2–6. Keys, contracts, funded accounts, the first sealing epoch and the genesis.
     const n = o.validators
-    const ports = await freePorts(2 * n)
-    const p2pPort = (i: number) => ports[2 * i]
-    const metricsPort = (i: number) => ports[2 * i + 1]
+    const ports = await freePorts(3 * n)
+    const p2pPort = (i: number) => ports[3 * i]
+    const metricsPort = (i: number) => ports[3 * i + 1]
+    const httpPort = (i: number) => ports[3 * i + 2]
     const net = await provisionNetwork({
       dir: o.dir,
       rpcUrl,
@@ -192,6 +193,8 @@ export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
         net.sharesFile(i),
         '--metrics-port',
         String(metricsPort(i)),
+        '--http',
+        String(httpPort(i)),
         ...Array.from({ length: n }, (_, j) => j)
           .filter((j) => j !== i)
           .flatMap((j) => ['--bootstrap', multiaddr(j)]),
@@ -205,6 +208,7 @@ export async function devnetUp(o: DevnetUpOptions): Promise<DevnetFile> {
         peerId: peerIds[i],
         validator: validators[i],
         api: multiaddr(i),
+        http: `http://127.0.0.1:${httpPort(i)}`,
         metrics: `http://127.0.0.1:${metricsPort(i)}/metrics`,
         pid: proc.pid,
       })

@@ -20,6 +20,8 @@ export interface DevnetNode {
   peerId: string
   validator: string
   api: string
+  /** The node's HTTP gateway and explorer (`node start --http`). */
+  http: string
   metrics: string
   pid: number
 }

@@ -49,8 +49,9 @@ export interface IntakeDeps {
   /**
    * Whether each order already has a final status (cancelled, expired...) though it is no longer in
    * the mempool: a replay is a duplicate. An array instead of a promise when answered from memory.
+   * With `referenced` (a proposal names the orders), a cancellation does not count: see `check`.
    */
-  knownFinal?: (ids: Hex[]) => boolean[] | Promise<boolean[]>
+  knownFinal?: (ids: Hex[], o?: { referenced?: boolean }) => boolean[] | Promise<boolean[]>
   now?: () => number
 }
 
@@ -169,7 +170,10 @@ export class OrderIntake {
       let live = held
       // final status (a replay of an order no longer pending), then bond
       if (this.d.knownFinal && live.length > 0) {
-        const asked = this.d.knownFinal(live.map((c) => c.orderId))
+        const asked = this.d.knownFinal(
+          live.map((c) => c.orderId),
+          { referenced: o.referenced === true },
+        )
         const known = Array.isArray(asked) ? asked : await asked
         live.forEach((c, k) => {
           if (known[k])
@@ -303,7 +307,17 @@ export class OrderIntake {
     keccak256Into(bytes, this.idScratch)
     const orderId = toHex(this.idScratch)
     // duplicate (replays, the same nonce twice, a race between API and gossip)
-    if (mempool.has(orderId) || this.inflight.has(orderId) || mempool.finalStatus(orderId))
+    // A cancellation loses the race to a proposal that names the order (`referenced`): it reaches the
+    // validators by gossip, not by consensus, so some may have it and others not; refusing such proposals
+    // at the first and proposals without the order at the others (the inclusion rule) left no proposal a
+    // polka (test/consensus-trader.test.ts). The order is taken back and ends included, as it would have
+    // had the cancellation come a moment later.
+    const final = mempool.finalStatus(orderId)
+    if (
+      mempool.has(orderId) ||
+      this.inflight.has(orderId) ||
+      (final !== undefined && !(referenced && final.status === 'cancelled'))
+    )
       throw new AllotError('ORDER_DUPLICATE', `order ${orderId} is known`)
     // One envelope per (trader, nonce) and at most the cap per (trader, batch) are rules for new orders.
     // One a proposal names (`referenced`) is taken past both: a trader who sent conflicting envelopes, or

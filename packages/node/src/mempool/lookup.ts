@@ -4,8 +4,9 @@
  * native round trip per order (measured: ~40 µs of CPU each, against a few µs per key in a getMany).
  * A caller with many keys (a `submitMany`, a gossip bundle) asks for them in one call.
  */
-export function batchedExists<K>(
-  getMany: (keys: K[]) => Promise<unknown[]>,
+export function batchedExists<K, V = unknown>(
+  getMany: (keys: K[]) => Promise<(V | undefined)[]>,
+  present: (v: V | undefined) => boolean = (v) => v !== undefined,
 ): (keys: K[]) => Promise<boolean[]> {
   let keys: K[] = []
   let waiting: { from: number; n: number; resolve: (v: boolean[]) => void; reject: (e: unknown) => void }[] =
@@ -21,7 +22,7 @@ export function batchedExists<K>(
       (vs) => {
         for (const w of ws) {
           const out = new Array<boolean>(w.n)
-          for (let i = 0; i < w.n; i++) out[i] = vs[w.from + i] !== undefined
+          for (let i = 0; i < w.n; i++) out[i] = present(vs[w.from + i])
           w.resolve(out)
         }
       },

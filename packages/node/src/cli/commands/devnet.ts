@@ -57,7 +57,7 @@ export const registerDevnetCommands: RegisterCommands = (program: Command) => {
         `  chain     ${file.rpcUrl} (chain id ${file.chainId})`,
         `  contract  ${file.settlement}`,
         `  tokens    TKA ${file.tokens.TKA}  TKB ${file.tokens.TKB}  TKC ${file.tokens.TKC}`,
-        ...file.nodes.map((n) => `  node ${n.index}    ${n.api}`),
+        ...file.nodes.map((n) => `  node ${n.index}    ${n.api}    ${n.http}`),
         `  sealing   on; its first epoch (${o.dir}/epoch-0.json) comes from a TRUSTED DEALER: devnet only, the tool saw every batch key`,
         '  accounts (devnet keys, funded with 1,000,000 TKA, TKB and TKC in escrow each):',
         ...file.accounts.map((a) => `    ${a.address}  ${a.privateKey}`),

@@ -57,6 +57,20 @@ export const commandGroups: CommandGroup[] = [
     load: async () => (await import('./devnet.js')).registerDevnetCommands,
   },
   {
+    commands: [
+      {
+        name: 'simulate',
+        description: 'generate a seeded agent-based market history (JSONL, docs/backtest.md)',
+      },
+      {
+        name: 'backtest',
+        description:
+          'replay a history (JSONL, or a directory of `allot solve` batch files such as the GP v1 ones) through the solver and a continuous book',
+      },
+    ],
+    load: async () => (await import('./backtest.js')).registerBacktestCommands,
+  },
+  {
     commands: [{ name: 'completion', description: 'print a shell completion script (bash or zsh)' }],
     load: async () => (await import('./completion.js')).registerCompletionCommands,
   },

@@ -32,6 +32,9 @@ interface StartOptions {
   verifyBackend?: 'noble' | 'native'
   sealingEpoch?: string
   sealingShares?: string
+  http?: string
+  httpHost: string
+  httpCors: string[]
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v]
@@ -62,6 +65,12 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
     .option('--verify-backend <backend>', 'signature backend: noble | native', 'noble')
     .option('--sealing-epoch <file>', 'a dealt sealing epoch to add (devnets: epoch-0.json, docs/sealing.md)')
     .option('--sealing-shares <file>', "this validator's shares of --sealing-epoch (keys/shares-<i>.json)")
+    .option(
+      '--http <port>',
+      'serve the HTTP/JSON gateway and the explorer on http://<http-host>:<port>/ (0: a free port)',
+    )
+    .option('--http-host <host>', 'gateway bind address', '127.0.0.1')
+    .option('--http-cors <origin>', 'an origin allowed by CORS (repeatable; * for any)', collect, [])
     .action(async (o: StartOptions) => {
       if (!LOG_LEVELS.includes(o.logLevel))
         throw new AllotError(
@@ -103,6 +112,10 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
         validatorKey,
         rpcUrl: o.rpcUrl,
         sealingEpoch,
+        http:
+          o.http === undefined
+            ? undefined
+            : { port: httpPort(o.http), host: o.httpHost, corsOrigins: o.httpCors },
         metrics,
         logger,
         verifier: {
@@ -132,7 +145,7 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
           'metrics',
         )
       }
-      logger.info({ api: n.apiAddrs() }, 'api listening')
+      logger.info({ api: n.apiAddrs(), http: running.gateway?.url }, 'api listening')
       await new Promise<void>((resolve) => {
         const stop = () => resolve()
         process.once('SIGINT', stop)
@@ -141,4 +154,10 @@ export const registerNodeCommands: RegisterCommands = (program: Command) => {
       server?.close()
       await running.stop()
     })
+}
+
+function httpPort(v: string): number {
+  const port = Number(v)
+  if (!/^[0-9]+$/.test(v) || port > 65535) throw new AllotError('CLI_BAD_FLAG', `--http ${v}: not a port`)
+  return port
 }

@@ -1,0 +1,6 @@
+export { FIXED_PATHS, openApiDocument, STREAM_PATHS } from './openapi.js'
+export { GATEWAY_DEFAULTS, type GatewayOptions } from './options.js'
+export { RateLimiter } from './rate.js'
+export { type GatewayDeps, ROUTES, type Route } from './routes.js'
+export { SCHEMAS } from './schemas.js'
+export { Gateway, httpStatusOf, toJson } from './server.js'
