@@ -1,6 +1,12 @@
 import { defineConfig } from 'vitest/config'
 
+// The workspace's packages export their TypeScript sources under the `allot-source` condition (and
+// the compiled dist/ otherwise): tests run the sources, with no build in between (docs/build.md).
+const conditions = ['allot-source', 'module', 'node', 'development|production']
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     // The end-to-end devnet test runs on its own afterwards (vitest.e2e.config.ts): it starts a whole

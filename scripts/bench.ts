@@ -33,7 +33,10 @@ console.log(
 let failed = 0
 for (const s of scripts) {
   console.log(`\n## ${s}`)
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, s)], { stdio: 'inherit', cwd: root })
+  const r = spawnSync(process.execPath, ['--conditions=allot-source', '--import', 'tsx', join(root, s)], {
+    stdio: 'inherit',
+    cwd: root,
+  })
   if (r.status !== 0) {
     failed++
     console.log(`!! ${s} exited with ${r.status}`)

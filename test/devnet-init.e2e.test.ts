@@ -85,6 +85,7 @@ describe('devnet init, then node start from the genesis alone (the compose path)
     for (const v of init.validators) {
       const port = v.multiaddr.split('/')[4]
       const args = [
+        '--conditions=allot-source',
         '--import',
         TSX,
         MAIN,

@@ -2,7 +2,7 @@
  * Screenshots of a backtest report for docs/backtest.md: headless Chromium (Debian's, through
  * playwright-core; nothing is downloaded), the page opened from disk with every network request
  * refused, so a report that needed the network would show empty charts here.
- * Usage: tsx packages/backtest/scripts/screenshot.ts <report.html> <out.png> [clipHeight] [scale]
+ * Usage: tsx --conditions=allot-source packages/backtest/scripts/screenshot.ts <report.html> <out.png> [clipHeight] [scale]
  */
 import { chromium } from 'playwright-core'
 

@@ -1,11 +1,15 @@
 // A replay worker: clears the windows it is given with the validators' solver (evaluate.ts) and sends
-// back their figures. Plain .mjs that registers tsx itself, so it runs the TypeScript sources under
-// tsx and vitest alike (the workspace emits no JavaScript).
+// back their figures. Plain .mjs, run in every form of the code (docs/build.md): beside the sources
+// (tsx, vitest) it registers tsx and imports the TypeScript; compiled (dist/, or the CLI bundle, where
+// esbuild bundles evaluate.js into it) it imports the JavaScript and needs no tsx.
 import { parentPort } from 'node:worker_threads'
-import { register } from 'tsx/esm/api'
 
-register()
-const { evaluateWindow } = await import('./evaluate.ts')
+let evaluateWindow
+if (import.meta.url.includes('/src/')) {
+  const { register } = await import('tsx/esm/api')
+  register()
+  ;({ evaluateWindow } = await import('./evaluate.ts'))
+} else ({ evaluateWindow } = await import('./evaluate.js'))
 
 parentPort.on('message', (m) => {
   try {

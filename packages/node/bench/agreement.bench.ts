@@ -322,6 +322,7 @@ async function run(n: number): Promise<void> {
           ...(process.env.BENCH_PROF && i === 0
             ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROF}`]
             : []),
+          '--conditions=allot-source',
           '--import',
           'tsx',
           join(import.meta.dirname, 'validator-process.ts'),

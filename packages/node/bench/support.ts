@@ -146,7 +146,13 @@ export class NodeProcess {
   static spawn(args: Record<string, unknown>, execArgv: string[] = []): NodeProcess {
     const child = spawn(
       process.execPath,
-      [...execArgv, '--import', 'tsx', join(import.meta.dirname, 'node-process.ts')],
+      [
+        ...execArgv,
+        '--conditions=allot-source',
+        '--import',
+        'tsx',
+        join(import.meta.dirname, 'node-process.ts'),
+      ],
       {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         env: { ...process.env, BENCH_ARGS: JSON.stringify(args) },

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// The `allot` bin: runs the TypeScript CLI through tsx (the workspace runs from source; see docs/build.md).
-import { spawnSync } from 'node:child_process'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+// The `allot` bin: the compiled, bundled CLI (dist/cli-bundle/, emitted by `pnpm install` and `pnpm build`,
+// docs/build.md), run in this same process so that signals (Ctrl-C, `kill`, `docker stop`) reach it.
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-const require = createRequire(import.meta.url)
-const here = dirname(fileURLToPath(import.meta.url))
-const tsx = require.resolve('tsx')
-const main = join(here, '..', 'src', 'cli', 'main.ts')
-const r = spawnSync(process.execPath, ['--import', tsx, main, ...process.argv.slice(2)], { stdio: 'inherit' })
-process.exit(r.status ?? 2)
+const main = new URL('../dist/cli-bundle/main.js', import.meta.url)
+if (!existsSync(fileURLToPath(main))) {
+  process.stderr.write(
+    'error: CLI_NOT_BUILT: the allot CLI is not compiled yet (packages/node/dist/cli-bundle): run `pnpm build`\n',
+  )
+  process.exit(2)
+}
+await import(main.href)

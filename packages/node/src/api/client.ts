@@ -28,6 +28,7 @@ import {
   type PrivateKey,
   payloadHashOf,
   type SealedOrder,
+  type Signature,
   SUBMIT_MANY_TAG,
   SUBMITTED_MANY_TAG,
   type SubmitOutcome,
@@ -44,7 +45,9 @@ import type { Libp2p } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
-import { RequestSession, requestStream } from '../network/index.js'
+// reqresp alone, not network/index.js: the client (and @allot/node/client) must not load gossipsub.
+import { RequestSession, requestStream } from '../network/reqresp.js'
+import { type OrderSigner, type SignerInput, signAndSeal, signerFrom } from './signer.js'
 
 export interface ClientOptions {
   /** Deadline of each request (default 10 s). */
@@ -315,7 +318,7 @@ export class AllotClient {
    * submits it. On a sealing network (info.sealing) the signed order is sealed to the target
    * batch's key PK_h (fetched with batchKey); otherwise the envelope carries it plain (docs/node.md).
    */
-  async submitOrder(spec: OrderSpec, key: PrivateKey): Promise<SubmittedOrder> {
+  async submitOrder(spec: OrderSpec, key: PrivateKey | SignerInput): Promise<SubmittedOrder> {
     // Without a named batch the order targets the first open one; should that close while the order is
     // built and sealed (a busy client, a short interval), it is sealed again for the next open batch.
     for (let attempt = 0; ; attempt++) {
@@ -327,10 +330,20 @@ export class AllotClient {
     }
   }
 
-  private async sealAndSubmit(spec: OrderSpec, key: PrivateKey, fresh: boolean): Promise<SubmittedOrder> {
+  private async sealAndSubmit(
+    spec: OrderSpec,
+    key: PrivateKey | SignerInput,
+    fresh: boolean,
+  ): Promise<SubmittedOrder> {
     const info = await this.recentInfo(fresh)
-    const order = buildOrder(info, spec, addressOf(key))
-    const r = await this.submit(await this.sealBuilt(info, order, key))
+    // A raw key signs here (the fast path); anything else through its signer (a wallet: api/signer.ts).
+    const raw = key instanceof Uint8Array ? key : undefined
+    const signer = raw ? undefined : signerFrom(key)
+    const order = buildOrder(info, spec, raw ? addressOf(raw) : (signer as OrderSigner).address)
+    const sealed = raw
+      ? await this.sealBuilt(info, order, raw)
+      : await signAndSeal(info, order, signer as OrderSigner, (h) => this.batchKey(h))
+    const r = await this.submit(sealed)
     const digest = toHex(orderDigest({ chainId: info.chainId, verifyingContract: info.settlement }, order))
     return { ...r, orderDigest: digest }
   }
@@ -348,9 +361,18 @@ export class AllotClient {
     return sealOrder({ domain, signedOrder, batchPublicKey: pk, traderKey: key, nonce: order.nonce })
   }
 
-  async cancel(orderId: Hex, key: PrivateKey): Promise<{ orderId: Hex }> {
-    const trader = addressOf(key)
-    const signature = signDigest(cancelDigest(await this.domain(), { trader, orderId }), key)
+  async cancel(orderId: Hex, key: PrivateKey | SignerInput): Promise<{ orderId: Hex }> {
+    const domain = await this.domain()
+    let trader: Address
+    let signature: Signature
+    if (key instanceof Uint8Array) {
+      trader = addressOf(key)
+      signature = signDigest(cancelDigest(domain, { trader, orderId }), key)
+    } else {
+      const signer = signerFrom(key)
+      trader = signer.address
+      signature = await signer.signTypedData(domain, 'OrderCancel', { trader, orderId })
+    }
     const r = await this.expect({ kind: 'cancel', cancel: { trader, orderId, signature } }, 'cancelled')
     return { orderId: r.orderId }
   }

@@ -11,10 +11,22 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
  */
 export function loadSecpKey(ref: string, password?: string): PrivateKey {
   if (/^(0x)?[0-9a-fA-F]{64}$/.test(ref) && !existsSync(ref)) return privateKeyFromHex(ref)
+  // Hex that is not 64 digits is a mistyped key, not a file name: say so rather than ENOENT.
+  if (/^0x[0-9a-fA-F]*$/.test(ref) && !existsSync(ref))
+    throw new AllotError(
+      'KEY_BAD_FORMAT',
+      `not a 32-byte key: ${ref.length - 2} hex digits, a private key has 64 (or give a keystore file)`,
+    )
   let text: string
   try {
     text = readFileSync(ref, 'utf8')
   } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT')
+      throw new AllotError(
+        'KEY_NOT_FOUND',
+        `no key file ${ref} (a keystore file, or on devnets a 0x + 64 hex key)`,
+      )
     throw new AllotError('KEY_BAD_KEYSTORE', `cannot read key file ${ref}: ${(e as Error).message}`)
   }
   const trimmed = text.trim()

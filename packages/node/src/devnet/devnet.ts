@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { AllotError, addressOf, randomPrivateKey, toHex } from '@allot/protocol'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Address, Hex } from 'viem'
@@ -41,11 +41,35 @@ const ACCOUNT_FUNDS = 1_000_000n * E18
 const DEVNET_CHAIN_ID = 31337
 
 const require = createRequire(import.meta.url)
-const CLI_MAIN = join(import.meta.dirname, '..', 'cli', 'main.ts')
 
-/** The command line that starts a validator process (node + tsx + the CLI's `node start`). */
-function nodeCommand(args: string[]): { command: string; args: string[] } {
-  return { command: process.execPath, args: ['--import', require.resolve('tsx'), CLI_MAIN, ...args] }
+/**
+ * The command line that starts a validator process: the CLI's `node start`, run the way this module
+ * runs. Compiled (dist/, or the bundle the `allot` bin runs), the validators run the compiled CLI with plain node; from
+ * source (tests, `tsx`), they run the TypeScript sources through tsx, which is then installed (a
+ * development dependency), with the workspace packages resolved to their sources (docs/build.md).
+ */
+export function nodeCommand(args: string[]): { command: string; args: string[] } {
+  const here = import.meta.dirname
+  const compiled = import.meta.url.endsWith('.js')
+  // Bundled (dist/cli-bundle/, the bin), its main sits beside this code; compiled per file, in ../cli.
+  const main =
+    basename(here) === 'cli-bundle'
+      ? join(here, 'main.js')
+      : join(here, '..', 'cli', compiled ? 'main.js' : 'main.ts')
+  if (compiled) return { command: process.execPath, args: [main, ...args] }
+  let tsx: string
+  try {
+    tsx = require.resolve('tsx')
+  } catch {
+    throw new AllotError(
+      'DEVNET_TOOL_MISSING',
+      'running allot from its TypeScript sources needs tsx (a development dependency): pnpm install',
+    )
+  }
+  return {
+    command: process.execPath,
+    args: ['--conditions=allot-source', '--import', tsx, main, ...args],
+  }
 }
 
 async function rpcReady(url: string): Promise<boolean> {

@@ -52,7 +52,16 @@ export const ANVIL_DEFAULT_KEYS = [
  */
 export function anvilBinaryPath(): string {
   const require = createRequire(import.meta.url)
-  const wrapper = require.resolve('@foundry-rs/anvil/package.json')
+  let wrapper: string
+  try {
+    wrapper = require.resolve('@foundry-rs/anvil/package.json')
+  } catch {
+    // A development dependency: an operator's install has no anvil; give the devnet an RPC URL instead.
+    throw new AllotError(
+      'DEVNET_TOOL_MISSING',
+      'anvil is not installed (@foundry-rs/anvil, a development dependency): pnpm install in the workspace, or use --chain <rpc-url>',
+    )
+  }
   const platform = `${process.platform === 'win32' ? 'win32' : process.platform}-${process.arch === 'x64' ? 'amd64' : process.arch}`
   const fromWrapper = createRequire(wrapper)
   const pkg = fromWrapper.resolve(`@foundry-rs/anvil-${platform}/package.json`)

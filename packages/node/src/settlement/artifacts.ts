@@ -73,7 +73,16 @@ interface SolcOutput {
 /** Compiles every contract under contracts/ with the npm `solc` and writes artifacts/<Name>.json. */
 export function compileContracts(log: (line: string) => void = () => {}): Record<string, ContractArtifact> {
   const require = createRequire(import.meta.url)
-  const solc = require('solc') as { version(): string; compile(input: string): string }
+  let solc: { version(): string; compile(input: string): string }
+  try {
+    solc = require('solc')
+  } catch {
+    // A development dependency: `pnpm build` compiles the artifacts once; an install without solc uses them.
+    throw new AllotError(
+      'SETTLE_COMPILE',
+      `solc ${SOLC_VERSION} is not installed (a development dependency) and the contract artifacts are missing or stale: run pnpm build in the workspace`,
+    )
+  }
   if (!solc.version().startsWith(SOLC_VERSION)) {
     throw new AllotError('SETTLE_COMPILE', `solc ${SOLC_VERSION} expected, found ${solc.version()}`)
   }

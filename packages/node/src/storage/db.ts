@@ -20,10 +20,14 @@ import {
 import { Level } from 'level'
 import { IdFilter } from './id-filter.js'
 
-function openBucket(db: Level<string, Uint8Array>, name: string) {
+// A bucket's type, named through `level`'s own declarations: the emitted .d.ts cannot name
+// abstract-level's AbstractSublevel, a package @allot/node does not depend on directly.
+declare const levelOfBuckets: Level<string, Uint8Array>
+type Sub = ReturnType<typeof levelOfBuckets.sublevel<string, Uint8Array>>
+
+function openBucket(db: Level<string, Uint8Array>, name: string): Sub {
   return db.sublevel<string, Uint8Array>(name, { valueEncoding: 'view' })
 }
-type Sub = ReturnType<typeof openBucket>
 
 /** How a repository turns its keys into level keys that sort like the keys do. */
 export interface KeyCodec<K> {

@@ -181,11 +181,30 @@ export interface SealOrderParams {
 
 /** Encrypts and envelopes an order for batch `order.firstBatch` (client side). */
 export function sealOrder(p: SealOrderParams): SealedOrder {
-  const { order } = p.signedOrder
   const trader = addressOf(p.traderKey)
-  if (order.trader.toLowerCase() !== trader) {
+  if (p.signedOrder.order.trader.toLowerCase() !== trader) {
     throw new AllotError('ORDER_BAD_SIGNATURE', 'the inner order names another trader than the sealing key')
   }
+  const { payload, payloadHash } = sealPayload(p)
+  const height = p.signedOrder.order.firstBatch
+  const signature = signDigest(
+    sealedOrderDigest(p.domain, { trader, batch: height, payloadHash, nonce: p.nonce }),
+    p.traderKey,
+  )
+  return { trader, batch: height, nonce: p.nonce, payload, signature }
+}
+
+/**
+ * The sealed payload of a signed order and its hash, which the envelope signature covers: sealOrder
+ * without the envelope's signature, for a signer that holds no raw key (a wallet signs the
+ * `SealedOrder` typed data { trader, batch, payloadHash, nonce } itself).
+ */
+export function sealPayload(p: Omit<SealOrderParams, 'traderKey' | 'nonce'>): {
+  payload: { kind: 'sealed'; ephemeralKey: Hex; ciphertext: Hex }
+  payloadHash: Hex
+} {
+  const { order } = p.signedOrder
+  const trader = order.trader.toLowerCase() as Address
   const height = order.firstBatch
   const pk =
     typeof p.batchPublicKey === 'string'
@@ -198,12 +217,7 @@ export function sealOrder(p: SealOrderParams): SealedOrder {
   const plaintext = padPlaintext(encode(signedOrderCodec, p.signedOrder))
   const ciphertext = prim.aesGcmEncrypt(key, iv, sealAad(p.domain, height, trader), plaintext)
   const payload = { kind: 'sealed' as const, ephemeralKey: toHex(R), ciphertext: toHex(ciphertext) }
-  const payloadHash = payloadHashOf({ payload })
-  const signature = signDigest(
-    sealedOrderDigest(p.domain, { trader, batch: height, payloadHash, nonce: p.nonce }),
-    p.traderKey,
-  )
-  return { trader, batch: height, nonce: p.nonce, payload, signature }
+  return { payload, payloadHash: payloadHashOf({ payload }) }
 }
 
 /** Checks the envelope signature: the trader it names signed (batch, payloadHash, nonce). Throws ORDER_BAD_SIGNATURE. */

@@ -1,21 +1,16 @@
 import { existsSync, writeFileSync } from 'node:fs'
-import { createInterface } from 'node:readline/promises'
 import { AllotError, addressOf, encryptKeystore, randomPrivateKey, toHex } from '@allot/protocol'
 import type { Command } from 'commander'
+import { askPassword } from '../prompt.js'
 import type { RegisterCommands } from './index.js'
+import { registerKeystoreCommands } from './keystores.js'
 
-/** The keystore password: ALLOT_KEY_PASSWORD, else a prompt on the terminal (CLI.md "Keys"). */
-export async function keyPassword(purpose: string): Promise<string> {
-  const env = process.env.ALLOT_KEY_PASSWORD
-  if (env !== undefined) return env
-  if (!process.stdin.isTTY)
-    throw new AllotError('KEY_BAD_PASSWORD', 'set ALLOT_KEY_PASSWORD (no terminal to prompt on)')
-  const rl = createInterface({ input: process.stdin, output: process.stderr })
-  try {
-    return await rl.question(`password (${purpose}): `)
-  } finally {
-    rl.close()
-  }
+/**
+ * The keystore password: ALLOT_KEY_PASSWORD, else a hidden prompt on the terminal (CLI.md "Keys");
+ * `confirm` (a new keystore) asks twice.
+ */
+export async function keyPassword(purpose: string, o: { confirm?: boolean } = {}): Promise<string> {
+  return askPassword(purpose, o)
 }
 
 export const registerKeyCommands: RegisterCommands = (program: Command) => {
@@ -36,7 +31,7 @@ export const registerKeyCommands: RegisterCommands = (program: Command) => {
       const address = addressOf(key)
       if (o.hex) writeFileSync(o.out, `${toHex(key)}\n`, { mode: 0o600 })
       else {
-        const password = await keyPassword('new keystore')
+        const password = await keyPassword('new keystore', { confirm: true })
         // scrypt N = 2^14 when asked through ALLOT_KEYSTORE_LIGHT (tests); 2^17 otherwise (geth's default).
         const ks = encryptKeystore(
           key,
@@ -51,4 +46,5 @@ export const registerKeyCommands: RegisterCommands = (program: Command) => {
         )
       else process.stdout.write(`${address}\n`)
     })
+  registerKeystoreCommands(keys)
 }

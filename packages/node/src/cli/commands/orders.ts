@@ -10,7 +10,7 @@ import {
   toHex,
 } from '@allot/protocol'
 import type { Command } from 'commander'
-import { AllotClient } from '../../api/index.js'
+import { AllotClient } from '../../client/index.js'
 import { keyNeedsPassword, loadSecpKey } from '../../config/index.js'
 import type { RegisterCommands } from './index.js'
 import { keyPassword } from './keys.js'
@@ -116,8 +116,11 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
         throw new AllotError('CLI_BAD_FLAG', '--kind must be sell or buy')
       if (o.batch !== undefined && !/^[0-9]+$/.test(o.batch))
         throw new AllotError('ORDER_BAD_BATCH', '--batch must be a height')
-      if (!/^[0-9]+$/.test(o.validBatches))
-        throw new AllotError('ORDER_BAD_BATCH', '--valid-batches must be ≥ 1')
+      if (!/^[1-9][0-9]*$/.test(o.validBatches))
+        throw new AllotError(
+          'ORDER_BAD_BATCH',
+          `--valid-batches must be an integer ≥ 1, got ${o.validBatches}`,
+        )
       const key = await loadCliKey(o.key)
       const r = await withClient(o.node, (c) =>
         c.submitOrder(
@@ -213,6 +216,11 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
     .option('--interval <ms>', 'poll interval', '500')
     .option('--json', 'one JSON object per line')
     .action(async (id: string, o: { node: string; interval: string; json?: boolean }) => {
+      if (!/^[1-9][0-9]*$/.test(o.interval))
+        throw new AllotError(
+          'CLI_BAD_FLAG',
+          `--interval must be a number of milliseconds ≥ 1, got ${o.interval}`,
+        )
       await withClient(o.node, async (c) => {
         let last = ''
         for (;;) {

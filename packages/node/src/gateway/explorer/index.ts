@@ -1,9 +1,25 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 
 const require = createRequire(import.meta.url)
-const here = import.meta.dirname
+const here = assetsDir()
+
+/**
+ * The explorer's files stay in src/gateway/explorer (they are served as they are, not compiled): found
+ * from this module whether it runs from src/, from dist/gateway/explorer or from the CLI bundle in
+ * dist/cli-bundle (docs/build.md).
+ */
+function assetsDir(): string {
+  let dir = import.meta.dirname
+  if (existsSync(join(dir, 'index.html'))) return dir
+  for (let up = 0; up < 4; up++) {
+    dir = dirname(dir)
+    const candidate = join(dir, 'src', 'gateway', 'explorer')
+    if (existsSync(join(candidate, 'index.html'))) return candidate
+  }
+  return import.meta.dirname
+}
 
 /** chart.js's UMD build, from the pinned package in node_modules (no CDN). */
 function chartJsPath(): string {
