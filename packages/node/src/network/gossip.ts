@@ -16,6 +16,9 @@ export type GossipVerdict = 'accept' | 'ignore' | 'reject'
 export const GOSSIP_ACTIONS: Readonly<Record<string, 'ignore' | 'reject'>> = {
   API_BAD_REQUEST: 'ignore',
   API_INTERNAL: 'ignore',
+  // the HTTP gateway's own (no gossip carries them; listed so that every code has its verdict)
+  API_METHOD_NOT_ALLOWED: 'ignore',
+  API_NOT_FOUND: 'ignore',
   API_RATE_LIMITED: 'ignore',
   API_TIMEOUT: 'ignore',
   API_UNAVAILABLE: 'ignore',
