@@ -237,6 +237,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
     await pipeline.start()
     const bp = pipeline
     node.setDecidedOrderSource((id) => bp.decidedOrder(id))
+    node.setBatchExportSource(bp)
     const p = pipeline
     svc = consensus = new ConsensusService(node, {
       validatorKey: key,

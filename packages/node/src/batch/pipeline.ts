@@ -7,7 +7,9 @@ import {
   type BatchView,
   batchHashOf,
   type ClearingResult,
+  type ClearingSettings,
   decodeSealedOrder,
+  type ExportedBatch,
   type Hex,
   type NetworkDomain,
   type OrderStatus,
@@ -29,6 +31,7 @@ import type { Genesis } from '../config/index.js'
 import { type Mempool, payloadHashBytes } from '../mempool/index.js'
 import { maxPenaltiesFor } from '../settlement/limits.js'
 import { type BatchOp, heightKey, hexKey, type NodeStorage, Repository } from '../storage/index.js'
+import { exportedBatchOf } from './export.js'
 import { type BatchBook, batchBookCodec, type ProcessedBatch, processedBatchCodec } from './record.js'
 import { innerOrderError, isExhausted } from './rules.js'
 import { type BatchOpener, type InvalidOrder, plainOpener } from './unseal.js'
@@ -322,6 +325,28 @@ export class BatchPipeline {
   /** The orders a processed height was cleared on and the solver's objective (the explorer's curves). */
   async bookAt(h: bigint): Promise<BatchBook | undefined> {
     return this.books.get(h)
+  }
+
+  /**
+   * A processed height as `batchExport` serves it (docs/backtest.md "Recorded history"); undefined when it
+   * is not processed here or its records were pruned.
+   */
+  async exportAt(h: bigint): Promise<ExportedBatch | undefined> {
+    if (h < 1n || h > this.lastProcessed) return undefined
+    const [rec, book, content, view] = await Promise.all([
+      this.recordAt(h),
+      this.books.get(h),
+      this.o.storage.batches.get(h),
+      this.o.storage.results.get(h),
+    ])
+    if (!rec || !book || !content) return undefined
+    return exportedBatchOf(content, book, rec, view)
+  }
+
+  /** The genesis settings the solver clears with: a replay of an export needs them. */
+  clearingSettings(): ClearingSettings {
+    const g = this.o.genesis
+    return { feeBps: g.feeBps, maxFillsPerBatch: g.maxFillsPerBatch, batchIntervalMs: g.batchIntervalMs }
   }
 
   private async recordAt(h: bigint): Promise<ProcessedBatch | undefined> {
