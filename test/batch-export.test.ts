@@ -19,6 +19,8 @@ const validatorKey: PrivateKey = new Uint8Array(32).fill(0x62)
 const E18 = 10n ** 18n
 const FEE_BPS = 25
 
+const short = traderAddress(1).toLowerCase()
+
 let running: RunningNode
 let client: AllotClient
 const dirs: string[] = []
@@ -43,7 +45,11 @@ beforeAll(async () => {
     dataDir: dir,
     validatorKey,
     verifier: { threads: 1 },
-    chainView: { available: async () => 10n ** 24n, settledHeightAt: async () => 0n },
+    // Trader 1 has less than it offers: the solver caps its fill, and so must the replay.
+    chainView: {
+      available: async (trader) => (trader.toLowerCase() === short ? 2n * E18 : 10n ** 24n),
+      settledHeightAt: async () => 0n,
+    },
   })
   await waitFor(async () => (running.consensus?.height ?? 0n) >= 2n, 20_000, 'consensus running')
   client = await AllotClient.connect(running.node.apiAddrs()[0])
@@ -61,7 +67,8 @@ describe('allot batch export', () => {
     const h1 = open + 3n
     const t = (i: number) => traderKey(i)
     const orders: [PrivateKey, Parameters<AllotClient['submitOrder']>[0]][] = [
-      // h1: a resting seller partly filled by a smaller buyer; its remainder rests into h2 and h3.
+      // h1: a resting seller partly filled by a smaller buyer (who holds half of what it offers); the
+      // remainder rests into h2 and h3.
       [
         t(0),
         { sell: 'TKA', sellAmount: 10n * E18, buy: 'TKB', buyAmount: 9n * E18, batch: h1, validBatches: 3 },
@@ -105,6 +112,9 @@ describe('allot batch export', () => {
     expect(rest?.sellAmount).toBeGreaterThan(0n)
     expect(rest?.sellAmount).toBeLessThan(10n * E18)
 
+    expect(history.batches[1].balances?.[short]).toEqual({
+      [history.batches[1].orders.find((o) => o.trader === short)?.sellAsset as string]: 2n * E18,
+    })
     const meta = history.header.meta as { feeBps: number; maxFillsPerBatch: number }
     expect(meta.feeBps).toBe(FEE_BPS)
     const config: MechanismConfig = {

@@ -168,6 +168,16 @@ export const exportedBatchCodec = struct('ExportedBatch', {
   resultHash: bytes32,
   /** Once finalized and submitted: the settlement transaction and its status. */
   settlement: optional(struct('ExportedSettlement', { txHash: bytes32, status: str(32) })),
+  /**
+   * What each trader had available of each escrowed asset it sells, as the solver was given it; null for
+   * heights processed before the node kept them.
+   */
+  balances: optional(
+    list(
+      struct('ExportedBalance', { trader: address, asset: bytes32, amount: u256 }),
+      LIMITS.maxOrdersPerBatch,
+    ),
+  ),
 })
 export type ExportedBatch = Infer<typeof exportedBatchCodec>
 

@@ -1,6 +1,6 @@
 import type { HistoryBatch, HistoryHeader, HistoryOrder } from '@allot/backtest'
 import type { BatchContent, BatchView, ClearingSettings, ExportedBatch, Hex, NodeInfo } from '@allot/protocol'
-import type { BatchBook, ProcessedBatch } from './record.js'
+import type { BatchBalances, BatchBook, ProcessedBatch } from './record.js'
 
 /**
  * A processed height as `batchExport` serves it: the book the solver cleared, the result it made of it,
@@ -11,6 +11,7 @@ export function exportedBatchOf(
   book: BatchBook,
   record: Pick<ProcessedBatch, 'result' | 'resultHash' | 'fills'>,
   view?: Pick<BatchView, 'settlement'>,
+  balances?: BatchBalances,
 ): ExportedBatch {
   const r = record.result
   return {
@@ -24,6 +25,7 @@ export function exportedBatchOf(
     fills: record.fills.map((f) => ({ orderId: f.orderId, sold: f.sold, bought: f.bought, fee: f.fee })),
     resultHash: record.resultHash,
     settlement: view?.settlement ?? null,
+    balances: balances ?? null,
   }
 }
 
@@ -72,6 +74,8 @@ export function exportHeader(
  * interval before the first exported height): the batch's `t` is its decided timestamp, and every order
  * arrives at the batch's open (`t − intervalMs`; the node keeps no arrival times), ties taken by id.
  * An order left with a zero amount (a remainder its fees used up) is left out: the solver drops it.
+ * `balances` are those the solver was given (absent for heights processed before the node kept them:
+ * the replay then funds each order by its own sell amount).
  */
 export function historyBatchOf(e: ExportedBatch, start: bigint, intervalMs: number): HistoryBatch {
   const t = Number(e.timestamp - start)
@@ -91,11 +95,21 @@ export function historyBatchOf(e: ExportedBatch, start: bigint, intervalMs: numb
     }))
   const prices: Record<string, bigint> = {}
   for (const p of e.prices) prices[p.asset] = p.price
+  let balances: Record<string, Record<string, bigint>> | undefined
+  if (e.balances) {
+    balances = {}
+    for (const b of e.balances) {
+      const trader = b.trader.toLowerCase()
+      balances[trader] ??= {}
+      balances[trader][b.asset] = b.amount
+    }
+  }
   return {
     type: 'batch',
     height: Number(e.height),
     t,
     orders,
+    ...(balances ? { balances } : {}),
     result: {
       prices,
       fills: e.fills.map((f) => ({ id: f.orderId, sold: f.sold, bought: f.bought, fee: f.fee })),

@@ -32,7 +32,14 @@ import { type Mempool, payloadHashBytes } from '../mempool/index.js'
 import { maxPenaltiesFor } from '../settlement/limits.js'
 import { type BatchOp, heightKey, hexKey, type NodeStorage, Repository } from '../storage/index.js'
 import { exportedBatchOf } from './export.js'
-import { type BatchBook, batchBookCodec, type ProcessedBatch, processedBatchCodec } from './record.js'
+import {
+  type BatchBalances,
+  type BatchBook,
+  batchBalancesCodec,
+  batchBookCodec,
+  type ProcessedBatch,
+  processedBatchCodec,
+} from './record.js'
 import { innerOrderError, isExhausted } from './rules.js'
 import { type BatchOpener, type InvalidOrder, plainOpener } from './unseal.js'
 
@@ -183,6 +190,8 @@ export class BatchPipeline {
   private readonly processed: Repository<bigint, ProcessedBatch>
   /** The book each height was cleared on, for readers (the gateway's explorer); pruned with `processed`. */
   private readonly books: Repository<bigint, BatchBook>
+  /** The balances each height was cleared with, for `batchExport`; pruned with `processed`. */
+  private readonly bookBalances: Repository<bigint, BatchBalances>
   /** The height whose finalization last wrote an order's status (finalizations may come in any order). */
   private readonly statusHeight: Repository<Hex, bigint>
   private readonly assets: Set<AssetId>
@@ -207,6 +216,7 @@ export class BatchPipeline {
     this.decidedOrders = new Repository(sub('decided-orders'), hexKey, rawBytes(8192))
     this.processed = new Repository(sub('processed'), heightKey, processedBatchCodec)
     this.books = new Repository(sub('batch-books'), heightKey, batchBookCodec)
+    this.bookBalances = new Repository(sub('batch-balances'), heightKey, batchBalancesCodec)
     this.statusHeight = new Repository(sub('status-height'), hexKey, u64)
     this.assets = new Set(o.genesis.assets.map((a) => a.id))
     this.resources = new Set(o.genesis.assets.filter((a) => a.kind === 'resource').map((a) => a.id as string))
@@ -333,14 +343,15 @@ export class BatchPipeline {
    */
   async exportAt(h: bigint): Promise<ExportedBatch | undefined> {
     if (h < 1n || h > this.lastProcessed) return undefined
-    const [rec, book, content, view] = await Promise.all([
+    const [rec, book, content, view, balances] = await Promise.all([
       this.recordAt(h),
       this.books.get(h),
       this.o.storage.batches.get(h),
       this.o.storage.results.get(h),
+      this.bookBalances.get(h),
     ])
     if (!rec || !book || !content) return undefined
-    return exportedBatchOf(content, book, rec, view)
+    return exportedBatchOf(content, book, rec, view, balances)
   }
 
   /** The genesis settings the solver clears with: a replay of an export needs them. */
@@ -708,6 +719,18 @@ export class BatchPipeline {
         })),
       }),
     )
+    ops.push(
+      this.bookBalances.putOp(
+        h,
+        Object.entries(balances).flatMap(([trader, per]) =>
+          Object.entries(per).map(([asset, amount]) => ({
+            trader: trader as Address,
+            asset: asset as Hex,
+            amount,
+          })),
+        ),
+      ),
+    )
     if (this.stopped) throw new AllotError('NODE_STOPPING', 'the batch pipeline stopped')
     this.o.faultPoint?.('process:before-write', h, content.orderIds.length)
     await this.o.storage.write(ops)
@@ -725,6 +748,7 @@ export class BatchPipeline {
       this.prunedThrough = old
       await this.processed.db.clear({ lte: heightKey.encode(old) }).catch(() => {})
       await this.books.db.clear({ lte: heightKey.encode(old) }).catch(() => {})
+      await this.bookBalances.db.clear({ lte: heightKey.encode(old) }).catch(() => {})
     }
     log.info(
       { orders: content.orderIds.length, resting: rested.size, fills: result.fills.length, resultHash },

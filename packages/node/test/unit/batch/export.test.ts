@@ -108,6 +108,12 @@ function exported(height: bigint, settled: boolean): ExportedBatch {
     book,
     record,
     settled ? { settlement: { txHash: id(0xfeed), status: 'settled' } } : { settlement: null },
+    settled
+      ? [
+          { trader: alice, asset: ETH, amount: 5n * 10n ** 18n },
+          { trader: bob, asset: USD, amount: 2000_000000n },
+        ]
+      : undefined,
   )
 }
 
@@ -155,6 +161,9 @@ describe('batch export rows', () => {
       txHash: id(0xfeed),
     })
     expect(b8.result?.txHash).toBeUndefined()
+    // The balances the solver was given; none recorded for height 8: the replay funds each order itself.
+    expect(b7.balances).toEqual({ [alice]: { [ETH]: 5n * 10n ** 18n }, [bob]: { [USD]: 2000_000000n } })
+    expect(b8.balances).toBeUndefined()
   })
 })
 
