@@ -12,6 +12,7 @@ import { AllotClient } from '@allot/node'
 import type { PrivateKey } from '@allot/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { exportBatches } from '../packages/node/src/cli/commands/batch-export.js'
+import { buildProgram, isUserError } from '../packages/node/src/cli/program.js'
 import { type RunningNode, runNode } from '../packages/node/src/run.js'
 import { testGenesis, traderAddress, traderKey, validatorGenesis, waitFor } from './node-fixtures.js'
 
@@ -60,6 +61,20 @@ afterAll(async () => {
   await running?.stop()
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
+
+/** `allot …` in process; what it writes to stdout. */
+async function cli(...args: string[]): Promise<string> {
+  const program = buildProgram()
+  const out: string[] = []
+  const o = process.stdout.write.bind(process.stdout)
+  process.stdout.write = ((s: string) => out.push(String(s)) > 0) as typeof process.stdout.write
+  try {
+    await program.parseAsync(args, { from: 'user' })
+  } finally {
+    process.stdout.write = o
+  }
+  return out.join('')
+}
 
 describe('allot batch export', () => {
   it('exports decided batches that the backtest replays into the node’s own results', async () => {
@@ -147,11 +162,34 @@ describe('allot batch export', () => {
     expect(filled).toBeGreaterThanOrEqual(5)
   }, 60_000)
 
+  it('the command writes the same history to stdout as to --out', async () => {
+    const node = running.node.apiAddrs()[0].toString()
+    const out = join(dirs[0], 'cli.jsonl')
+    const to = running.pipeline?.lastProcessed ?? 0n
+    const args = ['export', '--node', node, '--from', '1', '--to', String(to)]
+    const stderr = process.stderr.write.bind(process.stderr)
+    process.stderr.write = (() => true) as typeof process.stderr.write
+    try {
+      expect(await cli('batch', ...args, '--out', out)).toBe('')
+    } finally {
+      process.stderr.write = stderr
+    }
+    const text = await cli('batch', ...args)
+    expect(text).toBe(readFileSync(out, 'utf8'))
+    expect(parseHistory(text).batches).toHaveLength(Number(to))
+    await expect(cli('batch', 'export', '--node', node, '--from', 'x', '--to', '2')).rejects.toMatchObject({
+      code: 'CLI_BAD_FLAG',
+    })
+  }, 30_000)
+
   it('refuses heights not processed here and a bad range, with their codes', async () => {
     const last = running.pipeline?.lastProcessed ?? 0n
     await expect(client.batchExportPage(last + 100n, last + 101n)).rejects.toMatchObject({
       code: 'BATCH_EXPORT_NOT_PROCESSED',
     })
     await expect(client.batchExportPage(3n, 2n)).rejects.toMatchObject({ code: 'BATCH_EXPORT_BAD_RANGE' })
+    // The user's to fix: the CLI exits 1.
+    const e = await client.batchExportPage(3n, 2n).catch((x) => x)
+    expect(isUserError(e)).toBe(true)
   })
 })
