@@ -191,24 +191,30 @@ function pricesOfReference(ref: Record<string, number>, header: HistoryHeader): 
   return out
 }
 
+/** A window cleared by the validators' solver: uniform prices (positive ones) and every order's fill. */
+export interface WindowClearing {
+  prices: Record<string, bigint>
+  fills: Map<string, Fill>
+  /** Orders the solver dropped (unfunded or malformed). */
+  dropped: number
+  solveMs: number
+}
+
 /**
- * Clears one batch with the validators' solver and runs the continuous engine over the same orders,
- * measuring both alike. Pure: the same window and configuration give the same figures (but `solveMs`).
+ * Clears one window as the validators do under the configuration (`clearBatch`'s clearing, without the
+ * settlement payload and its hash, which a replay does not use). Pure but `solveMs`.
  */
-export function evaluateWindow(w: Window, header: HistoryHeader, config: MechanismConfig): WindowResult {
+export function clearWindow(w: Window, header: HistoryHeader, config: MechanismConfig): WindowClearing {
   const numeraire = config.numeraire ?? header.numeraire
-  const feeBps = config.feeBps ?? 0
   // A history order is a solver order with an arrival time (and an agent class) added.
   const orders: readonly SolverOrder[] = w.orders
   const balances = w.balances ?? fundedBalances(w.orders)
-  const params: ClearBatchParams = { numeraire, feeBps, height: BigInt(w.height) }
+  const params: ClearBatchParams = { numeraire, feeBps: config.feeBps ?? 0, height: BigInt(w.height) }
   if (header.resourceAssets?.length) params.resourceAssets = new Set(header.resourceAssets)
   if (config.maxFillsPerBatch !== undefined) params.maxFillsPerBatch = config.maxFillsPerBatch
   if (config.previousPrices === 'reference' && w.reference)
     params.previousPrices = pricesOfReference(w.reference, header)
   const started = performance.now()
-  // solveBatch is clearBatch's clearing (the same prices and amounts) without the settlement payload and
-  // its hash, which a replay does not use.
   const sol = solveBatch({ orders, balances, params })
   const solveMs = performance.now() - started
   const P = sol.prepared
@@ -217,11 +223,22 @@ export function evaluateWindow(w: Window, header: HistoryHeader, config: Mechani
     if (sol.prices[k] > 0n) prices[a] = sol.prices[k]
   })
   const { sold, bought, fee } = sol.amounts
-  const batchFills = new Map<string, Fill>()
+  const fills = new Map<string, Fill>()
   P.orders.forEach((o, i) => {
-    batchFills.set(o.id, { sold: sold[i], bought: bought[i], fee: fee[i] })
+    fills.set(o.id, { sold: sold[i], bought: bought[i], fee: fee[i] })
   })
-  const out = { prices, dropped: P.dropped }
+  return { prices, fills, dropped: P.dropped.length, solveMs }
+}
+
+/**
+ * Clears one batch with the validators' solver and runs the continuous engine over the same orders,
+ * measuring both alike. Pure: the same window and configuration give the same figures (but `solveMs`).
+ */
+export function evaluateWindow(w: Window, header: HistoryHeader, config: MechanismConfig): WindowResult {
+  const numeraire = config.numeraire ?? header.numeraire
+  const feeBps = config.feeBps ?? 0
+  const { prices, fills: batchFills, dropped, solveMs } = clearWindow(w, header, config)
+  const out = { prices }
   const cda = runContinuousAuction(w.orders, {
     numeraire,
     feeBps,
@@ -256,7 +273,7 @@ export function evaluateWindow(w: Window, header: HistoryHeader, config: Mechani
     continuous,
     traders,
     solveMs,
-    dropped: out.dropped.length,
+    dropped,
   }
 }
 

@@ -8,11 +8,13 @@ export {
   runContinuousAuction,
 } from './cda.js'
 export {
+  clearWindow,
   evaluateWindow,
   type MechanismConfig,
   valuationOfPrices,
   valuationOfReference,
   type Window,
+  type WindowClearing,
   type WindowResult,
   windowsOf,
 } from './evaluate.js'

@@ -22,6 +22,7 @@ import {
 import type { PrivateKey as Libp2pPrivateKey, PeerId } from '@libp2p/interface'
 import { type Logger, pino } from 'pino'
 import {
+  type BatchExportSource,
   catchUpOrders,
   createApiHandler,
   createSyncHandler,
@@ -138,6 +139,7 @@ export class AllotNode {
   private heightSource: (() => Height) | undefined
   private decidedOrderSource: ((id: Hex) => Promise<Uint8Array | undefined>) | undefined
   private batchKeySource: ((h: Height) => Promise<Uint8Array | undefined>) | undefined
+  private batchExportSource: BatchExportSource | undefined
   /** Accepted orders waiting for this event-loop turn's gossip bundle (`publishOrder`). */
   private outgoingOrders: Uint8Array[] = []
   private cancelOutgoingFlush: (() => void) | undefined
@@ -244,6 +246,7 @@ export class AllotNode {
       balances,
       info: () => this.info(),
       batchKey: (h) => this.batchKeySource?.(h) ?? Promise.resolve(undefined),
+      batchExport: () => this.batchExportSource,
       publishOrder: (bytes) => this.publishOrder(bytes),
       publishCancel: (c) => this.publishCancel(c),
     }))
@@ -406,6 +409,11 @@ export class AllotNode {
   /** The batch pipeline serves the envelopes of decided orders to peers catching up over sync. */
   setDecidedOrderSource(f: (id: Hex) => Promise<Uint8Array | undefined>): void {
     this.decidedOrderSource = f
+  }
+
+  /** The batch pipeline (a validator) serves its processed heights to the API's `batchExport`. */
+  setBatchExportSource(s: BatchExportSource): void {
+    this.batchExportSource = s
   }
 
   /** Consensus names the height the network works on (shown in `info`); until then the genesis clock does. */

@@ -312,6 +312,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
       async start() {
         await p.start()
         node.setDecidedOrderSource((id) => p.decidedOrder(id))
+        node.setBatchExportSource(p)
       },
       async stop() {
         stopping.abort()

@@ -81,6 +81,8 @@ export const API_LIMITS = {
   /** Most order ids one sync request may name or return. */
   maxSyncIds: 1024,
   maxSyncBatches: 64,
+  /** Most heights one `batchExport` answer carries (fewer when their bytes would pass the frame). */
+  maxExportBatches: 32,
 } as const
 
 /** Order statuses of CLI.md (`order status`). */
@@ -129,6 +131,63 @@ export const batchViewCodec = struct('BatchView', {
   settlement: optional(struct('SettlementView', { txHash: bytes32, status: str(32) })),
 })
 export type BatchView = Infer<typeof batchViewCodec>
+
+/**
+ * One processed height as `batchExport` serves it (docs/backtest.md "Recorded history"): the book the
+ * solver cleared (every order it saw, opened, with the amounts it entered with: a resting remainder's
+ * are what was left) and what it made of it. Written by the batch pipeline of a validator.
+ */
+export const exportedBatchCodec = struct('ExportedBatch', {
+  height: u64,
+  /** The decided content's timestamp (ms since the epoch) and settlement-chain block. */
+  timestamp: u64,
+  chainRef: u64,
+  numeraire: bytes32,
+  /** Trader surplus in numeraire units, as the solver scored it. */
+  objective: u256,
+  orders: list(
+    struct('ExportedOrder', {
+      orderId: bytes32,
+      trader: address,
+      sellAsset: bytes32,
+      buyAsset: bytes32,
+      sellAmount: u256,
+      buyAmount: u256,
+      kind: enumOf(['sell', 'buy'] as const),
+      partial: bool,
+      /** A remainder of an earlier batch. */
+      resting: bool,
+    }),
+    LIMITS.maxOrdersPerBatch,
+  ),
+  prices: list(struct('ExportedPrice', { asset: bytes32, price: u256 }), 4096),
+  fills: list(
+    struct('ExportedFill', { orderId: bytes32, sold: u256, bought: u256, fee: u256 }),
+    LIMITS.maxOrdersPerBatch,
+  ),
+  resultHash: bytes32,
+  /** Once finalized and submitted: the settlement transaction and its status. */
+  settlement: optional(struct('ExportedSettlement', { txHash: bytes32, status: str(32) })),
+  /**
+   * What each trader had available of each escrowed asset it sells, as the solver was given it; null for
+   * heights processed before the node kept them.
+   */
+  balances: optional(
+    list(
+      struct('ExportedBalance', { trader: address, asset: bytes32, amount: u256 }),
+      LIMITS.maxOrdersPerBatch,
+    ),
+  ),
+})
+export type ExportedBatch = Infer<typeof exportedBatchCodec>
+
+/** The network's clearing settings a replay needs to clear as the validators did. */
+export const clearingSettingsCodec = struct('ClearingSettings', {
+  feeBps: u32,
+  maxFillsPerBatch: u32,
+  batchIntervalMs: u32,
+})
+export type ClearingSettings = Infer<typeof clearingSettingsCodec>
 
 export const assetInfoCodec = struct('AssetInfo', {
   symbol: str(32),
@@ -190,6 +249,8 @@ export const apiRequestCodec = union('ApiRequest', {
   submitMany: struct('SubmitManyRequest', {
     orders: list(rawBytes(LIMITS.maxSealedOrderBytes), API_LIMITS.maxSubmitManyOrders),
   }),
+  /** Processed heights `from`…`to` as a history (a page of them: the answer's `next` says where to go on). */
+  batchExport: struct('BatchExportRequest', { from: u64, to: u64 }),
 })
 export type ApiRequest = Infer<typeof apiRequestCodec>
 
@@ -217,6 +278,12 @@ export const apiResponseCodec = union('ApiResponse', {
   /** One outcome per order of a `submitMany`, in the request's order. */
   submittedMany: struct('SubmittedMany', {
     results: list(submitOutcomeCodec, API_LIMITS.maxSubmitManyOrders),
+  }),
+  /** A page of `batchExport`: consecutive heights from the request's `from`; `next` null once at `to`. */
+  batchExport: struct('BatchExportResponse', {
+    settings: clearingSettingsCodec,
+    batches: list(exportedBatchCodec, API_LIMITS.maxExportBatches),
+    next: optional(u64),
   }),
 })
 export type ApiResponse = Infer<typeof apiResponseCodec>

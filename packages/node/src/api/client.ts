@@ -10,8 +10,10 @@ import {
   addressOf,
   type BalanceView,
   type BatchView,
+  type ClearingSettings,
   cancelDigest,
   decodeApiResponse,
+  type ExportedBatch,
   encodeApiRequest,
   encodeSealedOrder,
   type Height,
@@ -383,6 +385,29 @@ export class AllotClient {
 
   async batch(height: Height | 'latest'): Promise<BatchView> {
     return (await this.expect({ kind: 'batch', height: height === 'latest' ? null : height }, 'batch')).batch
+  }
+
+  /** One page of processed heights from `from` (at most `to`); `next` null once `to` is in. */
+  async batchExportPage(
+    from: Height,
+    to: Height,
+  ): Promise<{ settings: ClearingSettings; batches: ExportedBatch[]; next: Height | null }> {
+    const r = await this.expect({ kind: 'batchExport', from, to }, 'batchExport')
+    return { settings: r.settings, batches: r.batches, next: r.next }
+  }
+
+  /** Every processed height `from`…`to`, page by page, with the network's clearing settings. */
+  async *batchExport(
+    from: Height,
+    to: Height,
+  ): AsyncGenerator<{ settings: ClearingSettings; batch: ExportedBatch }> {
+    for (let at: Height | null = from; at !== null; ) {
+      const page = await this.batchExportPage(at, to)
+      for (const batch of page.batches) yield { settings: page.settings, batch }
+      if (page.next !== null && page.next <= at)
+        throw new AllotError('WIRE_MALFORMED', `batchExport page from ${at} did not move on`)
+      at = page.next
+    }
   }
 
   async balances(address: Address): Promise<BalanceView> {

@@ -4,9 +4,12 @@ import {
   type ApiRequest,
   type ApiResponse,
   type BatchView,
+  type ClearingSettings,
   decodeApiRequest,
+  type ExportedBatch,
   encode,
   encodeApiResponse,
+  exportedBatchCodec,
   type Height,
   type Hex,
   type NodeInfo,
@@ -32,6 +35,15 @@ export interface ApiDeps {
   publishCancel(c: OrderCancel): void
   /** The sealing key of a batch, once sealing provides it. */
   batchKey?(height: Height): Promise<Uint8Array | undefined>
+  /** The processed heights `batchExport` serves: the batch pipeline of a validator; none elsewhere. */
+  batchExport?(): BatchExportSource | undefined
+}
+
+/** What `batchExport` reads (the batch pipeline implements it). */
+export interface BatchExportSource {
+  readonly lastProcessed: Height
+  exportAt(height: Height): Promise<ExportedBatch | undefined>
+  clearingSettings(): ClearingSettings
 }
 
 export function errorResponse(code: string, message: string): Uint8Array {
@@ -120,7 +132,58 @@ async function answer(
       if (!key) throw new AllotError('BATCH_KEY_UNKNOWN', `no sealing key for batch ${req.height}`)
       return { kind: 'batchKey', height: req.height, publicKey: `0x${Buffer.from(key).toString('hex')}` }
     }
+    case 'batchExport':
+      return exportBatches(d.batchExport?.(), req.from, req.to)
   }
+}
+
+/** Room left in a response frame for a `batchExport` page's batches (its other fields are small). */
+const EXPORT_PAGE_BYTES = API_LIMITS.maxResponseBytes - 1024
+
+/**
+ * A page of `batchExport`: consecutive processed heights from `from`, at most `maxExportBatches` and
+ * as many as fit in one response frame; `next` is the height to ask for next (null: `to` is in).
+ */
+export async function exportBatches(
+  src: BatchExportSource | undefined,
+  from: Height,
+  to: Height,
+): Promise<Extract<ApiResponse, { kind: 'batchExport' }>> {
+  if (from < 1n || to < from)
+    throw new AllotError('BATCH_EXPORT_BAD_RANGE', `bad range ${from}…${to}: need 1 ≤ from ≤ to`)
+  if (!src)
+    throw new AllotError(
+      'BATCH_EXPORT_NO_BOOKS',
+      'this node processes no batches (not a validator): export from a validator',
+    )
+  if (to > src.lastProcessed)
+    throw new AllotError(
+      'BATCH_EXPORT_NOT_PROCESSED',
+      `height ${to} is not processed here (last processed: ${src.lastProcessed})`,
+      { lastProcessed: src.lastProcessed.toString() },
+    )
+  const batches: ExportedBatch[] = []
+  let bytes = 0
+  let h = from
+  for (; h <= to && batches.length < API_LIMITS.maxExportBatches; h++) {
+    const b = await src.exportAt(h)
+    if (!b)
+      throw new AllotError(
+        'BATCH_EXPORT_NOT_PROCESSED',
+        `no record of height ${h} here (pruned once settled, or processed before books were kept)`,
+      )
+    const size = encode(exportedBatchCodec, b).length
+    if (bytes + size > EXPORT_PAGE_BYTES) {
+      if (batches.length > 0) break
+      throw new AllotError(
+        'BATCH_EXPORT_TOO_LARGE',
+        `height ${h} takes ${size} bytes, more than one response frame carries`,
+      )
+    }
+    bytes += size
+    batches.push(b)
+  }
+  return { kind: 'batchExport', settings: src.clearingSettings(), batches, next: h <= to ? h : null }
 }
 
 /**

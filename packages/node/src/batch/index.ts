@@ -1,4 +1,5 @@
 export { contractChainView, contractSettler } from './chain.js'
+export { exportedBatchOf, exportHeader, historyBatchOf } from './export.js'
 export {
   BatchPipeline,
   type BatchPipelineOptions,

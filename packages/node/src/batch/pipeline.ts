@@ -7,7 +7,9 @@ import {
   type BatchView,
   batchHashOf,
   type ClearingResult,
+  type ClearingSettings,
   decodeSealedOrder,
+  type ExportedBatch,
   type Hex,
   type NetworkDomain,
   type OrderStatus,
@@ -30,7 +32,15 @@ import { type Mempool, payloadHashBytes } from '../mempool/index.js'
 import type { BatchMetrics } from '../metrics/index.js'
 import { maxPenaltiesFor } from '../settlement/limits.js'
 import { type BatchOp, heightKey, hexKey, type NodeStorage, Repository } from '../storage/index.js'
-import { type BatchBook, batchBookCodec, type ProcessedBatch, processedBatchCodec } from './record.js'
+import { exportedBatchOf } from './export.js'
+import {
+  type BatchBalances,
+  type BatchBook,
+  batchBalancesCodec,
+  batchBookCodec,
+  type ProcessedBatch,
+  processedBatchCodec,
+} from './record.js'
 import { innerOrderError, isExhausted } from './rules.js'
 import { type BatchOpener, type InvalidOrder, plainOpener } from './unseal.js'
 
@@ -183,6 +193,8 @@ export class BatchPipeline {
   private readonly processed: Repository<bigint, ProcessedBatch>
   /** The book each height was cleared on, for readers (the gateway's explorer); pruned with `processed`. */
   private readonly books: Repository<bigint, BatchBook>
+  /** The balances each height was cleared with, for `batchExport`; pruned with `processed`. */
+  private readonly bookBalances: Repository<bigint, BatchBalances>
   /** The height whose finalization last wrote an order's status (finalizations may come in any order). */
   private readonly statusHeight: Repository<Hex, bigint>
   private readonly assets: Set<AssetId>
@@ -207,6 +219,7 @@ export class BatchPipeline {
     this.decidedOrders = new Repository(sub('decided-orders'), hexKey, rawBytes(8192))
     this.processed = new Repository(sub('processed'), heightKey, processedBatchCodec)
     this.books = new Repository(sub('batch-books'), heightKey, batchBookCodec)
+    this.bookBalances = new Repository(sub('batch-balances'), heightKey, batchBalancesCodec)
     this.statusHeight = new Repository(sub('status-height'), hexKey, u64)
     this.assets = new Set(o.genesis.assets.map((a) => a.id))
     this.resources = new Set(o.genesis.assets.filter((a) => a.kind === 'resource').map((a) => a.id as string))
@@ -332,6 +345,29 @@ export class BatchPipeline {
   /** The orders a processed height was cleared on and the solver's objective (the explorer's curves). */
   async bookAt(h: bigint): Promise<BatchBook | undefined> {
     return this.books.get(h)
+  }
+
+  /**
+   * A processed height as `batchExport` serves it (docs/backtest.md "Recorded history"); undefined when it
+   * is not processed here or its records were pruned.
+   */
+  async exportAt(h: bigint): Promise<ExportedBatch | undefined> {
+    if (h < 1n || h > this.lastProcessed) return undefined
+    const [rec, book, content, view, balances] = await Promise.all([
+      this.recordAt(h),
+      this.books.get(h),
+      this.o.storage.batches.get(h),
+      this.o.storage.results.get(h),
+      this.bookBalances.get(h),
+    ])
+    if (!rec || !book || !content) return undefined
+    return exportedBatchOf(content, book, rec, view, balances)
+  }
+
+  /** The genesis settings the solver clears with: a replay of an export needs them. */
+  clearingSettings(): ClearingSettings {
+    const g = this.o.genesis
+    return { feeBps: g.feeBps, maxFillsPerBatch: g.maxFillsPerBatch, batchIntervalMs: g.batchIntervalMs }
   }
 
   private async recordAt(h: bigint): Promise<ProcessedBatch | undefined> {
@@ -697,6 +733,18 @@ export class BatchPipeline {
         })),
       }),
     )
+    ops.push(
+      this.bookBalances.putOp(
+        h,
+        Object.entries(balances).flatMap(([trader, per]) =>
+          Object.entries(per).map(([asset, amount]) => ({
+            trader: trader as Address,
+            asset: asset as Hex,
+            amount,
+          })),
+        ),
+      ),
+    )
     if (this.stopped) throw new AllotError('NODE_STOPPING', 'the batch pipeline stopped')
     this.o.faultPoint?.('process:before-write', h, content.orderIds.length)
     await this.o.storage.write(ops)
@@ -715,6 +763,7 @@ export class BatchPipeline {
       this.prunedThrough = old
       await this.processed.db.clear({ lte: heightKey.encode(old) }).catch(() => {})
       await this.books.db.clear({ lte: heightKey.encode(old) }).catch(() => {})
+      await this.bookBalances.db.clear({ lte: heightKey.encode(old) }).catch(() => {})
     }
     log.info(
       { orders: content.orderIds.length, resting: rested.size, fills: result.fills.length, resultHash },

@@ -113,3 +113,14 @@ export const batchBookCodec = struct('BatchBook', {
   ),
 })
 export type BatchBook = Infer<typeof batchBookCodec>
+
+/**
+ * The balances a height was cleared with (the balance view at its `chainRef`: each trader's available
+ * amount of each escrowed asset it sells), written beside its book for readers only: a replay of an
+ * export funds each order as the solver did.
+ */
+export const batchBalancesCodec = list(
+  struct('BookBalance', { trader: address, asset: bytes32, amount: u256 }),
+  1 << 20,
+)
+export type BatchBalances = Infer<typeof batchBalancesCodec>

@@ -10,7 +10,7 @@ export const EXIT_INTERNAL = 2
 /** Error codes that are the user's to fix (exit 1); every other failure exits 2. */
 export function isUserError(e: unknown): boolean {
   if (!(e instanceof AllotError)) return false
-  return /^(ORDER_|KEY_|CLI_|SOLVER_INPUT|WIRE_|BATCH_NOT_FOUND|API_BAD_REQUEST|DEVNET_EXISTS|DEVNET_NOT_RUNNING|SETTLE_REVERTED|GENESIS_INVALID)/.test(
+  return /^(ORDER_|KEY_|CLI_|SOLVER_INPUT|WIRE_|BATCH_NOT_FOUND|BATCH_EXPORT_(BAD_RANGE|NOT_PROCESSED|NO_BOOKS)|API_BAD_REQUEST|DEVNET_EXISTS|DEVNET_NOT_RUNNING|SETTLE_REVERTED|GENESIS_INVALID)/.test(
     e.code,
   )
 }

@@ -60,6 +60,23 @@ export const registerBatchCommands: RegisterCommands = (program: Command) => {
       })
     })
   batch
+    .command('export')
+    .description('processed batches as a backtest history, JSON Lines (docs/backtest.md)')
+    .requiredOption('--node <api-multiaddr>', "a validator's API multiaddr")
+    .requiredOption('--from <height>', 'first height')
+    .requiredOption('--to <height>', 'last height')
+    .option('--out <file>', 'write the history here (default: stdout)')
+    .action(async (o: { node: string; from: string; to: string; out?: string }) => {
+      const height = (v: string, flag: string) => {
+        if (!/^[0-9]+$/.test(v)) throw new AllotError('CLI_BAD_FLAG', `${flag}: expected a height`)
+        return BigInt(v)
+      }
+      const range = { from: height(o.from, '--from'), to: height(o.to, '--to') }
+      const { exportBatches } = await import('./batch-export.js')
+      const n = await withClient(o.node, (c) => exportBatches(c, range, o.out))
+      if (o.out) process.stderr.write(`${n} batches → ${o.out}\n`)
+    })
+  batch
     .command('watch')
     .description('one line per finalized batch, until interrupted')
     .requiredOption('--node <api-multiaddr>', "the node's API multiaddr")
