@@ -229,6 +229,30 @@ export class Mempool {
     await this.remove(ids, 'included', { batch: height })
   }
 
+  /**
+   * Batch `height` was decided with `included`: those orders are included, and every other order held for
+   * that batch or an earlier one can no longer be (a proposal takes an envelope only at its own batch), so it
+   * ends `expired` at once with the reason, ORDER_MISSED_BATCH, rather than waiting to be pruned as
+   * ORDER_EXPIRED: a client learns within a batch that it must seal the order again for a later one.
+   */
+  async markDecided(included: readonly Hex[], height: Height): Promise<{ missed: Hex[] }> {
+    const inBatch = new Set(included)
+    const missed: Hex[] = []
+    for (const e of this.byId.values()) if (e.batch <= height && !inBatch.has(e.id)) missed.push(e.id)
+    await Promise.all([
+      this.markIncluded([...included], height),
+      missed.length > 0
+        ? this.remove(missed, 'expired', {
+            error: {
+              code: 'ORDER_MISSED_BATCH',
+              message: `batch ${height} was decided without it: it reached the proposer too late (or the batch was full)`,
+            },
+          })
+        : undefined,
+    ])
+    return { missed }
+  }
+
   /** Prunes orders whose last batch is below `beforeBatch` as expired. */
   async pruneExpired(beforeBatch: Height): Promise<number> {
     const ids: Hex[] = []
