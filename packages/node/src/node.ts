@@ -415,13 +415,15 @@ export class AllotNode {
 
   info(): NodeInfo {
     const g = this.genesis
+    const openBatch = this.schedule.openBatch()
+    const closesAt = this.schedule.proposalTime(openBatch) - g.intakeCutoffMs
     return {
       peerId: this.peerId,
       peers: this.host.getPeers().length,
       height: this.heightSource?.() ?? this.schedule.currentHeight(),
       finalized: this.finalizedHeight,
       settled: this.settledHeight,
-      openBatch: this.schedule.openBatch(),
+      openBatch,
       version: NODE_VERSION,
       networkId: g.networkId,
       chainId: g.chainId,
@@ -437,6 +439,11 @@ export class AllotNode {
       listenAddrs: this.apiAddrs().slice(0, 32),
       mempoolSize: this.mempool.size,
       sealing: g.sealing.enabled,
+      batchIntervalMs: g.batchIntervalMs,
+      intakeCutoffMs: g.intakeCutoffMs,
+      submitMarginMs: Math.max(0, g.inclusionGraceMs - g.intakeCutoffMs),
+      openBatchClosesInMs: Math.max(0, Math.floor(closesAt - Date.now())),
+      validators: g.validators.map((v) => ({ address: v.address, peerId: v.peerId })),
     }
   }
 
