@@ -1,6 +1,7 @@
 import { AllotError } from '@allot/protocol'
 import { Command, CommanderError } from 'commander'
 import { commands } from './commands/index.js'
+import { makeAimable } from './target.js'
 
 /** Exit codes of CLI.md: 0 success, 1 user error (bad flag, bad input, refused order), 2 internal or network failure. */
 export const EXIT_OK = 0
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride()
   for (const register of commands) register(program)
+  makeAimable(program)
   return program
 }
 

@@ -1,7 +1,9 @@
 import type { Command } from 'commander'
 import { registerBatchCommands } from './batch.js'
+import { registerConfigCommands } from './config.js'
 import { registerDevnetCommands } from './devnet.js'
 import { registerFundsCommands } from './funds.js'
+import { registerInfoCommands } from './info.js'
 import { registerKeyCommands } from './keys.js'
 import { registerNodeCommands } from './node.js'
 import { registerOrderCommands } from './orders.js'
@@ -18,4 +20,6 @@ export const commands: RegisterCommands[] = [
   registerSolveCommands,
   registerFundsCommands,
   registerDevnetCommands,
+  registerInfoCommands,
+  registerConfigCommands,
 ]
