@@ -94,7 +94,7 @@ export interface PlacedOrder extends Omit<SubmittedOrder, 'status'> {
 export interface PlaceOptions {
   /** How many times an order that missed its batch (ORDER_MISSED_BATCH) is sealed again (default 3; 0: never). */
   retries?: number
-  /** Status poll interval while its batch is being decided (default a quarter of the batch interval, ≥ 100 ms). */
+  /** Status poll interval while its batch is being decided (default a quarter of the batch interval, within 100–1,000 ms). */
   pollMs?: number
   /** Told of each envelope the node acknowledged, before its batch is decided (`placeOrder`). */
   onSubmitted?: (s: SubmittedOrder) => void
@@ -472,7 +472,8 @@ export class AllotClient {
 
   /** Polls an order's status here until it is no longer `pending` (its batch decided, or it ended). */
   async untilDecided(orderId: Hex, pollMs?: number): Promise<OrderStatus> {
-    const every = pollMs ?? Math.max(100, Math.floor((this.infoCache?.batchIntervalMs ?? 1000) / 4))
+    const every =
+      pollMs ?? Math.min(1000, Math.max(100, Math.floor((this.infoCache?.batchIntervalMs ?? 1000) / 4)))
     for (;;) {
       const s = await this.status(orderId)
       if (s.status !== 'pending') return s

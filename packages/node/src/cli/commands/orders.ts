@@ -12,6 +12,7 @@ import {
 import type { Command } from 'commander'
 import { AllotClient } from '../../api/index.js'
 import { keyNeedsPassword, loadSecpKey } from '../../config/index.js'
+import { type SubmitFlags, submitFile, submitOne } from '../submit.js'
 import type { RegisterCommands } from './index.js'
 import { keyPassword } from './keys.js'
 
@@ -31,16 +32,6 @@ export async function loadCliKey(ref: string) {
     ? (process.env.ALLOT_KEY_PASSWORD ?? (await keyPassword('key')))
     : undefined
   return loadSecpKey(ref, password)
-}
-
-/** `ASSET:amount` (CLI.md); the amount is a decimal string in the asset's smallest unit. */
-export function parseLeg(v: string, flag: string): { asset: string; amount: bigint } {
-  const i = v.lastIndexOf(':')
-  if (i <= 0) throw new AllotError('CLI_BAD_FLAG', `${flag} must be ASSET:amount, got ${v}`)
-  const amount = v.slice(i + 1)
-  if (!/^[0-9]+$/.test(amount))
-    throw new AllotError('ORDER_BAD_AMOUNT', `${flag} amount must be a decimal integer, got ${amount}`)
-  return { asset: v.slice(0, i), amount: BigInt(amount) }
 }
 
 function orderId(v: string): Hex {
@@ -81,18 +72,6 @@ export function balanceJson(b: BalanceView, symbols: Map<string, string>): Recor
   return { address: b.address, balances }
 }
 
-interface SubmitOptions {
-  node: string
-  key: string
-  sell: string
-  buy: string
-  kind: string
-  partial?: boolean
-  batch?: string
-  validBatches: string
-  json?: boolean
-}
-
 export const registerOrderCommands: RegisterCommands = (program: Command) => {
   const order = program.command('order').description('submit, cancel and follow orders')
   order
@@ -102,43 +81,34 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
     )
     .requiredOption('--node <api-multiaddr>', "the node's API multiaddr (…/p2p/<peer id>)")
     .requiredOption('--key <key>', 'trader key: keystore file or (devnets) raw hex')
-    .requiredOption('--sell <ASSET:amount>', 'what to sell, in the asset’s smallest unit')
-    .requiredOption('--buy <ASSET:amount>', 'what to buy (the limit), in the asset’s smallest unit')
+    .option(
+      '--sell <amount...>',
+      'what to sell: "100 TKA" or TKA:100, in the asset’s decimals (…wei: base units)',
+    )
+    .option('--buy <amount...>', 'what to buy at least (the limit), as --sell')
+    .option(
+      '--in <orders.json>',
+      'many orders from a JSON array of { sell, buy, kind?, partial?, batch?, validBatches? }',
+    )
+    .option('--raw', 'amounts are in base units (the asset’s smallest unit), as before')
     .option('--kind <kind>', 'sell | buy', 'sell')
     .option('--partial', 'partially fillable')
-    .option('--batch <height>', 'target batch (default: the first open one)')
+    .option(
+      '--batch <height|+N>',
+      'target batch, or +N after the first one the order can reach (default: that one)',
+    )
     .option('--valid-batches <n>', 'batches in all the remainder may rest (default 1: one-shot)', '1')
+    .option(
+      '--no-retry',
+      'return once acknowledged; do not follow the order or seal it again if it misses its batch',
+    )
     .option('--json', 'print JSON')
-    .action(async (o: SubmitOptions) => {
-      const sell = parseLeg(o.sell, '--sell')
-      const buy = parseLeg(o.buy, '--buy')
-      if (o.kind !== 'sell' && o.kind !== 'buy')
-        throw new AllotError('CLI_BAD_FLAG', '--kind must be sell or buy')
-      if (o.batch !== undefined && !/^[0-9]+$/.test(o.batch))
-        throw new AllotError('ORDER_BAD_BATCH', '--batch must be a height')
-      if (!/^[0-9]+$/.test(o.validBatches))
-        throw new AllotError('ORDER_BAD_BATCH', '--valid-batches must be ≥ 1')
+    .action(async (o: SubmitFlags) => {
       const key = await loadCliKey(o.key)
-      const r = await withClient(o.node, (c) =>
-        c.submitOrder(
-          {
-            sell: sell.asset,
-            sellAmount: sell.amount,
-            buy: buy.asset,
-            buyAmount: buy.amount,
-            kind: o.kind as 'sell' | 'buy',
-            partiallyFillable: o.partial === true,
-            batch: o.batch === undefined ? undefined : BigInt(o.batch),
-            validBatches: Number(o.validBatches),
-          },
-          key,
-        ),
+      const out = (line: string) => process.stdout.write(`${line}\n`)
+      await withClient(o.node, (client) =>
+        o.in === undefined ? submitOne(o, { client, key, out }) : submitFile(o, { client, key, out }),
       )
-      if (o.json) {
-        process.stdout.write(
-          `${JSON.stringify({ orderId: r.orderId, targetBatch: r.targetBatch.toString(), status: r.status, orderDigest: r.orderDigest })}\n`,
-        )
-      } else process.stdout.write(`${r.orderId}  pending  batch ${r.targetBatch}  (${addressOf(key)})\n`)
     })
 
   order
