@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AllotClient } from '@allot/node'
-import { type Hex, privateKeyFromHex, signDigest } from '@allot/protocol'
+import { type Hex, type OrderStatus, privateKeyFromHex, signDigest } from '@allot/protocol'
 import { ecdhFast, publicKeyFast, recoverAddressFast } from '../../packages/node/src/crypto/index.js'
 import { devnetDown, devnetUp } from '../../packages/node/src/devnet/index.js'
 import { fmt, opsPerSecond, reportAgainst } from '../../scripts/measure.js'
@@ -27,6 +27,7 @@ const SECONDS = Number(process.env.ALLOT_BENCH_SECONDS ?? 20)
 const MAX_IN_FLIGHT = 64
 const BATCH_MS = 1000
 const E18 = 10n ** 18n
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 const dir = mkdtempSync(join(tmpdir(), 'allot-bench-'))
 try {
@@ -59,24 +60,28 @@ try {
   const heightWaiters: { h: bigint; wake: () => void }[] = []
   const untilFinalized = (h: bigint) =>
     h <= finalizedHeight ? Promise.resolve() : new Promise<void>((wake) => heightWaiters.push({ h, wake }))
+  // The stream is opened again if it fails (a loaded machine can time it out): waiters would wait forever.
+  let watchRestarts = 0
   const watching = (async () => {
-    const stream = await AllotClient.connect(d.nodes[3].api, { timeoutMs: 600_000 })
-    try {
-      for await (const b of stream.watchBatches(watch.signal)) {
-        const now = performance.now()
-        for (const f of b.fills) {
-          if (!startedAt.has(f.orderId) || filledAt.has(f.orderId)) continue
-          filledAt.set(f.orderId, now)
-          heightOf.set(f.orderId, b.height)
+    while (!watch.signal.aborted) {
+      const stream = await AllotClient.connect(d.nodes[3].api, { timeoutMs: 600_000 })
+      try {
+        for await (const b of stream.watchBatches(watch.signal)) {
+          const now = performance.now()
+          for (const f of b.fills) {
+            if (!startedAt.has(f.orderId) || filledAt.has(f.orderId)) continue
+            filledAt.set(f.orderId, now)
+            heightOf.set(f.orderId, b.height)
+          }
+          if (b.height > finalizedHeight) finalizedHeight = b.height
+          for (let k = heightWaiters.length - 1; k >= 0; k--)
+            if (heightWaiters[k].h <= finalizedHeight) heightWaiters.splice(k, 1)[0].wake()
         }
-        if (b.height > finalizedHeight) finalizedHeight = b.height
-        for (let k = heightWaiters.length - 1; k >= 0; k--)
-          if (heightWaiters[k].h <= finalizedHeight) heightWaiters.splice(k, 1)[0].wake()
+      } catch {
+        if (!watch.signal.aborted) watchRestarts++
+      } finally {
+        await stream.close().catch(() => {})
       }
-    } catch {
-      // aborted at the end of the run
-    } finally {
-      await stream.close().catch(() => {})
     }
   })()
 
@@ -97,9 +102,14 @@ try {
   // batch was decided without it (ORDER_MISSED_BATCH), it is sealed again for the next batch it can reach,
   // as `AllotClient.placeOrder` does (at most 3 times), and its latency still counts from the first attempt.
   const follow = async (id: Hex, target: bigint, n: number, resubmit: () => Promise<void>, tries: number) => {
-    await untilFinalized(target)
+    await Promise.race([untilFinalized(target), sleep(10 * BATCH_MS)])
     if (filledAt.has(id)) return
-    const s = await clients[n].untilDecided(id, 250).catch(() => undefined)
+    // Its node decides the batch about when the stream shows it final; a node that lags is given a minute.
+    let s: OrderStatus | undefined
+    for (const until = Date.now() + 60_000; Date.now() < until; await sleep(250)) {
+      s = await clients[n].status(id).catch(() => undefined)
+      if (s && s.status !== 'pending') break
+    }
     if (s?.status === 'expired' && s.error?.code === 'ORDER_MISSED_BATCH' && tries < 3) {
       resealed++
       await resubmit()
@@ -203,7 +213,8 @@ try {
   console.log(
     `offered ${total} orders at ${RATE}/s for ${SECONDS} s (${fmt(offeredEnd - runStart)} ms to hand them over); ` +
       `acknowledged ${acknowledged.length} (${resealed} sealed again after missing their batch), ` +
-      `seen filled ${filledAt.size} in ${heights.length} batches, settled ${settledOrders}; ` +
+      `seen filled ${filledAt.size} in ${heights.length} batches (the stream reopened ${watchRestarts} times), ` +
+      `settled ${settledOrders}; ` +
       `refused: ${failures.size ? JSON.stringify(Object.fromEntries(failures)) : 'none'}`,
   )
   console.log(
