@@ -43,7 +43,7 @@ async function cli(
 /** The plain order a node holds for `id` (the test network does not seal). */
 function heldOrder(node: AllotNode, id: string) {
   const env = node.mempool.order(id as Hex)
-  if (!env || env.payload.kind !== 'plain') throw new Error(`no plain order ${id}`)
+  if (env?.payload.kind !== 'plain') throw new Error(`no plain order ${id}`)
   return env.payload.order.order
 }
 
