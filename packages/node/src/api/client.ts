@@ -127,6 +127,12 @@ export class AllotClient {
   private infoAt = 0
   /** The last `info` round trip: the client's estimate of one request's time to the node and back. */
   private rttMs = 0
+  /**
+   * How long orders took lately from being built to the node's answer (sealing, the batch key, the client's
+   * own queue, the submit): on a loaded machine far more than a round trip, and the client aims that much
+   * further (`infoAgeMs`). It rises at once and falls slowly.
+   */
+  private lagMs = 0
   /** Batch public keys never change: one request per height (the last few kept). */
   private readonly keys = new Map<bigint, Promise<Hex>>()
   // libp2p caps outbound streams per protocol and connection (64): queue beyond that many in flight.
@@ -228,10 +234,15 @@ export class AllotClient {
 
   /**
    * How much of the cached info's `openBatchClosesInMs` is used up by the time an order built now reaches
-   * the node: the time since it was asked, plus two round trips (the batch key, then the submit).
+   * the node: the time since it was asked, plus two round trips (the batch key, then the submit) or, when
+   * more, what orders took lately from being built to the node's answer.
    */
   private infoAgeMs(): number {
-    return Date.now() - this.infoAt + 2 * this.rttMs
+    return Date.now() - this.infoAt + Math.max(2 * this.rttMs, this.lagMs)
+  }
+
+  private noteLag(ms: number): void {
+    this.lagMs = Math.max(ms, Math.round(0.7 * this.lagMs + 0.3 * ms))
   }
 
   /**
@@ -331,6 +342,7 @@ export class AllotClient {
       const info = await this.recentInfo(attempt > 0)
       const envelopes: SealedOrder[] = []
       const at: number[] = []
+      const built = Date.now()
       for (const i of todo) {
         try {
           envelopes.push(await this.seal(info, laterSpec(specs[i], attempt), key))
@@ -340,6 +352,7 @@ export class AllotClient {
         }
       }
       const results = await this.submitMany(envelopes)
+      this.noteLag(Date.now() - built)
       todo = []
       for (let k = 0; k < at.length; k++) {
         const r = results[k]
@@ -380,8 +393,14 @@ export class AllotClient {
 
   private async sealAndSubmit(spec: OrderSpec, key: PrivateKey, fresh: boolean): Promise<SubmittedOrder> {
     const info = await this.recentInfo(fresh)
+    const built = Date.now()
     const order = buildOrder(info, spec, addressOf(key), this.infoAgeMs())
-    const r = await this.submit(await this.sealBuilt(info, order, key))
+    let r: Awaited<ReturnType<AllotClient['submit']>>
+    try {
+      r = await this.submit(await this.sealBuilt(info, order, key))
+    } finally {
+      this.noteLag(Date.now() - built)
+    }
     const digest = toHex(orderDigest({ chainId: info.chainId, verifyingContract: info.settlement }, order))
     return { ...r, orderDigest: digest }
   }
