@@ -248,6 +248,27 @@ describe('allot CLI: aiming, info, readable amounts, batches, many orders', () =
       noConfig,
     )
     expect(human.out).toMatch(/pending {2}batch 1 {2}sell 2 TKB for at least 1.75 TKA/)
+    const quiet = await cli(
+      [
+        'order',
+        'submit',
+        '--node',
+        api,
+        '--key',
+        'devnet:0',
+        '--dir',
+        devnetDir,
+        '--sell',
+        '2 TKB',
+        '--buy',
+        '1 TKA',
+        '--no-retry',
+        '-q',
+      ],
+      noConfig,
+    )
+    expect(quiet.out).toMatch(/^0x[0-9a-f]{64}\n$/)
+    expect(heldOrder(node, quiet.out.trim())).toMatchObject({ sellAmount: 2n * E18 })
 
     for (const [args, code] of [
       [['--sell', '1.0000000000000000001', 'TKA', '--buy', 'TKB:1'], 'ORDER_BAD_AMOUNT'],

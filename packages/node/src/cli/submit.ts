@@ -21,6 +21,7 @@ export interface SubmitFlags {
   batch?: string
   validBatches: string
   retry: boolean
+  quiet?: boolean
   json?: boolean
 }
 
@@ -140,6 +141,7 @@ export async function submitOne(o: SubmitFlags, d: SubmitDeps): Promise<void> {
           orderDigest: r.orderDigest,
         }),
       )
+    else if (o.quiet) d.out(r.orderId)
     else d.out(`${r.orderId}  pending  batch ${r.targetBatch}  ${desc}  (${addressOf(d.key)})`)
     return
   }
@@ -161,7 +163,8 @@ export async function submitOne(o: SubmitFlags, d: SubmitDeps): Promise<void> {
         })),
       }),
     )
-  } else {
+  } else if (o.quiet) d.out(p.orderId)
+  else {
     for (const a of missed)
       d.out(
         `${a.orderId}  missed batch ${a.targetBatch} (${a.status.error?.code ?? a.status.status}): sealed again`,

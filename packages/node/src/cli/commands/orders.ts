@@ -102,6 +102,7 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
       '--no-retry',
       'return once acknowledged; do not follow the order or seal it again if it misses its batch',
     )
+    .option('-q, --quiet', 'print only the order id (scripts: A=$(allot order submit … -q))')
     .option('--json', 'print JSON')
     .action(async (o: SubmitFlags) => {
       const key = await loadCliKey(o.key)
