@@ -642,12 +642,15 @@ function laterSpec(spec: OrderSpec, attempt: number): OrderSpec {
 
 /**
  * The first batch an order can still reach: the open one if, `elapsedMs` after the node answered `info`,
- * more than the node's `submitMarginMs` is left before it closes for intake; else the next one. Never a
- * batch about to close: an order that reaches the node just in time may not reach the proposer in time.
+ * at least the node's `submitMarginMs` is left before it closes for intake; else the first later one that
+ * leaves that much, counting one batch interval per batch (the earliest each can close: consensus only
+ * ever makes batches later). Never a batch about to close: an order that reaches the node just in time may
+ * not reach the proposer in time.
  */
 export function firstReachableBatch(info: NodeInfo, elapsedMs = 0): Height {
-  const left = info.openBatchClosesInMs - elapsedMs
-  return left >= info.submitMarginMs ? info.openBatch : info.openBatch + 1n
+  const short = elapsedMs + info.submitMarginMs - info.openBatchClosesInMs
+  if (short <= 0) return info.openBatch
+  return info.openBatch + BigInt(Math.ceil(short / Math.max(1, info.batchIntervalMs)))
 }
 
 /**

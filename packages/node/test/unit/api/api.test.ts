@@ -82,6 +82,10 @@ describe('API codecs and client checks', () => {
     expect(firstReachableBatch(info, 300)).toBe(5n)
     expect(firstReachableBatch(info, 301)).toBe(6n)
     expect(firstReachableBatch({ ...info, openBatchClosesInMs: 0 })).toBe(6n)
+    // A client seconds late (a loaded machine) aims as many batches further, one per interval.
+    expect(firstReachableBatch(info, 1300)).toBe(6n)
+    expect(firstReachableBatch(info, 1301)).toBe(7n)
+    expect(firstReachableBatch(info, 5000)).toBe(10n)
     const trader = addressOf(key)
     const spec = { sell: 'TKA', sellAmount: 5n, buy: 'TKB', buyAmount: 4n }
     expect(buildOrder(info, spec, trader).firstBatch).toBe(5n)
