@@ -288,6 +288,13 @@ describe('allot CLI: aiming, info, readable amounts, batches, many orders', () =
       expect([bad.code, JSON.parse(bad.err).error.code], args.join(' ')).toEqual([1, code])
       expect(node.mempool.size).toBe(before)
     }
+    // Balances for people in decimals (this test network grants every address 1000 base units of TKA).
+    const bal = await cli(['balance', traderAddress(0), '--node', api], noConfig)
+    expect(bal.out).toMatch(/TKA +escrow 0\.000000000000001 {2}available 0\.000000000000001/)
+    // The devnet commands' own --dir follows ALLOT_DEVNET_DIR too (this fake devnet has no logs).
+    const logs = await cli(['devnet', 'logs', '0'], env)
+    expect(logs.code).toBe(1)
+    expect(logs.err).toContain(`DEVNET_NOT_RUNNING: no log at ${join(devnetDir, 'logs', 'node-0.log')}`)
     const noDevnet = await cli(
       ['info', '--node', 'devnet:0', '--dir', join(dir, 'nowhere'), '--json'],
       noConfig,

@@ -92,3 +92,14 @@ export function formatUnits(units: bigint, decimals: number): string {
   const frac = s.slice(s.length - decimals).replace(/0+$/, '')
   return `${neg ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`
 }
+
+/** `units` of an asset named by symbol or id, in its decimals (base units when the network does not know it). */
+export function formatAssetAmount(
+  assets: readonly { symbol: string; assetId: string; decimals: number }[],
+  asset: string,
+  units: bigint | string,
+): string {
+  const a = assets.find((x) => x.symbol === asset || x.assetId === asset)
+  const v = typeof units === 'bigint' ? units : BigInt(units)
+  return a ? formatUnits(v, a.decimals) : `${v} (base units)`
+}

@@ -81,7 +81,8 @@ export function aimedValue(
 
 /**
  * Makes every command that takes `--node` or `--key` aimable: the flags stop being mandatory for commander,
- * each such command gains `--dir` (for devnet:N), and before its action the value comes from the flag,
+ * each such command gains `--dir` (for devnet:N; a command's own `--dir` left at its default follows
+ * ALLOT_DEVNET_DIR and the config's devnet-dir), and before its action the value comes from the flag,
  * the environment or the config file, with devnet:N resolved. A command that required the flag and finds
  * it nowhere fails with CLI_MISSING_FLAG, naming all three ways to give it.
  */
@@ -113,6 +114,11 @@ export function makeAimable(program: Command): void {
   program.hook('preAction', (_root, action) => {
     const opts = action.opts() as Record<string, unknown>
     const names = (action as unknown as { options: Option[] }).options.map((o) => o.attributeName())
+    // The devnet commands' own --dir (default .devnet) follows ALLOT_DEVNET_DIR and the config too.
+    if (names.includes('dir') && action.getOptionValueSource('dir') === 'default') {
+      const dir = devnetDir(undefined)
+      if (dir !== '.devnet') action.setOptionValue('dir', dir)
+    }
     if (!names.includes('node') && !names.includes('key')) return
     let config: CliConfig | undefined
     const sources = (): AimSources => {

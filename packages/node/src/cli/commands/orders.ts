@@ -12,6 +12,7 @@ import {
 import type { Command } from 'commander'
 import { AllotClient } from '../../api/index.js'
 import { keyNeedsPassword, loadSecpKey } from '../../config/index.js'
+import { formatAssetAmount } from '../amounts.js'
 import { type SubmitFlags, submitFile, submitOne } from '../submit.js'
 import type { RegisterCommands } from './index.js'
 import { keyPassword } from './keys.js'
@@ -214,8 +215,9 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
       else {
         process.stdout.write(`${b.address}\n`)
         for (const [sym, v] of Object.entries(j.balances as Record<string, Record<string, string>>)) {
+          const d = (x: string) => formatAssetAmount(info.assets, sym, x)
           process.stdout.write(
-            `  ${sym.padEnd(16)} escrow ${v.escrow}  available ${v.available}  pending withdrawal ${v.pendingWithdrawal}\n`,
+            `  ${sym.padEnd(16)} escrow ${d(v.escrow)}  available ${d(v.available)}  pending withdrawal ${d(v.pendingWithdrawal)}\n`,
           )
         }
       }
