@@ -56,15 +56,14 @@ export async function devnetLogs(dir: string, index: number, o: DevnetLogsOption
   let partial = ''
   while (!o.signal?.aborted) {
     await new Promise<void>((r) => {
-      const t = setTimeout(r, o.pollMs ?? 250)
-      o.signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t)
-          r()
-        },
-        { once: true },
-      )
+      // One listener at a time: a listener per poll left behind would pile up on a long follow.
+      const done = () => {
+        clearTimeout(t)
+        o.signal?.removeEventListener('abort', done)
+        r()
+      }
+      const t = setTimeout(done, o.pollMs ?? 250)
+      o.signal?.addEventListener('abort', done, { once: true })
     })
     const size = existsSync(file) ? statSync(file).size : 0
     if (size < at) at = 0 // truncated or replaced (a reset devnet): start again from its beginning
