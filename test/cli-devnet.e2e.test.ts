@@ -132,6 +132,8 @@ describe('the README walkthrough, typed', () => {
       status = JSON.parse(await run(['order', 'status', a, '--json']))
     }
     expect(status.settlement?.txHash).toMatch(/^0x[0-9a-f]{64}$/)
+    // For people, the fill in whole tokens (its assets come from the batch that filled it).
+    expect(await run(['order', 'status', a])).toMatch(/ {2}sold \d+(\.\d+)? TKA bought \d+(\.\d+)? TKB {2}/)
     const bal = await run(['balance', devnet.accounts[0].address])
     expect(bal).toMatch(/TKA/)
   }, 420_000)

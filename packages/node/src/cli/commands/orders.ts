@@ -13,6 +13,7 @@ import type { Command } from 'commander'
 import { AllotClient } from '../../api/index.js'
 import { keyNeedsPassword, loadSecpKey } from '../../config/index.js'
 import { formatAssetAmount } from '../amounts.js'
+import { filledText } from '../status.js'
 import { type SubmitFlags, submitFile, submitOne } from '../submit.js'
 import type { RegisterCommands } from './index.js'
 import { keyPassword } from './keys.js'
@@ -49,12 +50,12 @@ export function statusJson(s: OrderStatus): Record<string, unknown> {
   return out
 }
 
-function printStatus(s: OrderStatus, json: boolean): void {
+function printStatus(s: OrderStatus, json: boolean, filled?: string): void {
   if (json) process.stdout.write(`${JSON.stringify(statusJson(s))}\n`)
   else {
     const parts = [`${s.orderId}  ${s.status}`]
     if (s.batch !== null) parts.push(`batch ${s.batch}`)
-    if (s.filled) parts.push(`sold ${s.filled.sold} bought ${s.filled.bought}`)
+    if (s.filled) parts.push(filled ?? `sold ${s.filled.sold} bought ${s.filled.bought} (base units)`)
     if (s.txHash) parts.push(`tx ${s.txHash}`)
     if (s.error) parts.push(`${s.error.code}: ${s.error.message}`)
     process.stdout.write(`${parts.join('  ')}\n`)
@@ -175,7 +176,10 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
     .requiredOption('--node <api-multiaddr>', "the node's API multiaddr")
     .option('--json', 'print JSON')
     .action(async (id: string, o: { node: string; json?: boolean }) => {
-      printStatus(await withClient(o.node, (c) => c.status(orderId(id))), o.json === true)
+      await withClient(o.node, async (c) => {
+        const s = await c.status(orderId(id))
+        printStatus(s, o.json === true, o.json ? undefined : await filledText(c, s))
+      })
     })
 
   order
@@ -190,7 +194,7 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
         for (;;) {
           const s = await c.status(orderId(id))
           const key = JSON.stringify(statusJson(s))
-          if (key !== last) printStatus(s, o.json === true)
+          if (key !== last) printStatus(s, o.json === true, o.json ? undefined : await filledText(c, s))
           last = key
           if (FINAL.has(s.status)) return
           await new Promise((r) => setTimeout(r, Number(o.interval)))
