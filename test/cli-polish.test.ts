@@ -45,6 +45,10 @@ const dir = mkdtempSync(join(tmpdir(), 'allot-polish-'))
 beforeAll(() => {
   process.env.ALLOT_KEY_PASSWORD = 'pw'
   process.env.ALLOT_KEYSTORE_LIGHT = '1'
+  // no node or key from this machine's environment or config file (docs/cli.md "Aiming")
+  process.env.ALLOT_CONFIG = join(dir, 'config.json')
+  delete process.env.ALLOT_NODE
+  delete process.env.ALLOT_KEY
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
@@ -53,18 +57,31 @@ describe('parse errors carry a code and obey --json', () => {
     expect(await refused('CLI_BAD_FLAG', 'order', 'status', ID, '--node', NOWHERE, '--bogus')).toContain(
       "unknown option '--bogus'",
     )
-    expect(await refused('CLI_BAD_FLAG', 'order', 'submit', '--node', NOWHERE)).toContain('--key')
+    expect(await refused('CLI_MISSING_FLAG', 'order', 'submit', '--node', NOWHERE)).toContain('--key')
     await refused('CLI_BAD_ARGUMENT', 'order', 'status', '--node', NOWHERE)
     expect(await refused('CLI_UNKNOWN_COMMAND', 'bogus')).toContain('bogus')
     await refused('CLI_UNKNOWN_COMMAND', 'order', 'bogus')
   })
 
   it('without --json: one `error: CODE: message` line and a usage hint on stderr, nothing on stdout', async () => {
-    const r = await cli('order', 'submit')
+    const r = await cli('order', 'status', ID, '--bogus')
     expect(r.code).toBe(1)
     expect(r.out).toBe('')
-    expect(r.err).toMatch(/^error: CLI_BAD_FLAG: required option '--node <api-multiaddr>' not specified\n/)
+    expect(r.err).toMatch(/^error: CLI_BAD_FLAG: unknown option '--bogus'\n/)
     expect(r.err).toContain('--help')
+  })
+})
+
+describe('allot --version', () => {
+  it('prints the version of packages/node/package.json and exits 0', async () => {
+    const pkg = JSON.parse(readFileSync(join(REPO, 'packages/node/package.json'), 'utf8')) as {
+      version: string
+    }
+    for (const flag of ['--version', '-V']) {
+      const r = await cli(flag)
+      expect(r.code).toBe(0)
+      expect(r.out.trim()).toBe(pkg.version)
+    }
   })
 })
 

@@ -121,11 +121,24 @@ function openBatchAhead(node: string, ahead: number): Promise<bigint> {
  * its start-up can outlast those four batches, and the node then refuses with ORDER_TARGET_CLOSED (a
  * full test run beside a benchmark saw it); that refusal alone is retried, against a fresh open batch
  * four further ahead each time (three attempts all failed once with the unit suite running beside it).
+ * Every submit in this file gives amounts in base units (--raw) and returns once acknowledged (--no-retry):
+ * the tests follow their orders themselves. test/cli-devnet.e2e.test.ts runs the README's way instead.
  */
 async function submitByCli(node: string, args: string[]): Promise<{ orderId: string }> {
   for (let attempt = 1; ; attempt++) {
     const batch = String(await openBatchAhead(node, 4 + 4 * (attempt - 1)))
-    const r = await allot(['order', 'submit', '--node', node, '--batch', batch, ...args, '--json'])
+    const r = await allot([
+      'order',
+      'submit',
+      '--raw',
+      '--no-retry',
+      '--node',
+      node,
+      '--batch',
+      batch,
+      ...args,
+      '--json',
+    ])
     if (r.code === 0) return JSON.parse(r.stdout) as { orderId: string }
     if (attempt === 4 || !r.stderr.includes('ORDER_TARGET_CLOSED'))
       throw new Error(`allot order submit exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`)
@@ -229,6 +242,8 @@ describe('devnet end to end', () => {
     const a = await allotJson<{ orderId: string; targetBatch: number | string; status: string }>([
       'order',
       'submit',
+      '--raw',
+      '--no-retry',
       '--node',
       n0.api,
       '--key',
@@ -245,6 +260,8 @@ describe('devnet end to end', () => {
     const b = await allotJson<{ orderId: string; targetBatch: number | string }>([
       'order',
       'submit',
+      '--raw',
+      '--no-retry',
       '--node',
       n1.api,
       '--key',
@@ -489,6 +506,8 @@ describe('devnet end to end', () => {
     const o = await allotJson<{ orderId: string }>([
       'order',
       'submit',
+      '--raw',
+      '--no-retry',
       '--node',
       n0.api,
       '--key',
@@ -563,6 +582,8 @@ describe('devnet end to end', () => {
     const r = await allot([
       'order',
       'submit',
+      '--raw',
+      '--no-retry',
       '--node',
       devnet.nodes[0].api,
       '--key',
@@ -578,6 +599,8 @@ describe('devnet end to end', () => {
     const z = await allot([
       'order',
       'submit',
+      '--raw',
+      '--no-retry',
       '--node',
       devnet.nodes[0].api,
       '--key',

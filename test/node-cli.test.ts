@@ -55,6 +55,8 @@ describe('allot CLI against a running node', () => {
       'TKA:1000',
       '--buy',
       'TKB:900',
+      '--raw',
+      '--no-retry',
       '--json',
     )
     expect(sub.code).toBe(0)

@@ -61,8 +61,7 @@ import {
   verdictOf,
 } from './network/index.js'
 import { NodeStorage } from './storage/index.js'
-
-export const NODE_VERSION = '0.1.0'
+import { NODE_VERSION } from './version.js'
 
 export interface NodeOptions {
   genesis: Genesis
@@ -433,13 +432,15 @@ export class AllotNode {
 
   info(): NodeInfo {
     const g = this.genesis
+    const openBatch = this.schedule.openBatch()
+    const closesAt = this.schedule.proposalTime(openBatch) - g.intakeCutoffMs
     return {
       peerId: this.peerId,
       peers: this.host.getPeers().length,
       height: this.heightSource?.() ?? this.schedule.currentHeight(),
       finalized: this.finalizedHeight,
       settled: this.settledHeight,
-      openBatch: this.schedule.openBatch(),
+      openBatch,
       version: NODE_VERSION,
       networkId: g.networkId,
       chainId: g.chainId,
@@ -455,6 +456,11 @@ export class AllotNode {
       listenAddrs: this.apiAddrs().slice(0, 32),
       mempoolSize: this.mempool.size,
       sealing: g.sealing.enabled,
+      batchIntervalMs: g.batchIntervalMs,
+      intakeCutoffMs: g.intakeCutoffMs,
+      submitMarginMs: Math.max(0, g.inclusionGraceMs - g.intakeCutoffMs),
+      openBatchClosesInMs: Math.max(0, Math.floor(closesAt - Date.now())),
+      validators: g.validators.map((v) => ({ address: v.address, peerId: v.peerId })),
     }
   }
 
@@ -487,3 +493,5 @@ export async function createNode(o: NodeOptions): Promise<AllotNode> {
 }
 
 export type { Height }
+
+export { NODE_VERSION }

@@ -219,6 +219,19 @@ export const nodeInfoCodec = struct('NodeInfo', {
   mempoolSize: u32,
   /** The network takes sealed orders only (genesis `sealing.enabled`): clients seal to batchKey(h). */
   sealing: bool,
+  /** The batch cadence (genesis `batchIntervalMs`). */
+  batchIntervalMs: u32,
+  /** A batch closes for new orders this long before its proposal (genesis `intakeCutoffMs`). */
+  intakeCutoffMs: u32,
+  /**
+   * How long before its batch closes an order should reach a node so that gossip also brings it to the
+   * proposer in time (genesis `inclusionGraceMs − intakeCutoffMs`). A client targets the open batch only
+   * with at least this much time left, else the next one (docs/cli.md "Which batch an order targets").
+   */
+  submitMarginMs: u32,
+  /** Milliseconds from this answer until `openBatch` closes for intake here (0: it may close any moment). */
+  openBatchClosesInMs: u32,
+  validators: list(struct('ValidatorInfo', { address, peerId: str(128) }), LIMITS.maxValidators),
 })
 export type NodeInfo = Infer<typeof nodeInfoCodec>
 

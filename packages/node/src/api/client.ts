@@ -66,8 +66,13 @@ export interface OrderSpec {
   buyAmount: bigint
   kind?: OrderKind
   partiallyFillable?: boolean
-  /** Target batch; default the first open one. */
+  /**
+   * Target batch; default the first one this order can still reach with the node's stated margin
+   * (`firstReachableBatch`), never one about to close.
+   */
   batch?: Height
+  /** Without `batch`: this many batches after the first reachable one (`--batch +N`). */
+  batchOffset?: number
   /** How many batches in all the remainder may rest (default 1: one-shot). */
   validBatches?: number
   nonce?: bigint
@@ -83,7 +88,35 @@ export interface SubmittedOrder {
   orderDigest: Hex
 }
 
+/** What `placeOrder` answers: the order as it stands once its batch is decided, and every envelope sealed for it. */
+export interface PlacedOrder extends Omit<SubmittedOrder, 'status'> {
+  /** The order's status once its batch was decided (`included`, or later: `filled`, …), or why not. */
+  status: OrderStatus
+  /** Each envelope sealed for the order, in order; the last is the order's. Earlier ones missed their batch. */
+  attempts: { orderId: Hex; targetBatch: Height; status: OrderStatus }[]
+}
+
+export interface PlaceOptions {
+  /** How many times an order that missed its batch (ORDER_MISSED_BATCH) is sealed again (default 3; 0: never). */
+  retries?: number
+  /** Status poll interval while its batch is being decided (default a quarter of the batch interval, within 100–1,000 ms). */
+  pollMs?: number
+  /** Told of each envelope the node acknowledged, before its batch is decided (`placeOrder`). */
+  onSubmitted?: (s: SubmittedOrder) => void
+}
+
+/** One order's outcome in `placeOrders`: where it stands once its batch was decided, or the refusal. */
+export type PlaceOutcome =
+  | { kind: 'placed'; orderId: Hex; targetBatch: Height; status: OrderStatus; attempts: number }
+  | { kind: 'error'; code: string; message: string }
+
 const MAX_IN_FLIGHT = 64
+/**
+ * How many times an order without a named batch that the node refused as ORDER_TARGET_CLOSED is sealed
+ * again. Each retry aims one batch further than the last (`laterSpec`): a client slow enough to miss the
+ * margin once (a loaded machine: sealing, its own queue of requests) is likely as slow the next time.
+ */
+const TARGET_CLOSED_RETRIES = 3
 /** How long `submitOrder` trusts the node's last info (open batch, assets) before asking again. */
 const INFO_FRESH_MS = 100
 const MAX_SESSIONS = 4
@@ -95,7 +128,16 @@ const ZERO32: Hex = `0x${'0'.repeat(64)}`
  */
 export class AllotClient {
   private infoCache: NodeInfo | undefined
+  /** When the cached info was asked for (its `openBatchClosesInMs` counts from about then). */
   private infoAt = 0
+  /** The last `info` round trip: the client's estimate of one request's time to the node and back. */
+  private rttMs = 0
+  /**
+   * How long orders took lately from being built to the node's answer (sealing, the batch key, the client's
+   * own queue, the submit): on a loaded machine far more than a round trip, and the client aims that much
+   * further (`infoAgeMs`). It rises at once and falls slowly.
+   */
+  private lagMs = 0
   /** Batch public keys never change: one request per height (the last few kept). */
   private readonly keys = new Map<bigint, Promise<Hex>>()
   // libp2p caps outbound streams per protocol and connection (64): queue beyond that many in flight.
@@ -187,10 +229,25 @@ export class AllotClient {
   }
 
   async info(): Promise<NodeInfo> {
+    const asked = Date.now()
     const r = await this.expect({ kind: 'info' }, 'info')
     this.infoCache = r.info
-    this.infoAt = Date.now()
+    this.infoAt = asked
+    this.rttMs = Date.now() - asked
     return r.info
+  }
+
+  /**
+   * How much of the cached info's `openBatchClosesInMs` is used up by the time an order built now reaches
+   * the node: the time since it was asked, plus two round trips (the batch key, then the submit) or, when
+   * more, what orders took lately from being built to the node's answer.
+   */
+  private infoAgeMs(): number {
+    return Date.now() - this.infoAt + Math.max(2 * this.rttMs, this.lagMs)
+  }
+
+  private noteLag(ms: number): void {
+    this.lagMs = Math.max(ms, Math.round(0.7 * this.lagMs + 0.3 * ms))
   }
 
   /**
@@ -281,7 +338,7 @@ export class AllotClient {
    * `submitOrder` for many orders of one trader: each is checked, built, signed and sealed as
    * `submitOrder` does (the node's info and batch key asked once), then all go in `submitMany`
    * requests. One outcome per spec, in order; a spec the client refuses fails only its outcome. Orders
-   * without a named batch that meet a batch closing meanwhile are sealed again once for the next.
+   * without a named batch that meet a batch closing meanwhile are sealed again (`laterSpec`).
    */
   async submitOrders(specs: readonly OrderSpec[], key: PrivateKey): Promise<SubmitOutcome[]> {
     const out: SubmitOutcome[] = new Array(specs.length)
@@ -290,15 +347,17 @@ export class AllotClient {
       const info = await this.recentInfo(attempt > 0)
       const envelopes: SealedOrder[] = []
       const at: number[] = []
+      const built = Date.now()
       for (const i of todo) {
         try {
-          envelopes.push(await this.seal(info, specs[i], key))
+          envelopes.push(await this.seal(info, laterSpec(specs[i], attempt), key))
           at.push(i)
         } catch (e) {
           out[i] = outcomeOf(e instanceof AllotError ? e : new AllotError('API_INTERNAL', String(e)))
         }
       }
       const results = await this.submitMany(envelopes)
+      this.noteLag(Date.now() - built)
       todo = []
       for (let k = 0; k < at.length; k++) {
         const r = results[k]
@@ -307,7 +366,7 @@ export class AllotClient {
           r.kind === 'error' &&
           r.code === 'ORDER_TARGET_CLOSED' &&
           specs[at[k]].batch === undefined &&
-          attempt < 1
+          attempt < TARGET_CLOSED_RETRIES
         )
           todo.push(at[k])
       }
@@ -325,9 +384,14 @@ export class AllotClient {
     // built and sealed (a busy client, a short interval), it is sealed again for the next open batch.
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.sealAndSubmit(spec, key, attempt > 0)
+        return await this.sealAndSubmit(laterSpec(spec, attempt), key, attempt > 0)
       } catch (e) {
-        if (spec.batch !== undefined || attempt >= 2 || !isAllotError(e, 'ORDER_TARGET_CLOSED')) throw e
+        if (
+          spec.batch !== undefined ||
+          attempt >= TARGET_CLOSED_RETRIES ||
+          !isAllotError(e, 'ORDER_TARGET_CLOSED')
+        )
+          throw e
       }
     }
   }
@@ -341,18 +405,29 @@ export class AllotClient {
     // A raw key signs here (the fast path); anything else through its signer (a wallet: api/signer.ts).
     const raw = key instanceof Uint8Array ? key : undefined
     const signer = raw ? undefined : signerFrom(key)
-    const order = buildOrder(info, spec, raw ? addressOf(raw) : (signer as OrderSigner).address)
-    const sealed = raw
-      ? await this.sealBuilt(info, order, raw)
-      : await signAndSeal(info, order, signer as OrderSigner, (h) => this.batchKey(h))
-    const r = await this.submit(sealed)
+    const built = Date.now()
+    const order = buildOrder(
+      info,
+      spec,
+      raw ? addressOf(raw) : (signer as OrderSigner).address,
+      this.infoAgeMs(),
+    )
+    let r: Awaited<ReturnType<AllotClient['submit']>>
+    try {
+      const sealed = raw
+        ? await this.sealBuilt(info, order, raw)
+        : await signAndSeal(info, order, signer as OrderSigner, (h) => this.batchKey(h))
+      r = await this.submit(sealed)
+    } finally {
+      this.noteLag(Date.now() - built)
+    }
     const digest = toHex(orderDigest({ chainId: info.chainId, verifyingContract: info.settlement }, order))
     return { ...r, orderDigest: digest }
   }
 
   /** Builds, signs and (on a sealing network) seals an order to its batch's key PK_h. */
   private async seal(info: NodeInfo, spec: OrderSpec, key: PrivateKey): Promise<SealedOrder> {
-    return this.sealBuilt(info, buildOrder(info, spec, addressOf(key)), key)
+    return this.sealBuilt(info, buildOrder(info, spec, addressOf(key), this.infoAgeMs()), key)
   }
 
   private async sealBuilt(info: NodeInfo, order: Order, key: PrivateKey): Promise<SealedOrder> {
@@ -361,6 +436,92 @@ export class AllotClient {
     const pk = await this.batchKey(order.firstBatch)
     const signedOrder = { order, signature: signOrder(domain, order, key) }
     return sealOrder({ domain, signedOrder, batchPublicKey: pk, traderKey: key, nonce: order.nonce })
+  }
+
+  /**
+   * Submits an order and follows it until its batch is decided. An order its batch was decided without
+   * (status `expired`, ORDER_MISSED_BATCH: it reached the proposer too late) is sealed again, with a new
+   * nonce, for the first batch it can still reach, up to `retries` times. Answers the order as it stands
+   * then; a status other than `included` or later says why not (the last attempt's).
+   */
+  async placeOrder(
+    spec: OrderSpec,
+    key: PrivateKey | SignerInput,
+    o: PlaceOptions = {},
+  ): Promise<PlacedOrder> {
+    const retries = o.retries ?? 3
+    const attempts: PlacedOrder['attempts'] = []
+    for (let attempt = 0; ; attempt++) {
+      const next =
+        attempt === 0 ? spec : { ...spec, batch: undefined, batchOffset: undefined, nonce: undefined }
+      const sub = await this.submitOrder(next, key)
+      o.onSubmitted?.(sub)
+      const status = await this.untilDecided(sub.orderId, o.pollMs)
+      attempts.push({ orderId: sub.orderId, targetBatch: sub.targetBatch, status })
+      if (status.status === 'expired' && status.error?.code === 'ORDER_MISSED_BATCH' && attempt < retries)
+        continue
+      return {
+        orderId: sub.orderId,
+        targetBatch: sub.targetBatch,
+        orderDigest: sub.orderDigest,
+        status,
+        attempts,
+      }
+    }
+  }
+
+  /**
+   * `placeOrder` for many orders of one trader: all submitted together (`submitOrders`), each followed until
+   * its batch is decided, those that missed it sealed again together, up to `retries` rounds. One outcome per
+   * spec, in order: a refusal, or the order as it stands (`attempts`: envelopes sealed for it).
+   */
+  async placeOrders(
+    specs: readonly OrderSpec[],
+    key: PrivateKey,
+    o: PlaceOptions = {},
+  ): Promise<PlaceOutcome[]> {
+    const retries = o.retries ?? 3
+    const out: PlaceOutcome[] = new Array(specs.length)
+    let todo = specs.map((_, i) => i)
+    for (let round = 0; todo.length > 0; round++) {
+      const batchSpecs = todo.map((i) =>
+        round === 0 ? specs[i] : { ...specs[i], batch: undefined, batchOffset: undefined, nonce: undefined },
+      )
+      const results = await this.submitOrders(batchSpecs, key)
+      const again: number[] = []
+      await Promise.all(
+        results.map(async (r, k) => {
+          const i = todo[k]
+          if (r.kind === 'error') {
+            out[i] = r
+            return
+          }
+          const status = await this.untilDecided(r.orderId, o.pollMs)
+          out[i] = {
+            kind: 'placed',
+            orderId: r.orderId,
+            targetBatch: r.targetBatch,
+            status,
+            attempts: round + 1,
+          }
+          if (status.status === 'expired' && status.error?.code === 'ORDER_MISSED_BATCH' && round < retries)
+            again.push(i)
+        }),
+      )
+      todo = again.sort((x, y) => x - y)
+    }
+    return out
+  }
+
+  /** Polls an order's status here until it is no longer `pending` (its batch decided, or it ended). */
+  async untilDecided(orderId: Hex, pollMs?: number): Promise<OrderStatus> {
+    const every =
+      pollMs ?? Math.min(1000, Math.max(100, Math.floor((this.infoCache?.batchIntervalMs ?? 1000) / 4)))
+    for (;;) {
+      const s = await this.status(orderId)
+      if (s.status !== 'pending') return s
+      await new Promise((r) => setTimeout(r, every))
+    }
   }
 
   async cancel(orderId: Hex, key: PrivateKey | SignerInput): Promise<{ orderId: Hex }> {
@@ -529,8 +690,30 @@ function assetOf(info: NodeInfo, ref: string): AssetInfo {
   return a
 }
 
-/** What only the client can check before sealing: known assets, amounts, batches (CLI.md). */
-export function buildOrder(info: NodeInfo, spec: OrderSpec, trader: Address): Order {
+/** The spec of an order's `attempt`-th try: without a named batch, `attempt` batches further each time. */
+function laterSpec(spec: OrderSpec, attempt: number): OrderSpec {
+  if (attempt === 0 || spec.batch !== undefined) return spec
+  return { ...spec, batchOffset: (spec.batchOffset ?? 0) + attempt }
+}
+
+/**
+ * The first batch an order can still reach: the open one if, `elapsedMs` after the node answered `info`,
+ * at least the node's `submitMarginMs` is left before it closes for intake; else the first later one that
+ * leaves that much, counting one batch interval per batch (the earliest each can close: consensus only
+ * ever makes batches later). Never a batch about to close: an order that reaches the node just in time may
+ * not reach the proposer in time.
+ */
+export function firstReachableBatch(info: NodeInfo, elapsedMs = 0): Height {
+  const short = elapsedMs + info.submitMarginMs - info.openBatchClosesInMs
+  if (short <= 0) return info.openBatch
+  return info.openBatch + BigInt(Math.ceil(short / Math.max(1, info.batchIntervalMs)))
+}
+
+/**
+ * What only the client can check before sealing: known assets, amounts, batches (CLI.md). `elapsedMs`:
+ * how long since the node answered `info` (see `firstReachableBatch`).
+ */
+export function buildOrder(info: NodeInfo, spec: OrderSpec, trader: Address, elapsedMs = 0): Order {
   const sell = assetOf(info, spec.sell)
   const buy = assetOf(info, spec.buy)
   if (sell.assetId === buy.assetId) throw new AllotError('ORDER_BAD_ASSET', 'sell and buy are the same asset')
@@ -545,7 +728,12 @@ export function buildOrder(info: NodeInfo, spec: OrderSpec, trader: Address): Or
         `${name} amount must be a positive integer of at most ${MAX_ORDER_AMOUNT} (2¹¹² − 1)`,
       )
   }
-  const firstBatch = spec.batch ?? info.openBatch
+  const offset = spec.batchOffset ?? 0
+  if (!Number.isInteger(offset) || offset < 0 || offset > 1_000_000)
+    throw new AllotError('ORDER_BAD_BATCH', `a batch offset must be a whole number ≥ 0, got ${offset}`)
+  if (spec.batch !== undefined && offset !== 0)
+    throw new AllotError('ORDER_BAD_BATCH', 'give a batch height or an offset, not both')
+  const firstBatch = spec.batch ?? firstReachableBatch(info, elapsedMs) + BigInt(offset)
   if (firstBatch < info.openBatch)
     throw new AllotError(
       'ORDER_TARGET_CLOSED',

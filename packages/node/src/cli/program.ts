@@ -1,6 +1,8 @@
 import { AllotError } from '@allot/protocol/errors'
 import { Command, CommanderError } from 'commander'
+import { NODE_VERSION } from '../version.js'
 import { commandGroups } from './commands/index.js'
+import { makeAimable } from './target.js'
 
 /** Exit codes of CLI.md: 0 success, 1 user error (bad flag, bad input, refused order), 2 internal or network failure. */
 export const EXIT_OK = 0
@@ -25,7 +27,7 @@ export function commandNameOf(args: readonly string[]): string | undefined {
 }
 
 /** Commands that make a few curve operations and exit (crypto-tables.ts). */
-const SHORT_LIVED = new Set(['order', 'balance', 'batch', 'deposit', 'withdraw', 'keys'])
+const SHORT_LIVED = new Set(['order', 'balance', 'batch', 'deposit', 'withdraw', 'keys', 'info'])
 
 /**
  * The program, with every command group's module loaded (`all`) or only the one `argv` runs: the
@@ -38,6 +40,7 @@ export async function buildProgram(
 ): Promise<Command> {
   const program = new Command('allot')
     .description('allot: sealed-bid batch auctions on a peer-to-peer network')
+    .version(NODE_VERSION, '-V, --version', 'print the version')
     .exitOverride()
     // Parse errors are printed by runCli, with a code and as JSON under --json.
     .configureOutput({ outputError: () => {} })
@@ -48,6 +51,7 @@ export async function buildProgram(
     if (o.all || g.commands.some((c) => c.name === wanted)) (await g.load())(program)
     else for (const c of g.commands) program.command(c.name).description(c.description)
   }
+  makeAimable(program)
   return program
 }
 

@@ -421,7 +421,12 @@ export class ConsensusService {
     )
     // Told before the orders leave the mempool: the batch pipeline takes their envelopes from it.
     this.o.onDecided?.(d)
-    await this.node.mempool.markIncluded(d.content.orderIds, d.height).catch(() => {})
+    await this.node.mempool.markDecided(d.content.orderIds, d.height).catch((e) => {
+      this.node.logger.warn(
+        { err: e, height: String(d.height) },
+        'marking a decided batch in the mempool failed',
+      )
+    })
   }
 
   private schedule(t: TimerRequest): void {

@@ -4,6 +4,7 @@ import { basename, join } from 'node:path'
 import { AllotError, addressOf, randomPrivateKey, toHex } from '@allot/protocol'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { Address, Hex } from 'viem'
+import { mnemonicToAccount } from 'viem/accounts'
 import { AllotClient } from '../api/index.js'
 import { createPeerKeyFile, type Genesis, genesisToJson, parseGenesis } from '../config/index.js'
 import { dealDevnetEpoch, devnetEpochLength, writeEpochFiles } from '../sealing/index.js'
@@ -96,10 +97,29 @@ async function stopAll(dir: string): Promise<number> {
   return pids.length + (d.chainPid ? 1 : 0)
 }
 
+/** Most funded trader accounts a devnet makes (`--accounts`). */
+export const MAX_DEVNET_ACCOUNTS = 500
+/** anvil's mnemonic: its ten funded accounts are m/44'/60'/0'/0/0…9; devnet accounts beyond come from it too. */
+const ANVIL_MNEMONIC = 'test test test test test test test test test test test junk'
+/** ETH each account beyond anvil's own gets from the deployer, for gas. */
+const DERIVED_ACCOUNT_ETH = 10n * 10n ** 18n
+
+/**
+ * Trader account i (1-based): anvil's default account i while there is one (funded with ETH by anvil), then
+ * the same mnemonic's m/44'/60'/0'/0/i, which the deployer funds (anvil holds ten accounts, hence the old
+ * limit of 9 traders).
+ */
+export function devnetAccountKey(i: number): Hex {
+  if (i < ANVIL_DEFAULT_KEYS.length) return ANVIL_DEFAULT_KEYS[i] as Hex
+  const k = mnemonicToAccount(ANVIL_MNEMONIC, { addressIndex: i }).getHdKey().privateKey
+  if (!k) throw new AllotError('DEVNET_FAILED', `no key for devnet account ${i}`)
+  return toHex(k)
+}
+
 function checkSizes(o: { validators: number; accounts: number }): void {
   if (o.validators < 1) throw new AllotError('CLI_BAD_FLAG', '--validators must be at least 1')
-  if (o.accounts < 1 || o.accounts > ANVIL_DEFAULT_KEYS.length - 1) {
-    throw new AllotError('CLI_BAD_FLAG', `--accounts must be between 1 and ${ANVIL_DEFAULT_KEYS.length - 1}`)
+  if (o.accounts < 1 || o.accounts > MAX_DEVNET_ACCOUNTS) {
+    throw new AllotError('CLI_BAD_FLAG', `--accounts must be between 1 and ${MAX_DEVNET_ACCOUNTS}`)
   }
 }
 
@@ -336,22 +356,39 @@ export async function provisionNetwork(o: ProvisionOptions): Promise<Provisioned
     await deployer.publicClient.waitForTransactionReceipt({ hash })
   }
 
-  // Funded trader accounts: anvil's default accounts 1..N (they hold ETH for gas).
-  const accounts = ANVIL_DEFAULT_KEYS.slice(1, 1 + o.accounts).map((k) => ({
-    address: addressOf(Uint8Array.from(Buffer.from(k.slice(2), 'hex'))),
-    privateKey: k,
-  }))
+  // Funded trader accounts: anvil's default accounts 1..9 (they hold ETH for gas), then accounts derived from
+  // the same mnemonic, given ETH by the deployer. The deployer's transactions go one by one (one nonce
+  // sequence); each trader's approvals and deposits are its own, so several traders deposit at once.
+  const accounts = Array.from({ length: o.accounts }, (_, j) => {
+    const privateKey = devnetAccountKey(j + 1)
+    return { address: addressOf(Uint8Array.from(Buffer.from(privateKey.slice(2), 'hex'))), privateKey }
+  })
   for (const [i, a] of accounts.entries()) {
+    if (i + 1 >= ANVIL_DEFAULT_KEYS.length) {
+      const hash = await walletClient.sendTransaction({
+        account,
+        to: a.address as Address,
+        value: DERIVED_ACCOUNT_ETH,
+      })
+      await deployer.publicClient.waitForTransactionReceipt({ hash })
+    }
     for (const token of [tka, tkb, tkc])
       await mintTestToken(deployer, token, a.address as Address, ACCOUNT_FUNDS)
-    const trader = await connectChain({
-      rpcUrl,
-      chainId,
-      privateKey: a.privateKey as Hex,
-      pollingIntervalMs: 50,
-    })
-    for (const token of [tka, tkb, tkc]) await depositToEscrow(trader, settlement, token, ACCOUNT_FUNDS)
-    say(`account ${i} ${a.address}: 1,000,000 TKA, TKB and TKC minted and deposited`)
+  }
+  const DEPOSITING_AT_ONCE = 8
+  for (let from = 0; from < accounts.length; from += DEPOSITING_AT_ONCE) {
+    await Promise.all(
+      accounts.slice(from, from + DEPOSITING_AT_ONCE).map(async (a, k) => {
+        const trader = await connectChain({
+          rpcUrl,
+          chainId,
+          privateKey: a.privateKey as Hex,
+          pollingIntervalMs: 50,
+        })
+        for (const token of [tka, tkb, tkc]) await depositToEscrow(trader, settlement, token, ACCOUNT_FUNDS)
+        say(`account ${from + k} ${a.address}: 1,000,000 TKA, TKB and TKC minted and deposited`)
+      }),
+    )
   }
 
   // The first sealing epoch, from a trusted dealer (docs/sealing.md): n validators, t = f, one

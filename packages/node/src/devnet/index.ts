@@ -13,6 +13,7 @@ export {
   provisionNetwork,
 } from './devnet.js'
 export { type DevnetFile, type DevnetNode, paths as devnetPaths, readDevnet } from './layout.js'
+export { type DevnetLogsOptions, devnetLogs, lastLines } from './logs.js'
 export {
   freePorts,
   isAlive,

@@ -51,6 +51,8 @@ export class Mempool {
   private pendingOps: BatchOp[] = []
   private scheduled: Promise<void> | null = null
   private readonly writing = new Set<Promise<void>>()
+  /** The highest batch whose decision `markDecided` has processed (undefined: the node follows none). */
+  private decidedThrough: Height | undefined
 
   constructor(
     private readonly storage: NodeStorage,
@@ -229,8 +231,41 @@ export class Mempool {
     await this.remove(ids, 'included', { batch: height })
   }
 
-  /** Prunes orders whose last batch is below `beforeBatch` as expired. */
+  /**
+   * Batch `height` was decided with `included`: those orders are included, and every other order held for
+   * that batch or an earlier one can no longer be (a proposal takes an envelope only at its own batch), so it
+   * ends `expired` at once with the reason, ORDER_MISSED_BATCH, rather than waiting to be pruned as
+   * ORDER_EXPIRED: a client learns within a batch that it must seal the order again for a later one.
+   */
+  async markDecided(included: readonly Hex[], height: Height): Promise<{ missed: Hex[] }> {
+    if (this.decidedThrough === undefined || height > this.decidedThrough) this.decidedThrough = height
+    const inBatch = new Set(included)
+    const missed: Hex[] = []
+    for (const e of this.byId.values()) if (e.batch <= height && !inBatch.has(e.id)) missed.push(e.id)
+    await Promise.all([
+      this.markIncluded([...included], height),
+      missed.length > 0
+        ? this.remove(missed, 'expired', {
+            error: {
+              code: 'ORDER_MISSED_BATCH',
+              message: `batch ${height} was decided without it: it reached the proposer too late (or the batch was full)`,
+            },
+          })
+        : undefined,
+    ])
+    return { missed }
+  }
+
+  /**
+   * Prunes orders whose last batch is below `beforeBatch` as expired. Once the node follows decisions
+   * (`markDecided`), never past the last decision it has processed: consensus moves the schedule's height
+   * on at once but hands decisions over in turn, and on a loaded node the prune timer ran ahead of them —
+   * it expired orders (ORDER_EXPIRED) that the decision then found included, or missed (found by the
+   * devnet bench: 62 of 800 orders).
+   */
   async pruneExpired(beforeBatch: Height): Promise<number> {
+    if (this.decidedThrough !== undefined && beforeBatch > this.decidedThrough + 1n)
+      beforeBatch = this.decidedThrough + 1n
     const ids: Hex[] = []
     for (const e of this.byId.values()) if (e.expiresAfter < beforeBatch) ids.push(e.id)
     // The status says why (an acknowledged order ends with a reason): found by the devnet's rolling

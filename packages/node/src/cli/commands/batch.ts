@@ -1,5 +1,6 @@
 import { AllotError, type BatchView, type NodeInfo } from '@allot/protocol'
 import type { Command } from 'commander'
+import { formatAssetAmount } from '../amounts.js'
 import type { RegisterCommands } from './index.js'
 import { withClient } from './orders.js'
 
@@ -38,7 +39,7 @@ function printBatch(b: BatchView, info: NodeInfo, json: boolean): void {
     process.stdout.write(`  price ${a.padEnd(16)} ${p}\n`)
   for (const f of j.fills as Record<string, string>[]) {
     process.stdout.write(
-      `  fill ${f.orderId} ${f.trader} sold ${f.sold} ${f.sellAsset} bought ${f.bought} ${f.buyAsset}\n`,
+      `  fill ${f.orderId} ${f.trader} sold ${formatAssetAmount(info.assets, f.sellAsset, f.sold)} ${f.sellAsset} bought ${formatAssetAmount(info.assets, f.buyAsset, f.bought)} ${f.buyAsset}\n`,
     )
   }
   if (b.settlement) process.stdout.write(`  settlement ${b.settlement.txHash} ${b.settlement.status}\n`)

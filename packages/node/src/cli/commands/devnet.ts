@@ -4,6 +4,7 @@ import {
   devnetDown,
   devnetInit,
   devnetKill,
+  devnetLogs,
   devnetRestart,
   devnetStatus,
   devnetUp,
@@ -38,7 +39,7 @@ export const registerDevnetCommands: RegisterCommands = (program: Command) => {
     .option('--validators <n>', 'number of validators', '4')
     .option('--dir <dir>', 'where everything of the devnet lives', '.devnet')
     .option('--batch-ms <ms>', 'batch interval', '1000')
-    .option('--accounts <n>', 'funded trader accounts', '4')
+    .option('--accounts <n>', 'funded trader accounts (up to 500)', '4')
     .option('--chain <chain>', 'anvil (start one) or the RPC URL of a running chain', 'anvil')
     .option('--reset', 'replace a devnet that already lives in --dir')
     .option('--json', 'print devnet.json on stdout')
@@ -151,6 +152,24 @@ export const registerDevnetCommands: RegisterCommands = (program: Command) => {
     .action(async (index: string, o) => {
       const r = devnetKill(o.dir, intFlag(index, 'index'))
       out(o.json === true, r, `killed validator ${r.index} (pid ${r.pid})`)
+    })
+
+  devnet
+    .command('logs <index>')
+    .description('validator <index>’s log (JSON lines); -f keeps printing what it appends until interrupted')
+    .option('--dir <dir>', 'devnet directory', '.devnet')
+    .option('-f, --follow', 'keep printing new lines')
+    .option('-n, --lines <n>', 'only the last n lines first')
+    .action(async (index: string, o: { dir: string; follow?: boolean; lines?: string }) => {
+      const stop = new AbortController()
+      process.once('SIGINT', () => stop.abort())
+      process.once('SIGTERM', () => stop.abort())
+      await devnetLogs(o.dir, intFlag(index, 'index'), {
+        follow: o.follow === true,
+        lines: o.lines === undefined ? undefined : intFlag(o.lines, '--lines'),
+        signal: stop.signal,
+        write: (s) => process.stdout.write(s),
+      })
     })
 
   devnet

@@ -1,4 +1,5 @@
 import type { Command } from 'commander'
+import { CONFIG_DESCRIPTION } from '../config.js'
 
 /** Each CLI concern registers its commands from its own module; one module per command group. */
 export type RegisterCommands = (program: Command) => void
@@ -73,5 +74,19 @@ export const commandGroups: CommandGroup[] = [
   {
     commands: [{ name: 'completion', description: 'print a shell completion script (bash or zsh)' }],
     load: async () => (await import('./completion.js')).registerCompletionCommands,
+  },
+  {
+    commands: [
+      {
+        name: 'info',
+        description:
+          'the network and node: open batch and when it closes, interval, assets with decimals, validators, sync state',
+      },
+    ],
+    load: async () => (await import('./info.js')).registerInfoCommands,
+  },
+  {
+    commands: [{ name: 'config', description: CONFIG_DESCRIPTION }],
+    load: async () => (await import('./config.js')).registerConfigCommands,
   },
 ]

@@ -12,6 +12,9 @@ import {
 import type { Command } from 'commander'
 import { AllotClient } from '../../client/index.js'
 import { keyNeedsPassword, loadSecpKey } from '../../config/index.js'
+import { formatAssetAmount } from '../amounts.js'
+import { filledText } from '../status.js'
+import { type SubmitFlags, submitFile, submitOne, validBatchesOf } from '../submit.js'
 import type { RegisterCommands } from './index.js'
 import { keyPassword } from './keys.js'
 
@@ -33,16 +36,6 @@ export async function loadCliKey(ref: string) {
   return loadSecpKey(ref, password)
 }
 
-/** `ASSET:amount` (CLI.md); the amount is a decimal string in the asset's smallest unit. */
-export function parseLeg(v: string, flag: string): { asset: string; amount: bigint } {
-  const i = v.lastIndexOf(':')
-  if (i <= 0) throw new AllotError('CLI_BAD_FLAG', `${flag} must be ASSET:amount, got ${v}`)
-  const amount = v.slice(i + 1)
-  if (!/^[0-9]+$/.test(amount))
-    throw new AllotError('ORDER_BAD_AMOUNT', `${flag} amount must be a decimal integer, got ${amount}`)
-  return { asset: v.slice(0, i), amount: BigInt(amount) }
-}
-
 function orderId(v: string): Hex {
   if (!isBytes32(v)) throw new AllotError('CLI_BAD_FLAG', `not an order id (0x + 64 hex): ${v}`)
   return v.toLowerCase() as Hex
@@ -57,12 +50,12 @@ export function statusJson(s: OrderStatus): Record<string, unknown> {
   return out
 }
 
-function printStatus(s: OrderStatus, json: boolean): void {
+function printStatus(s: OrderStatus, json: boolean, filled?: string): void {
   if (json) process.stdout.write(`${JSON.stringify(statusJson(s))}\n`)
   else {
     const parts = [`${s.orderId}  ${s.status}`]
     if (s.batch !== null) parts.push(`batch ${s.batch}`)
-    if (s.filled) parts.push(`sold ${s.filled.sold} bought ${s.filled.bought}`)
+    if (s.filled) parts.push(filled ?? `sold ${s.filled.sold} bought ${s.filled.bought} (base units)`)
     if (s.txHash) parts.push(`tx ${s.txHash}`)
     if (s.error) parts.push(`${s.error.code}: ${s.error.message}`)
     process.stdout.write(`${parts.join('  ')}\n`)
@@ -81,18 +74,6 @@ export function balanceJson(b: BalanceView, symbols: Map<string, string>): Recor
   return { address: b.address, balances }
 }
 
-interface SubmitOptions {
-  node: string
-  key: string
-  sell: string
-  buy: string
-  kind: string
-  partial?: boolean
-  batch?: string
-  validBatches: string
-  json?: boolean
-}
-
 export const registerOrderCommands: RegisterCommands = (program: Command) => {
   const order = program.command('order').description('submit, cancel and follow orders')
   order
@@ -102,46 +83,37 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
     )
     .requiredOption('--node <api-multiaddr>', "the node's API multiaddr (…/p2p/<peer id>)")
     .requiredOption('--key <key>', 'trader key: keystore file or (devnets) raw hex')
-    .requiredOption('--sell <ASSET:amount>', 'what to sell, in the asset’s smallest unit')
-    .requiredOption('--buy <ASSET:amount>', 'what to buy (the limit), in the asset’s smallest unit')
+    .option(
+      '--sell <amount...>',
+      'what to sell: "100 TKA" or TKA:100, in the asset’s decimals (…wei: base units)',
+    )
+    .option('--buy <amount...>', 'what to buy at least (the limit), as --sell')
+    .option(
+      '--in <orders.json>',
+      'many orders from a JSON array of { sell, buy, kind?, partial?, batch?, validBatches? }',
+    )
+    .option('--raw', 'amounts are in base units (the asset’s smallest unit), as before')
     .option('--kind <kind>', 'sell | buy', 'sell')
     .option('--partial', 'partially fillable')
-    .option('--batch <height>', 'target batch (default: the first open one)')
+    .option(
+      '--batch <height|+N>',
+      'target batch, or +N after the first one the order can reach (default: that one)',
+    )
     .option('--valid-batches <n>', 'batches in all the remainder may rest (default 1: one-shot)', '1')
+    .option(
+      '--no-retry',
+      'return once acknowledged; do not follow the order or seal it again if it misses its batch',
+    )
+    .option('-q, --quiet', 'print only the order id (scripts: A=$(allot order submit … -q))')
     .option('--json', 'print JSON')
-    .action(async (o: SubmitOptions) => {
-      const sell = parseLeg(o.sell, '--sell')
-      const buy = parseLeg(o.buy, '--buy')
-      if (o.kind !== 'sell' && o.kind !== 'buy')
-        throw new AllotError('CLI_BAD_FLAG', '--kind must be sell or buy')
-      if (o.batch !== undefined && !/^[0-9]+$/.test(o.batch))
-        throw new AllotError('ORDER_BAD_BATCH', '--batch must be a height')
-      if (!/^[1-9][0-9]*$/.test(o.validBatches))
-        throw new AllotError(
-          'ORDER_BAD_BATCH',
-          `--valid-batches must be an integer ≥ 1, got ${o.validBatches}`,
-        )
+    .action(async (o: SubmitFlags) => {
+      // flags first: nothing is dialed for an order the client would refuse anyway
+      if (o.in === undefined) validBatchesOf(o.validBatches)
       const key = await loadCliKey(o.key)
-      const r = await withClient(o.node, (c) =>
-        c.submitOrder(
-          {
-            sell: sell.asset,
-            sellAmount: sell.amount,
-            buy: buy.asset,
-            buyAmount: buy.amount,
-            kind: o.kind as 'sell' | 'buy',
-            partiallyFillable: o.partial === true,
-            batch: o.batch === undefined ? undefined : BigInt(o.batch),
-            validBatches: Number(o.validBatches),
-          },
-          key,
-        ),
+      const out = (line: string) => process.stdout.write(`${line}\n`)
+      await withClient(o.node, (client) =>
+        o.in === undefined ? submitOne(o, { client, key, out }) : submitFile(o, { client, key, out }),
       )
-      if (o.json) {
-        process.stdout.write(
-          `${JSON.stringify({ orderId: r.orderId, targetBatch: r.targetBatch.toString(), status: r.status, orderDigest: r.orderDigest })}\n`,
-        )
-      } else process.stdout.write(`${r.orderId}  pending  batch ${r.targetBatch}  (${addressOf(key)})\n`)
     })
 
   order
@@ -206,7 +178,10 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
     .requiredOption('--node <api-multiaddr>', "the node's API multiaddr")
     .option('--json', 'print JSON')
     .action(async (id: string, o: { node: string; json?: boolean }) => {
-      printStatus(await withClient(o.node, (c) => c.status(orderId(id))), o.json === true)
+      await withClient(o.node, async (c) => {
+        const s = await c.status(orderId(id))
+        printStatus(s, o.json === true, o.json ? undefined : await filledText(c, s))
+      })
     })
 
   order
@@ -226,7 +201,7 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
         for (;;) {
           const s = await c.status(orderId(id))
           const key = JSON.stringify(statusJson(s))
-          if (key !== last) printStatus(s, o.json === true)
+          if (key !== last) printStatus(s, o.json === true, o.json ? undefined : await filledText(c, s))
           last = key
           if (FINAL.has(s.status)) return
           await new Promise((r) => setTimeout(r, Number(o.interval)))
@@ -251,8 +226,9 @@ export const registerOrderCommands: RegisterCommands = (program: Command) => {
       else {
         process.stdout.write(`${b.address}\n`)
         for (const [sym, v] of Object.entries(j.balances as Record<string, Record<string, string>>)) {
+          const d = (x: string) => formatAssetAmount(info.assets, sym, x)
           process.stdout.write(
-            `  ${sym.padEnd(16)} escrow ${v.escrow}  available ${v.available}  pending withdrawal ${v.pendingWithdrawal}\n`,
+            `  ${sym.padEnd(16)} escrow ${d(v.escrow)}  available ${d(v.available)}  pending withdrawal ${d(v.pendingWithdrawal)}\n`,
           )
         }
       }

@@ -9,7 +9,7 @@ import {
   recoverOrderSigner,
 } from '@allot/protocol'
 import { describe, expect, it } from 'vitest'
-import { buildOrder, sealPlain } from '../../../src/api/index.js'
+import { buildOrder, firstReachableBatch, sealPlain } from '../../../src/api/index.js'
 
 const info: NodeInfo = {
   peerId: '12D3KooW',
@@ -42,6 +42,11 @@ const info: NodeInfo = {
   listenAddrs: [],
   mempoolSize: 0,
   sealing: false,
+  batchIntervalMs: 1000,
+  intakeCutoffMs: 200,
+  submitMarginMs: 300,
+  openBatchClosesInMs: 600,
+  validators: [{ address: '0x0000000000000000000000000000000000000001', peerId: '12D3KooW' }],
 }
 const key = privateKeyFromHex(`0x${'42'.repeat(32)}`)
 
@@ -69,6 +74,27 @@ describe('API codecs and client checks', () => {
       { kind: 'submitted' as const, orderId: `0x${'01'.repeat(32)}` as const, targetBatch: 5n },
     ])
       expect(decodeApiResponse(encodeApiResponse(r))).toEqual(r)
+  })
+
+  it('targets the first batch it can reach with the node’s margin, never a closing one; +N after it', () => {
+    // 600 ms left of batch 5, margin 300: batch 5 while 300 ms or more remain once the order arrives.
+    expect(firstReachableBatch(info)).toBe(5n)
+    expect(firstReachableBatch(info, 300)).toBe(5n)
+    expect(firstReachableBatch(info, 301)).toBe(6n)
+    expect(firstReachableBatch({ ...info, openBatchClosesInMs: 0 })).toBe(6n)
+    // A client seconds late (a loaded machine) aims as many batches further, one per interval.
+    expect(firstReachableBatch(info, 1300)).toBe(6n)
+    expect(firstReachableBatch(info, 1301)).toBe(7n)
+    expect(firstReachableBatch(info, 5000)).toBe(10n)
+    const trader = addressOf(key)
+    const spec = { sell: 'TKA', sellAmount: 5n, buy: 'TKB', buyAmount: 4n }
+    expect(buildOrder(info, spec, trader).firstBatch).toBe(5n)
+    expect(buildOrder(info, spec, trader, 450).firstBatch).toBe(6n)
+    const plus2 = buildOrder(info, { ...spec, batchOffset: 2, validBatches: 3 }, trader, 450)
+    expect([plus2.firstBatch, plus2.lastBatch]).toEqual([8n, 10n])
+    expect(() => buildOrder(info, { ...spec, batch: 9n, batchOffset: 1 }, trader)).toThrow(/ORDER_BAD_BATCH/)
+    expect(() => buildOrder(info, { ...spec, batchOffset: -1 }, trader)).toThrow(/ORDER_BAD_BATCH/)
+    expect(() => buildOrder(info, { ...spec, batch: 4n }, trader)).toThrow(/ORDER_TARGET_CLOSED/)
   })
 
   it('builds orders for the first open batch, signed by the trader', () => {

@@ -167,6 +167,26 @@ describe('mempool and intake', () => {
     await expect(intake.submit(o, true)).rejects.toMatchObject({ code: 'ORDER_DUPLICATE' })
   })
 
+  it('ends an order its batch was decided without as expired, ORDER_MISSED_BATCH, at the decision', async () => {
+    const { mempool, intake, storage } = await setup()
+    const inA = await intake.submit(sealed(key(1), 1n, 1n), true)
+    const missed = await intake.submit(sealed(key(2), 1n, 2n), true)
+    const later = await intake.submit(sealed(key(3), 2n, 3n), true)
+    const r = await mempool.markDecided([inA.orderId], 1n)
+    expect(r.missed).toEqual([missed.orderId])
+    expect((await orderStatusOf({ mempool, storage }, inA.orderId)).status).toBe('included')
+    const s = await orderStatusOf({ mempool, storage }, missed.orderId)
+    expect(s).toMatchObject({ status: 'expired', batch: 1n, error: { code: 'ORDER_MISSED_BATCH' } })
+    expect(s.error?.message).toMatch(/batch 1 was decided without it: it reached the proposer too late/)
+    // An order for a later batch waits for its own.
+    expect(mempool.has(later.orderId)).toBe(true)
+    await mempool.flush()
+    expect((await storage.orderStatus.get(missed.orderId))?.error?.code).toBe('ORDER_MISSED_BATCH')
+    // The prune timer never runs ahead of the decisions processed here: batch 2 is not decided yet.
+    expect(await mempool.pruneExpired(10n)).toBe(0)
+    expect(mempool.has(later.orderId)).toBe(true)
+  })
+
   it('takes an order past its cut-off when a proposal names it, not when it is new', async () => {
     // 50 ms before batch 1 is proposed: closed for new orders (cut-off 100 ms), still the height at work.
     const { intake } = await setup(100, undefined, NOW + 950)
