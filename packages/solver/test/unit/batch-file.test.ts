@@ -49,8 +49,9 @@ describe('allot solve batch file', () => {
     expect(doc).toEqual({
       prices: { TKA: '9', TKB: '10' },
       fills: [
-        { id: 'o1', sold: '555', bought: '499' },
-        { id: 'o2', sold: '500', bought: '555' },
+        // o1 sold 555 would buy ⌊499.5⌋ = 499 < 555·900/1000: its signed ratio allows multiples of 10 A.
+        { id: 'o1', sold: '550', bought: '495' },
+        { id: 'o2', sold: '495', bought: '550' },
       ],
       dropped: [],
       objective: out.objective.toString(),

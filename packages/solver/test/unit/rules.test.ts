@@ -61,9 +61,12 @@ describe('single pair', () => {
     ])
     // V(0.9) = min(1000, 500/0.9) = 555 > V(1.111) = 450.
     expect(out.prices.TKA * 10n).toBe(out.prices.TKB * 9n)
-    expect(fill('b')).toMatchObject({ sold: 500n, bought: 555n })
-    expect(fill('a')).toMatchObject({ sold: 555n, bought: 499n })
-    expect(out.dust).toEqual({ TKA: 0n, TKB: 1n })
+    // a sits exactly at its limit: 555 A would buy ⌊499.5⌋ = 499 B, below its signed 900 per 1000
+    // (499·1000 < 555·900), so it trades the most that keeps its ratio, a multiple of 10 A, and b's fill
+    // follows: nothing is lost to rounding at all.
+    expect(fill('a')).toMatchObject({ sold: 550n, bought: 495n })
+    expect(fill('b')).toMatchObject({ sold: 495n, bought: 550n })
+    expect(out.dust).toEqual({ TKA: 0n, TKB: 0n })
   })
 
   it('does not trade when limits do not cross', () => {
