@@ -127,6 +127,47 @@ describe('the signed ratio after rounding', () => {
     }
   })
 
+  it('a marginal order whose amounts are coprime trades about its share a hair inside its limit (inside.ts)', () => {
+    // "Sell 1000 CPU-hours for at least 999 TKA" against "sell 600 TKA for at least 1 hour": the volume price
+    // is the seller's limit 0.999, where its ratio holds only at multiples of 1000 hours (gcd(1000, 999) = 1),
+    // so it would trade nothing there; a hair inside, about 600 hours.
+    const t1 = traderOf(1)
+    const t2 = traderOf(2)
+    const input: ClearBatchInput = {
+      orders: [
+        {
+          id: 'a',
+          trader: t1,
+          sellAsset: 'CPU',
+          buyAsset: 'TKA',
+          sellAmount: 1000n,
+          buyAmount: 999n,
+          kind: 'sell',
+          partiallyFillable: true,
+        },
+        {
+          id: 'b',
+          trader: t2,
+          sellAsset: 'TKA',
+          buyAsset: 'CPU',
+          sellAmount: 600n,
+          buyAmount: 1n,
+          kind: 'sell',
+          partiallyFillable: true,
+        },
+      ],
+      balances: { [t1]: { CPU: 1000n }, [t2]: { TKA: 600n } },
+      params: { numeraire: 'TKA' },
+    }
+    const out = clearBatch(input)
+    verifyResult(input, out)
+    const a = out.fills.find((f) => f.id === 'a')!
+    // Strictly inside a's limit, and a trades within 1% of the 600.6 hours the exact price would ask of it.
+    expect(1000n * out.prices.CPU > 999n * out.prices.TKA).toBe(true)
+    expect(a.sold).toBeGreaterThanOrEqual(594n)
+    expect(keepsSignedRatio(1000n, 999n, a.sold, a.bought, a.fee)).toBe(true)
+  })
+
   it('verifyResult refuses a fill a unit below its signed ratio (RatioViolated), so no validator certifies it', () => {
     const t1 = traderOf(1)
     const t2 = traderOf(2)
