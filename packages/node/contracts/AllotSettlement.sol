@@ -129,6 +129,7 @@ contract AllotSettlement {
     error HeightTooFar(uint64 height);
     error AmountTooLarge();
     error FillOfInvalidatedOrder(uint256 fill);
+    error RatioViolated(uint256 fill);
 
     // ---- events ----
     event Deposited(address indexed account, address indexed token, uint256 amount);
@@ -540,6 +541,10 @@ contract AllotSettlement {
         } else {
             revert BadFillAssets(i);
         }
+        // The trader's signed ratio, per fill, after rounding and with the fee: bought/(sold + fee) ≥
+        // buyAmount/sellAmount. The limit above holds at the price level only; the floor of bought and the
+        // ceilings of sold and fee could otherwise leave a marginal order a unit short (issue 19, point 2).
+        if (bought * o.sellAmount < (sold + fee) * o.buyAmount) revert RatioViolated(i);
         bytes32 digest = _orderDigest(o);
         address signer = _recover(digest, f.v, f.r, f.s);
         if (signer == address(0) || signer != o.trader) revert BadOrderSignature(i);

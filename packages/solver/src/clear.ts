@@ -1,6 +1,7 @@
 import type { Address, Penalty } from '@allot/protocol'
 import { fastPairApplies, solvePairFast } from './fastpair.js'
 import { type Amounts, fillAtPrices } from './fill.js'
+import { pairPricesInside } from './inside.js'
 import { amountsOf, type FillColumns, isFillColumns } from './pair.js'
 import { balanceOf, isResourceOf, type Prepared, prepare } from './prepare.js'
 import { initialPrices } from './prices.js'
@@ -109,6 +110,25 @@ function objectiveOf(P: Prepared, prices: readonly bigint[], a: Amounts, memo?: 
 }
 
 /**
+ * The objective as the output reports it: untraded assets unpriced, so the numeraire's stand-in is the
+ * smallest traded price when the numeraire does not trade (the search's objective keeps its price).
+ */
+function tradedObjective(P: Prepared, prices: readonly bigint[], a: Amounts): bigint {
+  const traded = new Array<boolean>(P.assets.length).fill(false)
+  for (let i = 0; i < P.size; i++) {
+    if (a.sold[i] > 0n) {
+      traded[P.sell[i]] = true
+      traded[P.buy[i]] = true
+    }
+  }
+  return objectiveOf(
+    P,
+    prices.map((p, k) => (traded[k] ? p : 0n)),
+    a,
+  )
+}
+
+/**
  * `maxFillsPerBatch` rule: when more orders would fill, keep the ones whose sold value
  * (sold · p[sell]) is largest, ties by ascending id, and clear again among those only.
  */
@@ -163,7 +183,8 @@ export function solveBatch(input: ClearBatchInput | ClearTableInput): Solution {
         filled: a.filled,
       }
     }
-    amounts = amountsOf(a)
+    // A marginal order at exactly its limit may have traded all or nothing (rule 2): a hair inside it.
+    ;({ prices, amounts } = pairPricesInside(P, prices, amountsOf(a)))
   } else if (
     (prices = initialPrices(P, input.params.previousPrices, treeRoots)).filter((p) => p > 0n).length >= 3
   ) {
@@ -173,8 +194,20 @@ export function solveBatch(input: ClearBatchInput | ClearTableInput): Solution {
     const num = P.assets.indexOf(P.numeraire)
     if (num >= 0 && prices[num] > 0n) roots.add(num)
     const memo = surplusMemoOf(P.orders.length)
-    ;({ prices, amounts } = improvePrices(P, prices, (p, a) => objectiveOf(P, p, a, memo), roots))
-  } else amounts = fillAtPrices(P, prices)
+    const objective = (p: readonly bigint[], a: Amounts) => objectiveOf(P, p, a, memo)
+    // Orders exactly at their limits trade all or nothing (rule 2): the search runs from these prices and
+    // from the same tree with every pair's ratio a hair inside such limits (inside.ts); the better end
+    // stands (ties: the first).
+    const moved = initialPrices(P, input.params.previousPrices, undefined, true)
+    const here = improvePrices(P, prices, objective, roots)
+    ;({ prices, amounts } = here)
+    if (moved.some((p, a) => p !== prices[a])) {
+      const there = improvePrices(P, moved, objective, roots)
+      if (tradedObjective(P, there.prices, there.amounts) > tradedObjective(P, here.prices, here.amounts)) {
+        ;({ prices, amounts } = there)
+      }
+    }
+  } else ({ prices, amounts } = pairPricesInside(P, prices, fillAtPrices(P, prices)))
   amounts = applyMaxFills(P, prices, amounts, max, multi)
   // Only traded assets keep a price.
   const traded = new Array<boolean>(P.assets.length).fill(false)

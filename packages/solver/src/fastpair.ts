@@ -1,9 +1,10 @@
 import { feeOf } from '@allot/protocol'
-import { type Amounts, eligible, repairDeficits } from './fill.js'
+import { type Amounts, eligible, fillAtPrices, repairDeficits } from './fill.js'
 import { choosePairPrice, type PairFills, type PairSides, pairSetup } from './pair.js'
 import { solvePairNarrow } from './pairnarrow.js'
 import type { Prepared } from './prepare.js'
 import { capPrices } from './ratio.js'
+import { keepsSignedRatio } from './signed-ratio.js'
 
 /** Sums of 64-bit words in two float limbs stay exact below 2²¹ terms (2³² · 2²¹ = 2⁵³). */
 const NARROW_MAX_ORDERS = 1 << 21
@@ -135,25 +136,29 @@ export function solvePairWide(
       }
     }
     members.forEach((i, q) => {
-      let s = u[q] / pS
-      if (s > P.maxSold[i]) s = P.maxSold[i]
-      const b = (s * pS) / pB
-      if (s > 0n && b > 0n) {
-        sold[i] = s
-        bought[i] = b
-      }
+      let s0 = u[q] / pS
+      if (s0 > P.maxSold[i]) s0 = P.maxSold[i]
+      set(i, s0, pS, pB)
     })
   }
-  const setWhole = (i: number, pS: bigint, pB: bigint) => {
-    const s = P.maxSold[i]
+  // Sold s0 unless rounding would break the signed ratio (rule 2): then the general fill at these prices
+  // (fill.ts step 4) re-routes around the order, below.
+  let ratioBroken = false
+  const set = (i: number, s0: bigint, pS: bigint, pB: bigint) => {
+    const o = P.orders[i]
+    const s = s0
     const b = (s * pS) / pB
-    if (b > 0n) {
+    if (s > 0n && b > 0n && !keepsSignedRatio(o.sellAmount, o.buyAmount, s, b, feeOf(s, P.feeBps)))
+      ratioBroken = true
+    if (s > 0n && b > 0n) {
       sold[i] = s
       bought[i] = b
     }
   }
+  const setWhole = (i: number, pS: bigint, pB: bigint) => set(i, P.maxSold[i], pS, pB)
   fillSide(sellers, prices[base], prices[quote], sameS)
   fillSide(buyers, prices[quote], prices[base], sameB)
+  if (ratioBroken) return { prices, amounts: fillAtPrices(P, prices) }
   // No rounding deficit (the usual case): the repair's first pass would find nothing to do.
   let totBase = 0n
   let totQuote = 0n

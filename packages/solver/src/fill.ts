@@ -1,6 +1,7 @@
 import { BPS, feeOf } from '@allot/protocol'
 import type { Prepared } from './prepare.js'
 import { ceilDiv, compareRatio, type RatioKeys, sortByRatioWithTies } from './ratio.js'
+import { buyFillKeepingRatio, keepsSignedRatio, sellFillKeepingRatio } from './signed-ratio.js'
 
 /** Amounts of every prepared order at one price vector (zeros where an order does not trade). */
 export interface Amounts {
@@ -316,8 +317,14 @@ export function fillAtPrices(
   }
   const m = arcs.length
   const orders = P.orders
-  const fok = (i: number) => !orders[i].partiallyFillable
+  // Orders whose rounded fill would break their signed ratio trade, from then on, the most that keeps it,
+  // as if fill-or-kill of that amount (its cap, overwritten below; step 4).
+  const fixed = new Uint8Array(n)
+  const fok = (i: number) => !orders[i].partiallyFillable || fixed[i] === 1
   const out_ = new Uint8Array(n) // fill-or-kill orders taken out of the circulation
+  // A fill-or-kill order whose whole fill at these prices breaks its signed ratio cannot trade: out first.
+  for (const slot of slots)
+    for (const i of slot.elig) if (fok(i) && !wholeKeepsRatio(P, prices, i)) out_[i] = 1
   const resid: bigint[] = new Array(m)
   const flow: bigint[] = new Array(m)
   // Positions' assets; the arcs leaving asset a are positions [outStart[a], outStart[a + 1]) (ascending keys).
@@ -429,8 +436,82 @@ export function fillAtPrices(
       }
       if (f > 0n && planned > 0n) short = true
     }
+    // 4. The signed ratio (rule 2): an order whose fill, rounded, would give it less than its signed ratio
+    //    trades the most that keeps it, as a fill-or-kill order of that amount, and the circulation is
+    //    recomputed around it — conservation then holds in value, not by cutting other orders afterwards.
+    if (short) continue
+    const sellF = P.sellF
+    const buyF = P.buyF
+    const feeF = 1 + Number(P.feeBps) / 10_000
+    for (let r = 0; r < m; r++) {
+      const pX = pF[fromOf[r]]
+      const pY = pF[toOf[r]]
+      for (const i of slots[r].elig) {
+        if (u[i] === 0n || fok(i)) continue
+        // Surely kept (floats, margins far above their error): with k = s·p[X]/p[Y] − (1 + f/10⁴)·b the
+        // margin per unit sold, bought·s − (sold + fee)·b ≥ sold·k − s − s·p[X]/p[Y] − b for either kind
+        // (bought ≥ sold·p[X]/p[Y] − 1, or sold ≤ bought·p[Y]/p[X] + 1; fee ≤ sold·f/10⁴ + 1), and
+        // sold ≥ min(u/p[X], maxSold) − 1 − p[Y]/p[X].
+        const sa = sellF[i]
+        const ba = buyF[i]
+        const top = (sa * pX) / pY
+        const k = top - feeF * ba - top * 2 ** -40
+        let soldMin = Number(u[i]) / pX
+        const ms = Number(P.maxSold[i])
+        if (ms < soldMin) soldMin = ms
+        soldMin = soldMin * (1 - 2 ** -40) - 1 - pY / pX
+        if (k > 0 && soldMin * k > (sa + top + ba + 2) * (1 + 2 ** -40)) continue
+        const v = ratioValueCap(P, prices, i, u[i])
+        if (v < 0n) continue
+        short = true
+        if (v === 0n) out_[i] = 1
+        else {
+          fixed[i] = 1
+          cap[i] = v
+        }
+      }
+    }
   }
-  return roundAndRepair(P, prices, pF, u, cap, slots)
+  return roundAndRepair(P, prices, pF, u, cap, slots, fixed)
+}
+
+/**
+ * −1 when order i's fill from value `ui` keeps its signed ratio once rounded (rule 2); else the value
+ * (`sold·p[sell]` sell kind, `bought·p[buy]` buy kind) of the largest fill below it that keeps it (0: none).
+ */
+function ratioValueCap(P: Prepared, prices: readonly bigint[], i: number, ui: bigint): bigint {
+  const o = P.orders[i]
+  const pS = prices[P.sell[i]]
+  const pB = prices[P.buy[i]]
+  const maxSold = P.maxSold[i]
+  if (P.buyKind[i] === 0) {
+    let s = ui / pS
+    if (s > maxSold) s = maxSold
+    const b = (s * pS) / pB
+    if (s === 0n || b === 0n || keepsSignedRatio(o.sellAmount, o.buyAmount, s, b, feeOf(s, P.feeBps)))
+      return -1n
+    return sellFillKeepingRatio(o.sellAmount, o.buyAmount, pS, pB, P.feeBps, s)[0] * pS
+  }
+  let b = ui / pB
+  if (b > o.buyAmount) b = o.buyAmount
+  let s = ceilDiv(b * pB, pS)
+  if (s > maxSold) {
+    b = (maxSold * pS) / pB
+    s = ceilDiv(b * pB, pS)
+  }
+  if (s === 0n || b === 0n || keepsSignedRatio(o.sellAmount, o.buyAmount, s, b, feeOf(s, P.feeBps)))
+    return -1n
+  return buyFillKeepingRatio(o.sellAmount, o.buyAmount, pS, pB, P.feeBps, b, maxSold)[1] * pB
+}
+
+/** Whether order i filled whole at these prices keeps its signed ratio (rule 2). */
+function wholeKeepsRatio(P: Prepared, prices: readonly bigint[], i: number): boolean {
+  const o = P.orders[i]
+  const pS = prices[P.sell[i]]
+  const pB = prices[P.buy[i]]
+  const s = P.buyKind[i] === 0 ? P.maxSold[i] : ceilDiv(o.buyAmount * pB, pS)
+  const b = P.buyKind[i] === 0 ? (s * pS) / pB : o.buyAmount
+  return keepsSignedRatio(o.sellAmount, o.buyAmount, s, b, feeOf(s, P.feeBps))
 }
 
 /** Amounts of order i from its value-unit fill `ui` (rule 2), zeros when either would be 0. */
@@ -464,6 +545,13 @@ function roundFill(
       s = ceilDiv(b * pB, pS)
     }
   }
+  // The signed ratio after rounding (rule 2): a marginal order trades slightly less, or (fill-or-kill,
+  // whose whole fill breaks it) not at all; fillAtPrices keeps such a fill-or-kill order out beforehand.
+  if (s !== 0n && b !== 0n && !keepsSignedRatio(o.sellAmount, o.buyAmount, s, b, feeOf(s, P.feeBps))) {
+    if (!o.partiallyFillable) s = 0n
+    else if (P.buyKind[i] === 0) [s, b] = sellFillKeepingRatio(o.sellAmount, o.buyAmount, pS, pB, P.feeBps, s)
+    else [s, b] = buyFillKeepingRatio(o.sellAmount, o.buyAmount, pS, pB, P.feeBps, b, maxSold[i])
+  }
   if (s === 0n || b === 0n) {
     s = 0n
     b = 0n
@@ -480,6 +568,7 @@ function roundAndRepair(
   u: readonly bigint[],
   cap: readonly bigint[],
   slots: readonly ArcSlot[],
+  fixed: Uint8Array,
 ): Amounts {
   const n = P.orders.length
   const sold: bigint[] = new Array(n).fill(0n)
@@ -492,6 +581,12 @@ function roundAndRepair(
       if (u[i] === 0n) continue
       // A fill's amounts depend on the arc's prices and its value only: whole fills are kept with the
       // prices, and the last partial fill of the arc (its marginal order's, often the same again).
+      // An order held to its signed ratio (fixed) has a cap of this call only: no memo for it.
+      if (fixed[i] === 1) {
+        roundFill(P, prices, i, u[i], cap[i], maxSold, sold, bought)
+        if (sold[i] !== 0n) filled.push(i)
+        continue
+      }
       const whole = u[i] === cap[i]
       const ws = slot.wholeSold
       if (whole && ws !== null && ws[k] !== undefined) {
@@ -587,27 +682,31 @@ function repairWith(
 ): void {
   const orders = P.orders
   const maxSold = P.maxSold
-  const setFromBought = (i: number, b: bigint) => {
+  /**
+   * Order i cut to buy at most b, keeping its signed ratio (rule 2). Returns whether the cut landed where
+   * rounding alone puts it (false: the ratio took more, which can move a larger deficit on).
+   */
+  const setFromBought = (i: number, b: bigint): boolean => {
     const o = orders[i]
     const pS = prices[P.sell[i]]
     const pB = prices[P.buy[i]]
     if (b <= 0n) {
       sold[i] = 0n
       bought[i] = 0n
-      return
+      return true
     }
     if (o.kind === 'sell') {
-      // Largest sold with floor(sold·pS/pB) ≤ b.
+      // Largest sold with floor(sold·pS/pB) ≤ b, then as much of it as keeps the signed ratio.
       let s = ((b + 1n) * pB - 1n) / pS
       if (s > maxSold[i]) s = maxSold[i]
-      const got = (s * pS) / pB
+      const [s1, got] = sellFillKeepingRatio(o.sellAmount, o.buyAmount, pS, pB, P.feeBps, s)
       // A sale for nothing is no fill (the contract refuses it: EmptyFill).
-      sold[i] = got === 0n ? 0n : s
+      sold[i] = got === 0n ? 0n : s1
       bought[i] = got
-    } else {
-      sold[i] = ceilDiv(b * pB, pS)
-      bought[i] = b
+      return s1 === s
     }
+    ;[sold[i], bought[i]] = buyFillKeepingRatio(o.sellAmount, o.buyAmount, pS, pB, P.feeBps, b, maxSold[i])
+    return bought[i] === b
   }
   const A = P.assets.length
   const limit = 1000 + 10 * A
@@ -621,21 +720,42 @@ function repairWith(
     for (let a = 0; a < A; a++) {
       if (tot[a] >= 0n) continue
       clean = false
-      // Cut buyers of a, worst slack first: first those whose own sell asset has the dust to absorb
-      // what they stop selling (the cut then goes nowhere else), then any (the deficit moves on).
-      for (const absorbOnly of [true, false]) {
+      // Cut buyers of a, worst slack first: first those whose cut lands where rounding puts it (the signed
+      // ratio takes nothing more) and whose own sell asset has the dust to absorb what they stop selling
+      // (the cut then goes nowhere else), then those absorbed, then any (the deficit moves on).
+      for (const round of [0, 1, 2]) {
+        const absorbOnly = round < 2
         for (const i of buyersOf(a)) {
           if (tot[a] >= 0n) break
           if (bought[i] === 0n) continue
           const b0 = bought[i]
           const s0 = sold[i]
           const whole = !orders[i].partiallyFillable || pass > limit / 2
-          setFromBought(i, whole ? 0n : b0 + tot[a])
+          const landed = setFromBought(i, whole ? 0n : b0 + tot[a])
           const x = P.sell[i]
-          if (absorbOnly && tot[x] - (s0 - sold[i]) < 0n) {
+          if ((round === 0 && !landed) || (absorbOnly && tot[x] - (s0 - sold[i]) < 0n)) {
             sold[i] = s0
             bought[i] = b0
-            continue
+            // Less of a cut, as much as x's dust absorbs: the deficit shrinks and goes nowhere else.
+            if (whole || tot[x] <= 0n) continue
+            const pS = prices[x]
+            const pB = prices[a]
+            const o = orders[i]
+            const [s1, b1] =
+              o.kind === 'sell'
+                ? sellFillKeepingRatio(o.sellAmount, o.buyAmount, pS, pB, P.feeBps, s0 - tot[x])
+                : buyFillKeepingRatio(
+                    o.sellAmount,
+                    o.buyAmount,
+                    pS,
+                    pB,
+                    P.feeBps,
+                    ((s0 - tot[x]) * pS) / pB,
+                    maxSold[i],
+                  )
+            if (b1 >= b0 || s0 - s1 > tot[x]) continue
+            sold[i] = b1 === 0n ? 0n : s1
+            bought[i] = b1
           }
           tot[x] -= s0 - sold[i]
           tot[a] += b0 - bought[i]

@@ -1,8 +1,9 @@
 import { BPS, feeOf } from '@allot/protocol'
-import { repairDeficits } from './fill.js'
+import { fillAtPrices, repairDeficits } from './fill.js'
 import { type PairFills, PairPriceChoice, pairSetup, type Ratio } from './pair.js'
 import type { Prepared } from './prepare.js'
 import { capPrices, gcd } from './ratio.js'
+import { keepsSignedRatio } from './signed-ratio.js'
 
 /**
  * The single-pair fast path (fastpair.ts) when every amount is below 2⁶⁴ and there are fewer than 2²¹
@@ -358,10 +359,23 @@ export function solvePairNarrow(
   const bought32 = words(boughtW)
   const boughtBig: bigint[] | null =
     boundS < 2 ** 63 && boundB < 2 ** 63 ? null : new Array<bigint>(n).fill(0n)
-  const out: SideFill = { F, whole: new Uint8Array(n), m64, soldW, boughtW, boughtBig, filled: 0 }
+  const out: SideFill = {
+    F,
+    whole: new Uint8Array(n),
+    m64,
+    sell64,
+    buy64,
+    feeBps: P.feeBps,
+    ratioBroken: false,
+    soldW,
+    boughtW,
+    boughtBig,
+    filled: 0,
+  }
   // Sellers best first are S[0..ks); buyers best first are B[nb − 1], B[nb − 2], … down to B[kb].
   let [soldS, boughtS] = fillSide(out, S, tieS, blkS, true, ks, pBase, pQuote)
   let [soldB, boughtB] = fillSide(out, B, tieB, blkB, false, nb - kb, pQuote, pBase)
+  if (out.ratioBroken) return { prices, amounts: fillAtPrices(P, prices) }
   const whole = out.whole
   // Whole fills, in index order: sold = maxSold (its words copied), bought = ⌊sold·pS/pB⌋ (kept only
   // when > 0). Totals per side for the deficit check as sums of 32-bit words in float limbs (bigints
@@ -372,6 +386,11 @@ export function solvePairNarrow(
   // ⌊s·pS/pB⌋ in 22-bit limbs (`mulRatioInto`) when both sides' ratios allow it, else bigints.
   const rS = boughtBig === null ? ratioLimbs(pBase, pQuote) : null
   const rB = boughtBig === null ? ratioLimbs(pQuote, pBase) : null
+  const sF = P.sellF
+  const bF = P.buyF
+  // The signed ratio (rule 2) surely holds when its float sides differ by more than their error (each
+  // below 2⁻⁴⁸ relative: a few roundings of 2⁻⁵³), with the fee bounded above by sold·f/10⁴ + 1.
+  const feeF = Number(P.feeBps) / 10_000
   for (let i = 0; i < n; i++) {
     if (whole[i] === 0) continue
     const seller = sell[i] === base
@@ -381,6 +400,21 @@ export function solvePairNarrow(
     const r = seller ? rS : rB
     const got = r === null ? -1 : mulRatioInto(sLo, sHi, r, bought32, 2 * i)
     if (got === 0) continue // bought 0: not filled
+    const soldF = sHi * 4294967296 + sLo
+    const boughtF =
+      got === 1
+        ? bought32[2 * i + HI] * 4294967296 + bought32[2 * i + LO]
+        : (soldF * Number(seller ? pBase : pQuote)) / Number(seller ? pQuote : pBase) - 1
+    if (boughtF * sF[i] <= (soldF * (1 + feeF) + 1) * bF[i] * (1 + 2 ** -40)) {
+      // Near the limit: exactly, and slightly less sold where rounding would break the ratio.
+      const pS = seller ? pBase : pQuote
+      const pB = seller ? pQuote : pBase
+      const s0 = m64[i]
+      const b0 = (s0 * pS) / pB
+      // Rounding would break the signed ratio: the general fill at these prices re-routes around it.
+      if (!keepsSignedRatio(sell64[i], buy64[i], s0, b0, feeOf(s0, P.feeBps)))
+        return { prices, amounts: fillAtPrices(P, prices) }
+    }
     if (got === 1) {
       acc[o + 2] += bought32[2 * i + LO]
       acc[o + 3] += bought32[2 * i + HI]
@@ -446,6 +480,12 @@ interface SideFill {
   whole: Uint8Array
   /** maxSold per order. */
   m64: BigUint64Array
+  /** The orders' sellAmount and buyAmount, and the fee: for the signed ratio of a fill. */
+  sell64: BigUint64Array
+  buy64: BigUint64Array
+  feeBps: bigint
+  /** Set when a marginal fill, rounded, would break its signed ratio (rule 2). */
+  ratioBroken: boolean
   soldW: BigUint64Array
   boughtW: BigUint64Array
   /** bought when it may not fit in 64 bits (else null: `boughtW`). */
@@ -522,10 +562,14 @@ function fillSide(
   let boughtSum = 0n
   for (let q = 0; q < members.length; q++) {
     const i = members[q]
-    let s = u[q] / pS
+    let s0 = u[q] / pS
     const ms = m64[i]
-    if (s > ms) s = ms
+    if (s0 > ms) s0 = ms
+    const s = s0
     const b = (s * pS) / pB
+    // Rounding would break the signed ratio (rule 2): the caller takes the general fill instead.
+    if (s > 0n && b > 0n && !keepsSignedRatio(c.sell64[i], c.buy64[i], s, b, feeOf(s, c.feeBps)))
+      c.ratioBroken = true
     if (s > 0n && b > 0n) {
       c.soldW[i] = s
       if (c.boughtBig === null) c.boughtW[i] = b

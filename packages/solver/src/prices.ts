@@ -1,4 +1,5 @@
 import { BPS } from '@allot/protocol'
+import { insideRatio } from './inside.js'
 import { choosePairPrice, type Ratio } from './pair.js'
 import type { Prepared } from './prepare.js'
 import { bitLength, capPrices, excessBits, gcd, type RatioKeys, sortByRatio } from './ratio.js'
@@ -28,6 +29,8 @@ export function initialPrices(
   previous?: Record<string, bigint>,
   /** Receives the root of every component of three or more assets (the search keeps them fixed). */
   rootsOut?: number[],
+  /** Every pair's ratio a hair inside the limits of the orders exactly at it (inside.ts `insideRatio`). */
+  inside = false,
 ): bigint[] {
   const A = P.assets.length
   const byPair = new Map<number, number[]>()
@@ -53,8 +56,10 @@ export function initialPrices(
     const pq = previous?.[P.assets[quote]]
     if (pb !== undefined && pq !== undefined && pb > 0n && pq > 0n) prev = { num: pb, den: pq }
     const r = choosePairPrice(P, list, base, quote, prev)
-    if (r !== null) edges.push({ base, quote, ratio: r, crossing: true, count: list.length })
-    else edges.push({ base, quote, ratio: medianLimit(P, list, base), crossing: false, count: list.length })
+    const at = (x: Ratio) => (inside ? insideRatio(P, list, base, x) : x)
+    if (r !== null) edges.push({ base, quote, ratio: at(r), crossing: true, count: list.length })
+    else
+      edges.push({ base, quote, ratio: at(medianLimit(P, list, base)), crossing: false, count: list.length })
   }
   edges.sort((x, y) => {
     if (x.crossing !== y.crossing) return x.crossing ? -1 : 1

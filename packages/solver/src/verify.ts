@@ -3,8 +3,31 @@ import type { ClearBatchInput, ClearBatchOutput, OrderFill } from './types.js'
 
 const UINT256 = 1n << 256n
 
-function fail(what: string): never {
-  throw new AllotError('SOLVER_INVALID_RESULT', what)
+/** `details.rule` names the contract's custom error where one rule maps to one (e.g. `RatioViolated`). */
+function fail(what: string, details?: { rule: string; fill: string }): never {
+  throw new AllotError('SOLVER_INVALID_RESULT', what, details)
+}
+
+/**
+ * The signed ratio after rounding (the contract's `RatioViolated`): bought · sellAmount ≥ (sold + fee) ·
+ * buyAmount, evaluated as the contract does, in uint256 with overflow checks.
+ */
+function checkSignedRatio(
+  id: string,
+  sellAmount: bigint,
+  buyAmount: bigint,
+  sold: bigint,
+  bought: bigint,
+  fee: bigint,
+): void {
+  const got = bought * sellAmount
+  const gave = (sold + fee) * buyAmount
+  if (got >= UINT256 || gave >= UINT256) fail(`fill ${id}: its signed-ratio products overflow uint256`)
+  if (got < gave)
+    fail(`fill ${id} is worse than its signed ratio: bought·sellAmount < (sold + fee)·buyAmount`, {
+      rule: 'RatioViolated',
+      fill: id,
+    })
 }
 
 function isResourcePred(input: ClearBatchInput): (a: string) => boolean {
@@ -21,7 +44,7 @@ function cmp(a: string, b: string): number {
  * Independent check of a clearing (any node runs it on a result it did not compute). It re-derives
  * every rule from the input and the claimed prices and amounts only — nothing of the solver's
  * internals: ids and bookkeeping, limits at the uniform prices (fee included), the contract's
- * rounding rules, fill-or-kill, balances, conservation and the reported dust and fees, the
+ * rounding rules and the signed ratio after rounding, fill-or-kill, balances, conservation and the reported dust and fees, the
  * fill count, balance changes, leases, the objective, and the settlement payload and its hash.
  * Throws `AllotError('SOLVER_INVALID_RESULT', what)` naming the first violation.
  */
@@ -95,6 +118,7 @@ export function verifyResult(input: ClearBatchInput, out: ClearBatchOutput): voi
     if (o.sellAmount * pX * BPS < o.buyAmount * pY * (BPS + feeBps))
       fail(`fill ${f.id} is beyond its limit price`)
     if (f.fee !== feeOf(f.sold, feeBps)) fail(`fill ${f.id} has the wrong fee`)
+    checkSignedRatio(f.id, o.sellAmount, o.buyAmount, f.sold, f.bought, f.fee)
     if (o.kind === 'sell') {
       if (f.bought !== (f.sold * pX) / pY) fail(`fill ${f.id}: bought ≠ floor(sold·p[sell]/p[buy])`)
       if (f.sold + f.fee > o.sellAmount) fail(`fill ${f.id} sells more than its sellAmount`)
@@ -184,6 +208,7 @@ export function verifyResult(input: ClearBatchInput, out: ClearBatchOutput): voi
       fail(`payload fill ${pf.orderId} names an asset without a price`)
     if (o.sellAmount * pX * BPS < o.buyAmount * pY * (BPS + feeBps))
       fail(`payload fill ${pf.orderId} is beyond its limit`)
+    checkSignedRatio(pf.orderId, o.sellAmount, o.buyAmount, pf.sold, pf.bought, pf.fee)
     if (o.kind === 'sell' && pf.bought !== (pf.sold * pX) / pY)
       fail(`payload fill ${pf.orderId} rounds wrongly`)
     if (o.kind === 'buy' && pf.sold !== (pf.bought * pY + pX - 1n) / pX)

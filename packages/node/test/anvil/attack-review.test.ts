@@ -230,13 +230,16 @@ describe('(b) single-trader jams through the honest pipeline', () => {
     const n = await startNode()
     try {
       const { c } = n
-      // "Buy 3 A for at most 5 B", valid in batches 1..10. Each fill pays a fee of at least one unit (ceil),
-      // but the pipeline's remainder keeps the ratio (floor(5·2/3) = 3 B left) instead of 5 − spent (= 2).
+      // "Buy 30 A for at most 50 B", valid in batches 1..10. Each fill pays a fee of at least one unit (ceil),
+      // which the pipeline's remainder must count as spent (else a later fill overfills `spentAmount`).
+      // Ten times the attacker's review's amounts (3 A for 5 B beside a 2 A seller): with the signed ratio
+      // per fill (README rule 2) a one-unit fee leaves no price at which those trade at all (1 A would
+      // cost 1 B + 1 fee > 5/3), and the test would test nothing.
       const buy = orderFor(n, 0, {
         sellAsset: c.bId,
         buyAsset: c.aId,
-        sellAmount: 5n,
-        buyAmount: 3n,
+        sellAmount: 50n,
+        buyAmount: 30n,
         kind: 'buy',
         firstBatch: 1n,
         lastBatch: 10n,
@@ -255,7 +258,7 @@ describe('(b) single-trader jams through the honest pipeline', () => {
             lastBatch: h,
           }),
         )
-      const r1 = await n.decide(1n, [idBuy, seller(1n, 2n)])
+      const r1 = await n.decide(1n, [idBuy, seller(1n, 20n)])
       expect(r1.fills.length).toBe(2)
       expect(await n.certifyAndSettle(r1)).toBe('ok')
       const r2 = await n.decide(2n, [seller(2n, 100n)])
@@ -265,7 +268,7 @@ describe('(b) single-trader jams through the honest pipeline', () => {
       // The honest validators' batch 2 must settle (else Overfill: a jam, every later batch WrongHeight)...
       expect(await n.certifyAndSettle(r2)).toBe('ok')
       // ...and never spend more than the trader signed.
-      expect(spent).toBeLessThanOrEqual(5n)
+      expect(spent).toBeLessThanOrEqual(50n)
     } finally {
       await n.stop()
     }

@@ -319,7 +319,7 @@ describe('AllotSettlement against anvil', () => {
     expect(await trySettle([{ r: { ...r, fills: [...r.fills, extra] } }])).toBe('AssetNotConserved')
   })
 
-  it('accepts a fill exactly when @allot/protocol says its prices respect the limit (property)', async () => {
+  it('accepts a fill exactly when its prices respect the limit and its amounts the signed ratio (property)', async () => {
     const t0 = traders[0].account!.address.toLowerCase() as Address
     const t1 = traders[1].account!.address.toLowerCase() as Address
     const [aId, bId] = [tokenAssetId(tokenA), tokenAssetId(tokenB)]
@@ -377,15 +377,21 @@ describe('AllotSettlement against anvil', () => {
           })
           const outcome = await trySettle([{ r }])
           const respects = priceRespectsLimit(order, pA, pB, FEE_BPS)
-          // The limit is checked first; a fill that moves nothing one way is no fill (EmptyFill).
+          // The limit is checked first; a fill that moves nothing one way is no fill (EmptyFill); then each
+          // fill must keep its trader's signed ratio after rounding (RatioViolated).
           const empty = [f0, f1].some((f) => f.sold === 0n || f.bought === 0n)
-          expect(outcome).toBe(!respects ? 'LimitViolated' : empty ? 'EmptyFill' : 'ok')
+          const ratio = [f0, f1].every(
+            (f) => f.bought * f.order.order.sellAmount >= (f.sold + f.fee) * f.order.order.buyAmount,
+          )
+          expect(outcome).toBe(
+            !respects ? 'LimitViolated' : empty ? 'EmptyFill' : !ratio ? 'RatioViolated' : 'ok',
+          )
           outcomes.add(outcome)
         },
       ),
       { numRuns: 40, seed: 42 },
     )
-    expect([...outcomes].sort()).toEqual(['EmptyFill', 'LimitViolated', 'ok'])
+    expect([...outcomes].sort()).toEqual(['EmptyFill', 'LimitViolated', 'RatioViolated', 'ok'])
   })
 
   it('refuses a fill its trader cannot fund (no negative balance)', async () => {

@@ -161,10 +161,13 @@ describe('point 2: no fill worse than its trader signed', () => {
     const p = priced(1n, 201n)
     const buy = order(1, { sellAsset: c.bId, buyAsset: c.aId, sellAmount: 5n, buyAmount: 1000n, kind: 'buy' })
     const sell = order(0, { sellAsset: c.aId, buyAsset: c.bId, sellAmount: 1001n, buyAmount: 4n })
+    // Refused by the per-fill ratio (1000·5 < (5 + 1)·1000), which is checked before the caps: with
+    // Σ bought ≤ buyAmount it implies Σ(sold + fee) ≤ sellAmount, so the spent cap is a second defence.
     expect(await c.trySettle([await batch(p, [fill(buy, 5n, 1000n), fill(sell, 1000n, 4n)])])).toBe(
-      'Overfill',
+      'RatioViolated',
     )
-    // A multi-batch one, 250 A at a time: each batch costs 2 + 1 B, so the second would pass 5 B.
+    // A multi-batch one, 250 A at a time: each batch would cost 2 + 1 B, so the second would pass 5 B;
+    // already the first breaks the signed ratio (250·5 < 3·1000).
     const h = await nextHeight()
     const resting = order(1, {
       sellAsset: c.bId,
@@ -177,10 +180,33 @@ describe('point 2: no fill worse than its trader signed', () => {
     })
     const seller = () => order(0, { sellAsset: c.aId, buyAsset: c.bId, sellAmount: 251n, buyAmount: 1n })
     const b1 = await batch(p, [fill(resting, 2n, 250n), fill(seller(), 250n, 1n)])
-    await c.settle([b1])
+    expect(await c.trySettle([b1])).toBe('RatioViolated')
+  })
+})
+
+describe('point 2: the signed ratio holds per fill, after rounding', () => {
+  it('a fill within the price-level limit but a unit short of the signed ratio is refused (RatioViolated)', async () => {
+    // "Sell 10,010 A for at least 10,000 B" at 1 A = 1 B with a 10 bps fee: the limit holds at the price
+    // level exactly (10,010·1·10⁴ = 10,000·1·10,010), but 999 A sold pay a fee of ⌈0.999⌉ = 1 and buy
+    // ⌊999⌋ = 999 B: 999·10,010 = 9,999,990 < (999 + 1)·10,000. The trader gets 999 B for 1,000 A of
+    // debit, worse than the 10,000 for 10,010 it signed. The same for a buy-kind order buying 999 B.
     await nextHeight()
-    const b2 = await batch(p, [fill(resting, 2n, 250n), fill(seller(), 250n, 1n)])
-    expect(await c.trySettle([b2])).toBe('Overfill')
+    const p = priced(1n, 1n)
+    const marginal = { sellAsset: c.aId, buyAsset: c.bId, sellAmount: 10_010n, buyAmount: 10_000n }
+    const seller = order(0, marginal)
+    const buyer = () => order(1, { sellAsset: c.bId, buyAsset: c.aId, sellAmount: 30_000n, buyAmount: 1n })
+    const b = buyer()
+    const f = fill(seller, 999n, 999n)
+    expect([f.bought, f.fee]).toEqual([999n, 1n]) // the uniform-price amounts, fee rounded up
+    expect(await c.trySettle([await batch(p, [f, fill(b, 999n, 999n)])])).toBe('RatioViolated')
+    const buyKind = order(0, { ...marginal, kind: 'buy' })
+    expect(await c.trySettle([await batch(p, [fill(buyKind, 999n, 999n), fill(b, 999n, 999n)])])).toBe(
+      'RatioViolated',
+    )
+    // One more unit sold keeps the ratio (1,000·10,010 = 1,001·10,000): the same order then settles.
+    const before = await c.escrow(c.traderAddrs[0], c.tokenA)
+    await c.settle([await batch(p, [fill(seller, 1000n, 1000n), fill(b, 1000n, 1000n)])])
+    expect(await c.escrow(c.traderAddrs[0], c.tokenA)).toBe(before - 1001n)
   })
 })
 
@@ -208,7 +234,8 @@ describe('point 3: fill-or-kill is enforced on chain', () => {
     await c.settle([await batch(p, [fill(fok, whole, whole), fill(buyer(whole), whole, whole)])])
     // Filled once: any later fill is refused.
     await nextHeight()
-    expect(await c.trySettle([await batch(p, [fill(fok, 1n, 1n), fill(buyer(1n), 1n, 1n)])])).toMatch(
+    // (10 units: a fill that keeps the signed ratio, 10·100,000 ≥ (10 + 1)·90,000, so only the cap refuses it.)
+    expect(await c.trySettle([await batch(p, [fill(fok, 10n, 10n), fill(buyer(10n), 10n, 10n)])])).toMatch(
       /Overfill|NotFilledWhole/,
     )
     // A buy-kind fill-or-kill order buys exactly its buyAmount.

@@ -5,6 +5,8 @@
 //   a fill moves something both ways (sold > 0 and bought > 0) and an order appears once per batch;
 //   Σ(sold + fee) ≤ sellAmount, and for buy kind Σ bought ≤ buyAmount;
 //   the prices respect its limit and the amounts are the uniform-price amounts (floor/ceil);
+//   each fill keeps the trader's signed ratio after rounding, bought·sellAmount ≥ (sold + fee)·buyAmount
+//   (checked per fill; for a resting order each of its fills in each batch keeps it);
 //   fill-or-kill: one fill ever, of the whole order;
 //   a penalty is charged only with the trader's own signed envelope of that height, once per envelope;
 // and every account's escrow is exactly what those checked fills and penalties make it: nothing else moves.
@@ -79,6 +81,8 @@ interface SideSpec {
   resting: number
   kind: 'sell' | 'buy'
   fok: boolean
+  /** Signed exactly at the batch's price level with the fee (zero slack): rounding decides the ratio. */
+  marginal: boolean
   /** The order's amounts as multiples (in tenths) of the fill's own amounts: < 10 signs less than is filled. */
   sellTenths: number
   buyTenths: number
@@ -104,6 +108,7 @@ const side = fc.record({
   resting: fc.oneof(fc.constant(-1), fc.integer({ min: 0, max: 11 })),
   kind: fc.constantFrom<'sell' | 'buy'>('sell', 'buy'),
   fok: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, fc.constant(true)),
+  marginal: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, fc.constant(true)),
   sellTenths: fc.integer({ min: 8, max: 40 }),
   buyTenths: fc.integer({ min: 1, max: 12 }),
 })
@@ -145,7 +150,15 @@ function fillOf(o: SignedOrder, amount: bigint, pSell: bigint, pBuy: bigint): Fi
 }
 
 /** A side's order (fresh one-shot at h, or a resting one on the same side) sized around its fill. */
-function orderFor(s: SideSpec, sellsA: boolean, sold: bigint, bought: bigint, h: bigint): SignedOrder {
+function orderFor(
+  s: SideSpec,
+  sellsA: boolean,
+  sold: bigint,
+  bought: bigint,
+  h: bigint,
+  pSell: bigint,
+  pBuy: bigint,
+): SignedOrder {
   if (s.resting >= 0) {
     // Take the resting order of this side nearest the spec (pool alternates sides).
     const i = (s.resting - (s.resting % 2) + (sellsA ? 0 : 1)) % resting.length
@@ -153,6 +166,31 @@ function orderFor(s: SideSpec, sellsA: boolean, sold: bigint, bought: bigint, h:
   }
   // A fill-or-kill order is mostly signed for exactly its fill (whole), sometimes for more (then refused).
   const exact = s.fok && s.sellTenths < 24
+  if (s.marginal && !exact) {
+    // sellAmount·pSell·10⁴ = buyAmount·pBuy·(10⁴ + fee): the limit holds with no slack at all, so a
+    // fill keeps the signed ratio only where floor and ceilings are exact.
+    const unitS = pBuy * (10_000n + c.feeBps)
+    const unitB = pSell * 10_000n
+    const g = gcd(unitS, unitB)
+    const need = (sold + feeOf(sold, c.feeBps)) * g
+    let m = (need + unitS - 1n) / unitS
+    const mB = (bought * g + unitB - 1n) / unitB
+    if (mB > m) m = mB
+    m = m + (m * BigInt(s.sellTenths)) / 10n
+    const o = makeOrder({
+      trader: c.traderAddrs[s.trader],
+      sellAsset: sellsA ? c.aId : c.bId,
+      buyAsset: sellsA ? c.bId : c.aId,
+      sellAmount: (m * unitS) / g,
+      buyAmount: (m * unitB) / g,
+      kind: s.kind,
+      partiallyFillable: !s.fok,
+      firstBatch: h,
+      lastBatch: h,
+      nonce: nonce++,
+    })
+    return signed(c.domain, o, c.traderKeys[s.trader])
+  }
   const o: Order = makeOrder({
     trader: c.traderAddrs[s.trader],
     sellAsset: sellsA ? c.aId : c.bId,
@@ -177,7 +215,7 @@ function buildBatch(x: BatchSpec, h: bigint, prev: bigint, chainRef: bigint): Cl
   const fills: Fill[] = []
   for (const p of x.pairs as PairSpec[]) {
     // The A-seller's fill, then the A-buyer's, sized so that both assets are conserved when honest.
-    const sellerO = orderFor(p.seller, true, p.a, boughtForSold(p.a, x.pA, x.pB), h)
+    const sellerO = orderFor(p.seller, true, p.a, boughtForSold(p.a, x.pA, x.pB), h, x.pA, x.pB)
     const sf =
       sellerO.order.kind === 'sell'
         ? fillOf(sellerO, p.a, price(sellerO.order.sellAsset), price(sellerO.order.buyAsset))
@@ -187,7 +225,7 @@ function buildBatch(x: BatchSpec, h: bigint, prev: bigint, chainRef: bigint): Cl
             price(sellerO.order.sellAsset),
             price(sellerO.order.buyAsset),
           )
-    const buyerO = orderFor(p.buyer, false, sf.bought, sf.sold, h)
+    const buyerO = orderFor(p.buyer, false, sf.bought, sf.sold, h, x.pB, x.pA)
     const bf =
       buyerO.order.kind === 'buy'
         ? fillOf(buyerO, sf.sold, price(buyerO.order.sellAsset), price(buyerO.order.buyAsset))
@@ -223,6 +261,11 @@ function buildBatch(x: BatchSpec, h: bigint, prev: bigint, chainRef: bigint): Cl
   })
 }
 
+function gcd(a: bigint, b: bigint): bigint {
+  while (b !== 0n) [a, b] = [b, a % b]
+  return a
+}
+
 // ---- the model: what settled, checked against the promises ----
 
 const spent = new Map<Hex, bigint>() // Σ(sold + fee) per order digest
@@ -248,6 +291,10 @@ function checkAndApply(r: ClearingResult, logs: readonly { eventName: string; ar
     if (o.kind === 'sell') expect(f.bought).toBe(boughtForSold(f.sold, pS, pB))
     else expect(f.sold).toBe(soldForBought(f.bought, pS, pB))
     expect(f.fee).toBe(feeOf(f.sold, c.feeBps))
+    expect(
+      f.bought * o.sellAmount >= (f.sold + f.fee) * o.buyAmount,
+      'the signed ratio after rounding: bought·sellAmount ≥ (sold + fee)·buyAmount',
+    ).toBe(true)
     const s = (spent.get(d) ?? 0n) + f.sold + f.fee
     const g = (got.get(d) ?? 0n) + f.bought
     spent.set(d, s)

@@ -47,10 +47,12 @@ describe('allot solve batch file', () => {
     verifyResult(input, out)
     const doc = formatSolveOutput(out)
     expect(doc).toEqual({
-      prices: { TKA: '9', TKB: '10' },
+      // At o1's limit 9/10, 555 A would buy ⌊499.5⌋ = 499 < 555·900/1000 (its signed ratio allows only
+      // multiples of 10 A there: 550); a hair inside, 9/10·(1 + 2⁻⁹), 554 A keep it (README rule 2).
+      prices: { TKA: '4617', TKB: '5120' },
       fills: [
-        { id: 'o1', sold: '555', bought: '499' },
-        { id: 'o2', sold: '500', bought: '555' },
+        { id: 'o1', sold: '554', bought: '499' },
+        { id: 'o2', sold: '500', bought: '554' },
       ],
       dropped: [],
       objective: out.objective.toString(),

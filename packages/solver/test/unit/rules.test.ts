@@ -59,10 +59,13 @@ describe('single pair', () => {
       order('a', 1, 'TKA', 'TKB', 1000n, 900n), // sells A at ≥ 0.9
       order('b', 2, 'TKB', 'TKA', 500n, 450n), // buys A at ≤ 1.111
     ])
-    // V(0.9) = min(1000, 500/0.9) = 555 > V(1.111) = 450.
-    expect(out.prices.TKA * 10n).toBe(out.prices.TKB * 9n)
-    expect(fill('b')).toMatchObject({ sold: 500n, bought: 555n })
-    expect(fill('a')).toMatchObject({ sold: 555n, bought: 499n })
+    // V(0.9) = min(1000, 500/0.9) = 555 > V(1.111) = 450: the price choice takes a's limit 0.9.
+    // Exactly there a keeps its signed ratio only at multiples of 10 A (555 A would buy ⌊499.5⌋ = 499 B,
+    // 499·1000 < 555·900): 550. A hair inside, 0.9·(1 + 2⁻⁹), 554 A buy 499 B and keep it (README rule 2),
+    // so that price stands: more volume, every limit kept.
+    expect(out.prices.TKA * 5120n).toBe(out.prices.TKB * 4617n)
+    expect(fill('a')).toMatchObject({ sold: 554n, bought: 499n })
+    expect(fill('b')).toMatchObject({ sold: 500n, bought: 554n })
     expect(out.dust).toEqual({ TKA: 0n, TKB: 1n })
   })
 
