@@ -137,6 +137,21 @@ export type BatchView = Infer<typeof batchViewCodec>
  * solver cleared (every order it saw, opened, with the amounts it entered with: a resting remainder's
  * are what was left) and what it made of it. Written by the batch pipeline of a validator.
  */
+/** One order of the book a height was cleared on, with the amounts it entered the solver with. */
+export const bookOrderCodec = struct('BookOrder', {
+  orderId: bytes32,
+  trader: address,
+  sellAsset: bytes32,
+  buyAsset: bytes32,
+  sellAmount: u256,
+  buyAmount: u256,
+  kind: enumOf(['sell', 'buy'] as const),
+  partial: bool,
+  /** A remainder of an earlier batch, not an order of this one. */
+  resting: bool,
+})
+export type BookOrder = Infer<typeof bookOrderCodec>
+
 export const exportedBatchCodec = struct('ExportedBatch', {
   height: u64,
   /** The decided content's timestamp (ms since the epoch) and settlement-chain block. */
@@ -145,21 +160,7 @@ export const exportedBatchCodec = struct('ExportedBatch', {
   numeraire: bytes32,
   /** Trader surplus in numeraire units, as the solver scored it. */
   objective: u256,
-  orders: list(
-    struct('ExportedOrder', {
-      orderId: bytes32,
-      trader: address,
-      sellAsset: bytes32,
-      buyAsset: bytes32,
-      sellAmount: u256,
-      buyAmount: u256,
-      kind: enumOf(['sell', 'buy'] as const),
-      partial: bool,
-      /** A remainder of an earlier batch. */
-      resting: bool,
-    }),
-    LIMITS.maxOrdersPerBatch,
-  ),
+  orders: list(bookOrderCodec, LIMITS.maxOrdersPerBatch),
   prices: list(struct('ExportedPrice', { asset: bytes32, price: u256 }), 4096),
   fills: list(
     struct('ExportedFill', { orderId: bytes32, sold: u256, bought: u256, fee: u256 }),

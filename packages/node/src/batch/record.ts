@@ -1,10 +1,10 @@
 import {
   address,
+  bookOrderCodec,
   bool,
   bytes32,
   type ClearingResult,
   type Codec,
-  enumOf,
   type Infer,
   LIMITS,
   list,
@@ -96,21 +96,7 @@ export const batchBookCodec = struct('BatchBook', {
   /** Trader surplus in numeraire units, as the solver scored it. */
   objective: u256,
   numeraire: bytes32,
-  orders: list(
-    struct('BookOrder', {
-      orderId: bytes32,
-      trader: address,
-      sellAsset: bytes32,
-      buyAsset: bytes32,
-      sellAmount: u256,
-      buyAmount: u256,
-      kind: enumOf(['sell', 'buy'] as const),
-      partial: bool,
-      /** A remainder of an earlier batch, not an order of this one. */
-      resting: bool,
-    }),
-    1 << 20,
-  ),
+  orders: list(bookOrderCodec, 1 << 20),
 })
 export type BatchBook = Infer<typeof batchBookCodec>
 
