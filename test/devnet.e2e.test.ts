@@ -429,7 +429,7 @@ describe('devnet end to end', () => {
       'withdraw',
       'request',
       '--amount',
-      String(10n * E18),
+      '10', // in TKC's 18 decimals (issue 21: readable amounts)
       ...flags,
     ])
     expect(req.pendingWithdrawal).toBe(String(10n * E18))
@@ -449,7 +449,7 @@ describe('devnet end to end', () => {
     const dep = await allotJson<{ amount: string; escrow: string }>([
       'deposit',
       '--amount',
-      String(4n * E18),
+      `${4n * E18}wei`, // base units, explicitly
       ...flags,
     ])
     expect(dep.amount).toBe(String(4n * E18))

@@ -9,6 +9,7 @@ import {
   readEscrow,
   requestWithdrawal,
 } from '../../settlement/index.js'
+import { formatUnits, toBaseUnits } from '../amounts.js'
 import type { RegisterCommands } from './index.js'
 import { loadCliKey, withClient } from './orders.js'
 
@@ -19,11 +20,14 @@ interface ChainTarget {
   chainId?: number
   token: Address
   symbol: string
+  /** The token's decimals from genesis (with --node); unknown when named by address alone. */
+  decimals?: number
 }
 
 interface FundsFlags {
   token: string
   amount?: string
+  raw?: boolean
   key: string
   node?: string
   rpcUrl?: string
@@ -54,6 +58,7 @@ async function resolveTarget(o: FundsFlags): Promise<ChainTarget> {
       chainId: Number(info.chainId),
       token,
       symbol: asset?.symbol ?? token,
+      decimals: asset?.decimals,
     }
   }
   if (!o.rpcUrl || !o.settlement) {
@@ -69,15 +74,29 @@ async function resolveTarget(o: FundsFlags): Promise<ChainTarget> {
   return { rpcUrl: o.rpcUrl, settlement: o.settlement, token: o.token, symbol: o.token }
 }
 
-function parseAmount(v: string | undefined, required: boolean): bigint | undefined {
-  if (v === undefined) {
-    if (required) throw new AllotError('CLI_BAD_FLAG', '--amount is required')
-    return undefined
-  }
-  if (!/^[0-9]+$/.test(v) || BigInt(v) === 0n) {
-    throw new AllotError('ORDER_BAD_AMOUNT', `--amount must be a decimal integer > 0, got ${v}`)
-  }
-  return BigInt(v)
+/**
+ * `--amount` in the token's own decimals (from the node's genesis: `--amount 100.5`), or base units with
+ * `--raw` or a `wei`/`raw` suffix — and always in base units when the token is named by address without
+ * `--node` (its decimals are not known then).
+ */
+function parseAmount(o: FundsFlags, t: ChainTarget): bigint {
+  if (o.amount === undefined) throw new AllotError('CLI_BAD_FLAG', '--amount is required')
+  const m = /^(.*?)(wei|raw)$/i.exec(o.amount.trim())
+  const text = m ? m[1] : o.amount.trim()
+  const raw = o.raw === true || m !== null || t.decimals === undefined
+  return toBaseUnits(text, t.decimals ?? 0, raw, '--amount')
+}
+
+/** Refused before anything is dialed: no amount, or one that is not a number in any form. */
+function checkAmountShape(v: string | undefined): void {
+  if (v === undefined) throw new AllotError('CLI_BAD_FLAG', '--amount is required')
+  if (!/^\+?[0-9][0-9_,]*(\.[0-9]*)?\s*(wei|raw)?$/i.test(v.trim()))
+    throw new AllotError('ORDER_BAD_AMOUNT', `--amount must be a positive decimal number, got ${v}`)
+}
+
+/** Base units as people read them: in the token's decimals when known. */
+function shown(units: bigint, t: ChainTarget): string {
+  return t.decimals === undefined ? `${units} (base units)` : formatUnits(units, t.decimals)
 }
 
 async function connect(o: FundsFlags): Promise<{ t: ChainTarget; c: ChainClients; me: Address }> {
@@ -108,21 +127,26 @@ function withChainFlags(cmd: Command): Command {
     .option('--json', 'print JSON')
 }
 
+const AMOUNT_HELP =
+  'amount in the token’s decimals (with --node; `--raw` or a wei suffix for base units; base units when --token is an address without --node)'
+
 /** `allot deposit` and `allot withdraw request|claim` (CLI.md "Orders and funds"). */
 export const registerFundsCommands: RegisterCommands = (program: Command) => {
   withChainFlags(
     program.command('deposit').description('deposit a token into escrow (approves the contract first)'),
   )
-    .requiredOption('--amount <n>', 'amount in the token’s smallest unit')
+    .requiredOption('--amount <n>', AMOUNT_HELP)
+    .option('--raw', '--amount in base units')
     .action(async (o: FundsFlags) => {
-      const amount = parseAmount(o.amount, true) as bigint
+      checkAmountShape(o.amount)
       const { t, c, me } = await connect(o)
+      const amount = parseAmount(o, t)
       const txHash = await depositToEscrow(c, t.settlement, t.token, amount)
       const e = await readEscrow(c, t.settlement, me, t.token)
       print(
         o,
         { address: me, token: t.token, amount: amount.toString(), txHash, escrow: e.escrow.toString() },
-        `deposited ${amount} ${t.symbol} (escrow now ${e.escrow}) in ${txHash}`,
+        `deposited ${shown(amount, t)} ${t.symbol} (escrow now ${shown(e.escrow, t)}) in ${txHash}`,
       )
     })
 
@@ -134,10 +158,12 @@ export const registerFundsCommands: RegisterCommands = (program: Command) => {
       .command('request')
       .description('request a withdrawal; claimable once a batch that saw the request has settled'),
   )
-    .requiredOption('--amount <n>', 'amount in the token’s smallest unit')
+    .requiredOption('--amount <n>', AMOUNT_HELP)
+    .option('--raw', '--amount in base units')
     .action(async (o: FundsFlags) => {
-      const amount = parseAmount(o.amount, true) as bigint
+      checkAmountShape(o.amount)
       const { t, c, me } = await connect(o)
+      const amount = parseAmount(o, t)
       const txHash = await requestWithdrawal(c, t.settlement, t.token, amount)
       const e = await readEscrow(c, t.settlement, me, t.token)
       print(
@@ -149,7 +175,7 @@ export const registerFundsCommands: RegisterCommands = (program: Command) => {
           requestBlock: e.requestBlock.toString(),
           txHash,
         },
-        `withdrawal of ${e.pendingWithdrawal} ${t.symbol} requested at block ${e.requestBlock} in ${txHash}`,
+        `withdrawal of ${shown(e.pendingWithdrawal, t)} ${t.symbol} requested at block ${e.requestBlock} in ${txHash}`,
       )
     })
   withChainFlags(withdraw.command('claim').description('pay out the pending withdrawal once claimable'))
@@ -166,7 +192,7 @@ export const registerFundsCommands: RegisterCommands = (program: Command) => {
       print(
         o,
         { address: me, token: t.token, amount: paid.toString(), txHash },
-        `withdrew ${paid} ${t.symbol} in ${txHash}`,
+        `withdrew ${shown(paid, t)} ${t.symbol} in ${txHash}`,
       )
     })
 }
