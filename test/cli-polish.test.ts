@@ -61,6 +61,7 @@ describe('parse errors carry a code and obey --json', () => {
     await refused('CLI_BAD_ARGUMENT', 'order', 'status', '--node', NOWHERE)
     expect(await refused('CLI_UNKNOWN_COMMAND', 'bogus')).toContain('bogus')
     await refused('CLI_UNKNOWN_COMMAND', 'order', 'bogus')
+    expect(await refused('CLI_UNKNOWN_COMMAND', 'help', 'bogus')).toContain('bogus')
   })
 
   it('without --json: one `error: CODE: message` line and a usage hint on stderr, nothing on stdout', async () => {

@@ -83,6 +83,14 @@ export async function runCli(argv: string[]): Promise<number> {
   let code: string
   let e: unknown
   try {
+    // `allot help <name>` for a name that is no command: commander would print the general help instead
+    const words = argv.slice(2).filter((a) => !a.startsWith('-'))
+    if (
+      words[0] === 'help' &&
+      words[1] !== undefined &&
+      !commandGroups.some((g) => g.commands.some((c) => c.name === words[1]))
+    )
+      throw new AllotError('CLI_UNKNOWN_COMMAND', `unknown command '${words[1]}'`)
     const program = await buildProgram(argv)
     await program.parseAsync(argv)
     return EXIT_OK
