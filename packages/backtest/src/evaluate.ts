@@ -34,6 +34,8 @@ export interface Window {
   t: number
   orders: HistoryOrder[]
   reference?: Record<string, number>
+  /** The recorded batch's own numeraire, when it has one (`HistoryBatch.numeraire`). */
+  numeraire?: string
   nextReference?: Record<string, number>
   balances?: Record<string, Record<string, bigint>>
 }
@@ -55,6 +57,7 @@ export function windowsOf(
       t: b.t,
       orders: [...b.orders].sort(byArrival),
       ...(b.reference ? { reference: b.reference } : {}),
+      ...(b.numeraire ? { numeraire: b.numeraire } : {}),
       ...(b.balances ? { balances: b.balances } : {}),
     }))
   } else {
@@ -205,7 +208,7 @@ export interface WindowClearing {
  * settlement payload and its hash, which a replay does not use). Pure but `solveMs`.
  */
 export function clearWindow(w: Window, header: HistoryHeader, config: MechanismConfig): WindowClearing {
-  const numeraire = config.numeraire ?? header.numeraire
+  const numeraire = config.numeraire ?? w.numeraire ?? header.numeraire
   // A history order is a solver order with an arrival time (and an agent class) added.
   const orders: readonly SolverOrder[] = w.orders
   const balances = w.balances ?? fundedBalances(w.orders)

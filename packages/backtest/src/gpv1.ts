@@ -6,7 +6,7 @@ import type { History, HistoryBatch } from './history.js'
  * history: one recorded batch per file, in the order given, 5 minutes apart (v1's batch interval).
  * What they lack: arrival times (orders arrive in file order, spread evenly over the batch), a
  * reference price (price errors are not measured; surplus is valued at the batch's own clearing prices)
- * and decimals (amounts stay in base units). Every file must name the same numeraire (the first's is used).
+ * and decimals (amounts stay in base units). The first file's numeraire is the header's; a file naming another keeps its own (`numeraire` on its batch).
  */
 export function historyOfBatchFiles(files: { name: string; text: string }[], intervalMs = 300_000): History {
   const batches: HistoryBatch[] = []
@@ -15,12 +15,15 @@ export function historyOfBatchFiles(files: { name: string; text: string }[], int
   files.forEach(({ text }, i) => {
     const input = parseBatchFile(text)
     numeraire ||= input.params.numeraire
+    const own = input.params.numeraire
+    assets[own] ??= { decimals: 0 }
     const n = input.orders.length
     const t0 = i * intervalMs
     batches.push({
       type: 'batch',
       height: i + 1,
       t: t0 + intervalMs,
+      ...(own !== numeraire ? { numeraire: own } : {}),
       orders: input.orders.map((o, k) => {
         assets[o.sellAsset] = { decimals: 0 }
         assets[o.buyAsset] = { decimals: 0 }

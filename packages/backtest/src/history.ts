@@ -55,6 +55,11 @@ export interface HistoryBatch {
   t: number
   /** Reference price of each asset in numeraire units per whole unit, at the close (absent: unknown). */
   reference?: Record<string, number>
+  /**
+   * The numeraire this batch was cleared in when it is not the header's (each GP v1 file names its own):
+   * the solver's prices and tie-breaks follow it.
+   */
+  numeraire?: string
   orders: HistoryOrder[]
   /** Available balances per trader and asset; absent: every order is funded (simulated markets). */
   balances?: Record<string, Record<string, bigint>>
@@ -144,6 +149,11 @@ export function parseHistory(text: string): History {
       orders: raw.orders.map((o: Record<string, unknown>, k: number) => parseOrder(o, i + 1, k)),
     }
     if (raw.reference !== undefined) batch.reference = raw.reference as Record<string, number>
+    if (raw.numeraire !== undefined) {
+      if (typeof raw.numeraire !== 'string' || raw.numeraire === '')
+        bad(i + 1, 'numeraire: expected a string')
+      batch.numeraire = raw.numeraire
+    }
     if (raw.balances !== undefined) {
       const b: Record<string, Record<string, bigint>> = {}
       for (const [trader, per] of Object.entries(raw.balances as Record<string, unknown>))
@@ -181,6 +191,7 @@ export function historyHeaderLine(header: HistoryHeader): string {
 export function historyBatchLine(b: HistoryBatch): string {
   const doc: Record<string, unknown> = { type: 'batch', height: b.height, t: b.t }
   if (b.reference) doc.reference = b.reference
+  if (b.numeraire) doc.numeraire = b.numeraire
   doc.orders = b.orders.map((o) => {
     const x: Record<string, unknown> = {
       id: o.id,

@@ -105,9 +105,13 @@ export async function runCli(argv: string[]): Promise<number> {
     } else code = err instanceof AllotError ? err.code : 'INTERNAL'
   }
   const message = messageOf(e, code)
+  // A command that already printed its document (`order submit --in`: every order's outcome) keeps stdout
+  // to that one document; its error goes to stderr only.
+  const stdoutWritten =
+    e instanceof AllotError && (e.details as { stdoutWritten?: boolean } | undefined)?.stdoutWritten === true
   if (json) {
     const doc = `${JSON.stringify({ error: { code, message } })}\n`
-    process.stdout.write(doc)
+    if (!stdoutWritten) process.stdout.write(doc)
     process.stderr.write(doc)
   } else {
     process.stderr.write(`error: ${code}: ${message}\n`)

@@ -250,5 +250,7 @@ export async function submitFile(o: SubmitFlags, d: SubmitDeps): Promise<void> {
     throw new AllotError(
       'ORDER_SOME_REFUSED',
       `${bad.length} of ${rows.length} orders were refused or ended unplaced (see each order's outcome)`,
+      // stdout already holds the outcomes, the one JSON document there (CLI.md): the error goes to stderr only
+      { stdoutWritten: true },
     )
 }

@@ -22,6 +22,11 @@ export const GOSSIP_ACTIONS: Readonly<Record<string, 'ignore' | 'reject'>> = {
   API_RATE_LIMITED: 'ignore',
   API_TIMEOUT: 'ignore',
   API_UNAVAILABLE: 'ignore',
+  // the batch export's (an API request's answer, never gossip)
+  BATCH_EXPORT_BAD_RANGE: 'ignore',
+  BATCH_EXPORT_NOT_PROCESSED: 'ignore',
+  BATCH_EXPORT_NO_BOOKS: 'ignore',
+  BATCH_EXPORT_TOO_LARGE: 'ignore',
   BATCH_KEY_UNKNOWN: 'reject',
   BATCH_MISSING_ORDER: 'reject',
   BATCH_NOT_DECIDED: 'reject',
@@ -55,6 +60,9 @@ export const GOSSIP_ACTIONS: Readonly<Record<string, 'ignore' | 'reject'>> = {
   ORDER_BAD_ORDER: 'reject',
   ORDER_BAD_SIGNATURE: 'reject',
   ORDER_CANCELLED: 'reject',
+  // a status (its batch was decided without it) and the CLI's summary of refusals: never a message check
+  ORDER_MISSED_BATCH: 'ignore',
+  ORDER_SOME_REFUSED: 'ignore',
   ORDER_DUPLICATE: 'ignore',
   ORDER_EXPIRED: 'reject',
   ORDER_INSUFFICIENT_BALANCE: 'reject',

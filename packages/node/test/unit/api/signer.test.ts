@@ -26,6 +26,11 @@ describe('signers: a raw key, a viem LocalAccount and a WalletClient sign the sa
     chainId: 31337n,
     settlement: '0x00000000000000000000000000000000000000c0',
     openBatch: 7n,
+    // batch 7 closes for intake in 1 s and the client keeps a 200 ms margin: it is the target
+    batchIntervalMs: 1000,
+    intakeCutoffMs: 200,
+    submitMarginMs: 200,
+    openBatchClosesInMs: 1000,
     sealing: true,
     assets: [
       { symbol: 'TKA', ref: TKA, assetId: `0x${TKA.slice(2).padStart(64, '0')}`, kind: 'token' },
