@@ -101,9 +101,13 @@ async function sealedEnvelope(
 async function submitAhead(
   submit: (target: bigint) => Promise<Json[]>,
   base: string,
+  after = 0n,
 ): Promise<{ target: bigint; ids: string[] }> {
   for (let attempt = 0; ; attempt++) {
-    const target = (await nodeInfo(base)).openBatch + 3n + 3n * BigInt(attempt)
+    const ahead = (await nodeInfo(base)).openBatch + 3n + 3n * BigInt(attempt)
+    // strictly after `after`: two submissions in a row may otherwise both aim at one batch (a CI run
+    // put the pair and the ring in one batch of 5 fills)
+    const target = ahead > after ? ahead : after + 1n
     try {
       const r = await submit(target)
       return { target, ids: r.map((x) => x.orderId as string) }
@@ -193,37 +197,41 @@ describe('the explorer in headless Chromium on a devnet', () => {
       a0,
     )
     // A ring in a later batch: carol TKA → TKB, dave TKB → TKC, alice TKC → TKA, in one submitMany.
-    const ring = await submitAhead(async (target) => {
-      const r = await post(a3, '/v1/orders/many', {
-        envelopes: [
-          await sealedEnvelope(a3, carol, {
-            sell: 'TKA',
-            sellAmount: 5n * E18,
-            buy: 'TKB',
-            buyAmount: 4n * E18,
-            batch: target,
-          }),
-          await sealedEnvelope(a3, dave, {
-            sell: 'TKB',
-            sellAmount: 5n * E18,
-            buy: 'TKC',
-            buyAmount: 4n * E18,
-            batch: target,
-          }),
-          await sealedEnvelope(a3, alice, {
-            sell: 'TKC',
-            sellAmount: 5n * E18,
-            buy: 'TKA',
-            buyAmount: 4n * E18,
-            batch: target,
-          }),
-        ],
-      })
-      const results = r.results as Json[]
-      const refused = results.find((x) => x.kind !== 'submitted')
-      if (refused) throw new Error(`${refused.code} ${refused.message}`)
-      return results
-    }, a3)
+    const ring = await submitAhead(
+      async (target) => {
+        const r = await post(a3, '/v1/orders/many', {
+          envelopes: [
+            await sealedEnvelope(a3, carol, {
+              sell: 'TKA',
+              sellAmount: 5n * E18,
+              buy: 'TKB',
+              buyAmount: 4n * E18,
+              batch: target,
+            }),
+            await sealedEnvelope(a3, dave, {
+              sell: 'TKB',
+              sellAmount: 5n * E18,
+              buy: 'TKC',
+              buyAmount: 4n * E18,
+              batch: target,
+            }),
+            await sealedEnvelope(a3, alice, {
+              sell: 'TKC',
+              sellAmount: 5n * E18,
+              buy: 'TKA',
+              buyAmount: 4n * E18,
+              batch: target,
+            }),
+          ],
+        })
+        const results = r.results as Json[]
+        const refused = results.find((x) => x.kind !== 'submitted')
+        if (refused) throw new Error(`${refused.code} ${refused.message}`)
+        return results
+      },
+      a3,
+      pair.target,
+    )
 
     const alicePair = await settled(a0, pair.ids[0])
     const height = alicePair.batch as string
