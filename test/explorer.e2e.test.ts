@@ -247,6 +247,10 @@ describe('the explorer in headless Chromium on a devnet', () => {
       .locator(`#batches tr[data-height="${ringHeight}"] [data-testid="settlement"]`, { hasText: 'settled' })
       .waitFor()
     await page.locator('#validators td.ok', { hasText: 'up' }).nth(3).waitFor()
+    // every validator's height: this node's own, the others' from the attestations that reached it
+    const heights = await page.locator('#validators tbody tr td:nth-child(4)').allTextContents()
+    expect(heights).toHaveLength(4)
+    for (const h of heights) expect(h.trim()).toMatch(/^[0-9]+$/)
     await page.screenshot({ path: join(SHOTS, 'list.png'), fullPage: true })
 
     // The batch page: prices, both fills, the settlement, and the supply/demand chart of TKA/TKB.

@@ -381,6 +381,7 @@ export async function runNode(o: RunNodeOptions): Promise<RunningNode> {
             selfPeerId: node.peerId,
             validator: node.validatorAddress,
             book: bp ? (h) => bp.bookAt(h) : undefined,
+            attested: () => consensus?.attestedHeights() ?? new Map(),
           },
           gatewayOptions,
           node.logger.child({ service: 'gateway' }),

@@ -509,6 +509,20 @@ export class ConsensusService {
     await this.node.gossip.publish(this.resultsTopic, encode(attestationCodec, a)).catch(() => {})
   }
 
+  /**
+   * The highest height at which each validator's result attestation reached us, within the books kept
+   * around our height: where another validator is, as far as this one can tell (the explorer's "height").
+   */
+  attestedHeights(): Map<string, bigint> {
+    const out = new Map<string, bigint>()
+    for (const [h, b] of this.books)
+      for (const v of b.byValidator.keys()) {
+        const k = v.toLowerCase()
+        if ((out.get(k) ?? -1n) < h) out.set(k, h)
+      }
+    return out
+  }
+
   private async onAttestation(a: Attestation): Promise<void> {
     const book = this.book(a.result.height)
     const out = addAttestation(book, a)

@@ -28,6 +28,8 @@ export interface GatewayDeps {
   validator?: Hex
   /** The book a processed height was cleared on (validators run the batch pipeline; others have none). */
   book?(height: bigint): Promise<BatchBook | undefined>
+  /** Per validator (lowercase address): the last height whose result attestation reached this node. */
+  attested?(): ReadonlyMap<string, bigint>
 }
 
 export interface RouteContext {
@@ -261,7 +263,7 @@ export const ROUTES: Route[] = [
     path: '/v1/validators',
     operationId: 'validators',
     summary:
-      'Each validator: connected, its height (this node), last certificate it signed, in the recent quorums or not',
+      'Each validator: connected, its height (this node: the one it works on; another: the last it attested here), last certificate it signed, in the recent quorums or not',
     response: 'Validators',
     handle: async (d) => {
       const recent: { height: bigint; signers: Set<string> }[] = []
@@ -272,6 +274,7 @@ export const ROUTES: Route[] = [
         for (const s of signers) if (!lastSigned.has(s)) lastSigned.set(s, h)
       }
       const peers = new Set(d.peers())
+      const attested = d.attested?.()
       return {
         validators: d.genesis.validators.map((v) => {
           const a = v.address.toLowerCase()
@@ -281,7 +284,7 @@ export const ROUTES: Route[] = [
             peerId: v.peerId,
             self,
             up: self || peers.has(v.peerId),
-            height: self ? d.progress().height : null,
+            height: self ? d.progress().height : (attested?.get(a) ?? null),
             lastSigned: lastSigned.get(a) ?? null,
             inQuorum: recent.some((r) => r.signers.has(a)),
           }

@@ -176,7 +176,7 @@ export const SCHEMAS: Record<string, Schema> = {
         peerId: { type: 'string' },
         self: { type: 'boolean' },
         up: { type: 'boolean' },
-        /** The height it works on: known for this node only (null for the others). */
+        /** This node: the height it works on; another validator: the last height whose result attestation reached this node (null: none seen, or this node is no validator). */
         height: nullable(uint),
         lastSigned: nullable(uint),
         inQuorum: { type: 'boolean' },

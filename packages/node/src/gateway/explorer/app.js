@@ -100,7 +100,7 @@ async function refreshValidators() {
       ) => `<tr><td><code>${esc(v.address)}</code>${v.self ? ' <span class="muted">(this node)</span>' : ''}</td>
       <td><code>${short(v.peerId)}</code></td>
       <td class="${v.up ? 'ok' : 'bad'}">${v.up ? 'up' : 'down'}</td>
-      <td>${v.height ?? '<span class="muted" title="known for this node only">—</span>'}</td>
+      <td${v.self ? '' : ' title="the last height whose result it attested here"'}>${v.height ?? '<span class="muted" title="no attestation of it seen here">—</span>'}</td>
       <td>${v.lastSigned ?? '—'}</td>
       <td class="${v.inQuorum ? 'ok' : 'bad'}">${v.inQuorum ? 'yes' : 'no'}</td></tr>`,
     )
