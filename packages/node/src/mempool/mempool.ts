@@ -222,6 +222,34 @@ export class Mempool {
     return ids.length
   }
 
+  /**
+   * Orders an earlier decided batch included, still here after a restart: out of the mempool, with
+   * `included` recorded only where no final status is on disk yet (the batch pipeline's own, `filled` and
+   * the rest, stands).
+   */
+  private async forgetDecided(ids: Hex[]): Promise<void> {
+    const stored = await this.storage.orderStatus.getMany(ids)
+    const fresh: Hex[] = []
+    const ops: BatchOp[] = []
+    ids.forEach((id, k) => {
+      const s = stored[k]
+      if (s === undefined || s.status === 'pending') fresh.push(id)
+      else {
+        const e = this.byId.get(id)
+        if (e) this.unindex(e)
+        ops.push(this.storage.orders.delOp(id))
+      }
+    })
+    if (ops.length > 0) {
+      this.changed()
+      await this.persist(ops)
+    }
+    for (const id of fresh) {
+      const b = this.byId.get(id)?.batch
+      if (b !== undefined) await this.markIncluded([id], b)
+    }
+  }
+
   /** The final status of an order just removed here whose record is still being written. */
   finalStatus(id: Hex): OrderStatus | undefined {
     return this.finalizing.get(id)
@@ -240,8 +268,30 @@ export class Mempool {
   async markDecided(included: readonly Hex[], height: Height): Promise<{ missed: Hex[] }> {
     if (this.decidedThrough === undefined || height > this.decidedThrough) this.decidedThrough = height
     const inBatch = new Set(included)
-    const missed: Hex[] = []
+    let missed: Hex[] = []
     for (const e of this.byId.values()) if (e.batch <= height && !inBatch.has(e.id)) missed.push(e.id)
+    // An order its own, earlier batch did include: that decision was made before a restart, the node
+    // died before this was told it, and a decision is not told twice. Its batch's processing writes its
+    // status (`filled`, …), maybe already has: it only leaves the mempool here (found by the devnet crash
+    // drill, where such an order ended `expired` over its `filled`).
+    const earlier = new Map<Height, Hex[]>()
+    for (const id of missed) {
+      const b = this.byId.get(id)?.batch
+      if (b !== undefined && b < height) earlier.set(b, [...(earlier.get(b) ?? []), id])
+    }
+    if (earlier.size > 0) {
+      const decidedEarlier = new Set<Hex>()
+      for (const [b, ids] of earlier) {
+        const content = await this.storage.batches.get(b).catch(() => undefined)
+        if (!content) continue
+        const named = new Set(content.orderIds)
+        for (const id of ids) if (named.has(id)) decidedEarlier.add(id)
+      }
+      if (decidedEarlier.size > 0) {
+        missed = missed.filter((id) => !decidedEarlier.has(id))
+        await this.forgetDecided([...decidedEarlier])
+      }
+    }
     await Promise.all([
       this.markIncluded([...included], height),
       missed.length > 0

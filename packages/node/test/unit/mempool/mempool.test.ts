@@ -167,6 +167,38 @@ describe('mempool and intake', () => {
     await expect(intake.submit(o, true)).rejects.toMatchObject({ code: 'ORDER_DUPLICATE' })
   })
 
+  it('an order its earlier batch did include (decided before a restart) leaves, its status kept', async () => {
+    // The devnet crash drill: a validator died after batch 1 was decided with the order but before the
+    // mempool heard of it; after the restart the pipeline wrote `filled`, and the next decision marked the
+    // order, still held, `expired` (ORDER_MISSED_BATCH) over it.
+    const { mempool, intake, storage } = await setup()
+    const filled = await intake.submit(sealed(key(1), 1n, 1n), true)
+    const pending = await intake.submit(sealed(key(2), 1n, 2n), true)
+    const content = (ids: Hex[]) => ({
+      height: 1n,
+      parentHash: `0x${'00'.repeat(32)}` as Hex,
+      timestamp: 1000n,
+      chainRef: 0n,
+      orderIds: ids,
+    })
+    await storage.batches.put(1n, content([filled.orderId, pending.orderId]))
+    await storage.orderStatus.put(filled.orderId, {
+      orderId: filled.orderId,
+      status: 'filled',
+      batch: 1n,
+      filled: { sold: 1n, bought: 1n },
+      txHash: null,
+      error: null,
+    })
+    const r = await mempool.markDecided([], 2n)
+    expect(r.missed).toEqual([])
+    expect(mempool.has(filled.orderId) || mempool.has(pending.orderId)).toBe(false)
+    await mempool.flush()
+    expect((await storage.orderStatus.get(filled.orderId))?.status).toBe('filled')
+    // one with no final status yet is recorded as included in its own batch (the pipeline's comes later)
+    expect(await storage.orderStatus.get(pending.orderId)).toMatchObject({ status: 'included', batch: 1n })
+  })
+
   it('ends an order its batch was decided without as expired, ORDER_MISSED_BATCH, at the decision', async () => {
     const { mempool, intake, storage } = await setup()
     const inA = await intake.submit(sealed(key(1), 1n, 1n), true)
