@@ -6,24 +6,10 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../packages/node/src/cli/program.js'
 import { REPO } from './support/cli.js'
+import { cliInProcess } from './support/cli-in-process.js'
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const o = process.stdout.write.bind(process.stdout)
-  const e = process.stderr.write.bind(process.stderr)
-  process.stdout.write = ((s: string) => out.push(String(s)) > 0) as typeof process.stdout.write
-  process.stderr.write = ((s: string) => err.push(String(s)) > 0) as typeof process.stderr.write
-  try {
-    const code = await runCli(['node', 'allot', ...args])
-    return { code, out: out.join(''), err: err.join('') }
-  } finally {
-    process.stdout.write = o
-    process.stderr.write = e
-  }
-}
+const cli = cliInProcess
 
 /** Expects exit 1 and `{ error: { code } }` as the one document on stdout; the message without the code. */
 async function refused(code: string, ...args: string[]): Promise<string> {

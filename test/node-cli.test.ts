@@ -3,24 +3,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { runCli } from '../packages/node/src/cli/program.js'
 import { Cluster, testGenesis } from './node-fixtures.js'
+import { cliInProcess } from './support/cli-in-process.js'
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const o = process.stdout.write.bind(process.stdout)
-  const e = process.stderr.write.bind(process.stderr)
-  process.stdout.write = ((s: string) => out.push(String(s)) > 0) as typeof process.stdout.write
-  process.stderr.write = ((s: string) => err.push(String(s)) > 0) as typeof process.stderr.write
-  try {
-    const code = await runCli(['node', 'allot', ...args])
-    return { code, out: out.join(''), err: err.join('') }
-  } finally {
-    process.stdout.write = o
-    process.stderr.write = e
-  }
-}
+const cli = cliInProcess
 
 describe('allot CLI against a running node', () => {
   const cluster = new Cluster(testGenesis({ networkId: 'clitest' }))
